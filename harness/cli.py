@@ -1,0 +1,146 @@
+"""connlab's command line; the only place that maps errors to exit codes.
+
+    connlab predict SCENARIO [--json]
+    connlab run SCENARIO [--out DIR] [--json] [--require-fit]
+
+Exit codes (``ExitCode``)::
+
+    0    OK                  the prediction held and the scenario's expectations were met
+    1    VERDICT_FAILED      the prediction did not hold, or an expectation was not met
+    2    BAD_INPUT           a scenario file or a flag is wrong (one line per problem)
+    3    MISSING_DEPENDENCY  Ruby, a gem or a wheel is missing (the line says what to install)
+    4    STACK_FAILED        a server did not start, or died during the run
+    5    LOAD_FAILED         Locust failed
+    6    DOES_NOT_FIT        with --require-fit: the run held, but the configuration exhausted a server or a pool
+    130  INTERRUPTED         Ctrl-C (143 for SIGTERM); the stack was torn down first
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from datetime import datetime
+from enum import IntEnum
+from pathlib import Path
+from types import FrameType
+from typing import NoReturn
+
+from rich.console import Console
+
+from harness.errors import (
+    ConnlabError,
+    Interrupted,
+    LoadError_,
+    MissingDependency,
+    PlanError,
+    StackError,
+)
+from harness.plan import load_plan
+from harness.predict import forecast
+from harness.report import prediction_document, results, show_forecast, show_results, write_results
+from harness.run import run
+from harness.stack.process import sweep
+from harness.verdict import judge
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    VERDICT_FAILED = 1
+    BAD_INPUT = 2
+    MISSING_DEPENDENCY = 3
+    STACK_FAILED = 4
+    LOAD_FAILED = 5
+    DOES_NOT_FIT = 6
+    INTERRUPTED = 130
+    TERMINATED = 143
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="connlab", description="Reproduce connection exhaustion on real stacks.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    predict = commands.add_parser("predict", help="print the connection arithmetic, start nothing")
+    predict.add_argument("scenario", type=Path)
+    predict.add_argument("--json", action="store_true", help="print the prediction as JSON")
+    run_ = commands.add_parser("run", help="run the scenario on a real stack and judge the prediction")
+    run_.add_argument("scenario", type=Path)
+    run_.add_argument("--out", type=Path, default=Path("runs"), help="where run folders go (default: runs)")
+    run_.add_argument("--json", action="store_true", help="print results.json to stdout instead of tables")
+    run_.add_argument("--require-fit", action="store_true",
+                      help="exit 6 when the configuration exhausts a server or a pool")
+    return parser
+
+
+def _raise_interrupted(signum: int, _frame: FrameType | None) -> NoReturn:
+    # Only the first signal interrupts; teardown must not be cut short by a second one.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def _run(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
+    plan = load_plan(args.scenario)
+    began = time.monotonic()
+    run_dir = args.out / f"{plan.name}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
+    if not args.json:
+        show_forecast(console, forecast(plan), plan.name)
+    observation = run(plan, run_dir, say=lambda line: err.print(f"[dim]connlab: {line}[/dim]"))
+    verdict = judge(observation)
+    document = results(observation, verdict, time_to_verdict_s=round(time.monotonic() - began, 3))
+    path = write_results(document, run_dir)
+    if args.json:
+        print(json.dumps(document, indent=2))
+    else:
+        show_results(console, document, verdict)
+        console.print(f"results: {path}")
+    if not verdict.passed:
+        return ExitCode.VERDICT_FAILED
+    if args.require_fit and not verdict.config_fits:
+        return ExitCode.DOES_NOT_FIT
+    return ExitCode.OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console()
+    err = Console(stderr=True, highlight=False)
+    signal.signal(signal.SIGTERM, _raise_interrupted)
+    signal.signal(signal.SIGINT, _raise_interrupted)
+    try:
+        if args.command == "predict":
+            plan = load_plan(args.scenario)
+            if args.json:
+                print(json.dumps(prediction_document(forecast(plan), plan.name), indent=2))
+            else:
+                show_forecast(console, forecast(plan), plan.name)
+            return ExitCode.OK
+        return _run(args, console, err)
+    except PlanError as exc:
+        for problem in exc.problems:
+            print(f"connlab: {problem}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    except MissingDependency as exc:
+        print(f"connlab: {exc}", file=sys.stderr)
+        return ExitCode.MISSING_DEPENDENCY
+    except StackError as exc:
+        print(f"connlab: {exc}", file=sys.stderr)
+        return ExitCode.STACK_FAILED
+    except LoadError_ as exc:
+        print(f"connlab: {exc}", file=sys.stderr)
+        return ExitCode.LOAD_FAILED
+    except Interrupted as exc:
+        print(f"connlab: {exc}", file=sys.stderr)
+        return ExitCode.TERMINATED if exc.signal_name == "SIGTERM" else ExitCode.INTERRUPTED
+    except ConnlabError as exc:  # pragma: no cover - every subclass is mapped above
+        print(f"connlab: {exc}", file=sys.stderr)
+        return ExitCode.STACK_FAILED
+    finally:
+        left = sweep()
+        if left:
+            print(f"connlab: ended leftover process groups: {', '.join(left)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

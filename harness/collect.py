@@ -1,0 +1,176 @@
+"""Collector: what the servers saw, by two methods each.
+
+Postgres
+  * exact: ``replay_postgres_log`` replays ``connection authorized`` /
+    ``disconnection`` / ``FATAL`` lines (log_connections, log_disconnections) in
+    time order and keeps the largest number of app connections open at one
+    instant, in total and per application_name; refusals for a full server are
+    counted from their FATAL lines.
+  * sampled: ``PostgresSampler`` counts ``pg_stat_activity`` rows per
+    application_name every ``SAMPLE_INTERVAL_S`` over one superuser connection.
+
+Redis
+  * sampled: ``RedisSampler`` counts ``CLIENT LIST`` entries per client name;
+    ``rejected_connections`` comes from ``INFO stats`` at the end.
+
+The harness's own connections are named ``connlab-*`` and never counted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import redis
+
+SAMPLE_INTERVAL_S = 0.05
+HARNESS_PREFIX = "connlab"
+UNNAMED = "(unnamed)"
+FULL_MESSAGES = ("too many clients already", "remaining connection slots are reserved")
+
+_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) \S+ \[(\d+)\] (LOG|FATAL):  (.*)$")
+_APP_NAME = re.compile(r"application_name=(\S+)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Peaks:
+    """The largest number of connections open at one instant, in total and per group."""
+
+    total: int
+    by_group: dict[str, int]
+    rejected: int = 0
+    timeline: tuple[tuple[float, int], ...] = ()
+
+
+def _is_app(name: str) -> bool:
+    return not name.startswith(HARNESS_PREFIX)
+
+
+def replay_postgres_log(path: Path, *, since_epoch_s: float = 0.0) -> Peaks:
+    """Exact peaks from a Postgres log written with ``log_line_prefix = '%m [%p] '`` in UTC."""
+    events: list[tuple[float, int, int, str]] = []  # (time, +1/-1 ordered closes first, pid, group)
+    rejected = 0
+    open_by_pid: dict[int, str] = {}
+    with path.open(errors="replace") as log:
+        for line in log:
+            match = _LINE.match(line)
+            if match is None:
+                continue
+            stamp, pid_text, level, message = match.groups()
+            t = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC).timestamp()
+            pid = int(pid_text)
+            if level == "LOG" and message.startswith("connection authorized:"):
+                name_match = _APP_NAME.search(message)
+                group = name_match.group(1) if name_match else UNNAMED
+                if _is_app(group):
+                    open_by_pid[pid] = group
+                    events.append((t, 1, pid, group))
+            elif level == "LOG" and message.startswith("disconnection:") or level == "FATAL":
+                if level == "FATAL" and t >= since_epoch_s and any(m in message for m in FULL_MESSAGES):
+                    rejected += 1
+                group_or_none = open_by_pid.pop(pid, None)
+                if group_or_none is not None:
+                    events.append((t, 0, pid, group_or_none))
+    events.sort(key=lambda e: (e[0], e[1]))  # at the same millisecond, closes count first
+    now: Counter[str] = Counter()
+    peak_by_group: Counter[str] = Counter()
+    total = peak = 0
+    timeline: list[tuple[float, int]] = []
+    for t, opening, _pid, group in events:
+        delta = 1 if opening else -1
+        now[group] += delta
+        total += delta
+        peak_by_group[group] = max(peak_by_group[group], now[group])
+        peak = max(peak, total)
+        timeline.append((t, total))
+    return Peaks(total=peak, by_group=dict(peak_by_group), rejected=rejected, timeline=tuple(timeline))
+
+
+@dataclass(kw_only=True)
+class _Sampler:
+    """A thread that calls ``_sample()`` every ``SAMPLE_INTERVAL_S`` and keeps the peaks."""
+
+    name: str
+    peak_total: int = 0
+    peak_by_group: Counter[str] = field(default_factory=Counter)
+    timeline: list[tuple[float, int]] = field(default_factory=list)
+    samples: int = 0
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"sampler-{self.name}", daemon=True)
+
+    def _sample(self) -> Counter[str]:
+        raise NotImplementedError
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                counts = self._sample()
+            except Exception as exc:  # noqa: BLE001 - a sampler must outlive a busy or restarting server
+                self.error = f"{type(exc).__name__}: {exc}"
+            else:
+                total = sum(counts.values())
+                self.peak_total = max(self.peak_total, total)
+                for group, n in counts.items():
+                    self.peak_by_group[group] = max(self.peak_by_group[group], n)
+                self.timeline.append((time.time(), total))
+                self.samples += 1
+            self._stop.wait(SAMPLE_INTERVAL_S)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> Peaks:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._close()
+        return Peaks(total=self.peak_total, by_group=dict(self.peak_by_group), timeline=tuple(self.timeline))
+
+    def _close(self) -> None:
+        """Close the sampler's connection."""
+
+
+class PostgresSampler(_Sampler):
+    QUERY = ("select coalesce(nullif(application_name, ''), %s), count(*) from pg_stat_activity "
+             "where backend_type = 'client backend' and application_name not like 'connlab%%' group by 1")
+
+    def __init__(self, dsn: str) -> None:
+        super().__init__(name="postgres")
+        self.conn = psycopg.connect(dsn, autocommit=True)
+
+    def _sample(self) -> Counter[str]:
+        return Counter({str(name): int(n) for name, n in self.conn.execute(self.QUERY, (UNNAMED,))})
+
+    def _close(self) -> None:
+        self.conn.close()
+
+
+class RedisSampler(_Sampler):
+    def __init__(self, client: redis.Redis) -> None:
+        super().__init__(name="redis")
+        self.client = client
+        self.client.ping()  # hold the connection from the start, before the apps can fill maxclients
+
+    def _sample(self) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for entry in self.client.client_list():
+            name = str(entry.get("name") or UNNAMED)
+            if _is_app(name):
+                counts[name] += 1
+        return counts
+
+    def rejected(self) -> int:
+        return int(self.client.info("stats").get("rejected_connections", 0))
+
+    def _close(self) -> None:
+        with contextlib.suppress(redis.RedisError):
+            self.client.close()

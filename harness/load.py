@@ -1,0 +1,129 @@
+"""Load: Locust, headless, in a process of its own, driven by the plan's stages.
+
+``LoadRun`` writes the load config and the targets file, starts Locust in its
+own process group (gevent must not patch the harness), waits for the test to
+start, lets the harness rewrite the targets when dynos come and go, and reads
+the tally the locustfile writes when it quits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import LoadError_
+from harness.plan import Plan
+from harness.stack.process import forget_group, kill_group, register_group, tail
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCUSTFILE = ROOT / "scenarios" / "locustfile.py"
+START_TIMEOUT_S = 30.0
+READY_LINE = "connlab-load-started"
+STOP_GRACE_S = 10.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorTally:
+    error_class: str
+    message: str
+    count: int
+    first_s: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadResult:
+    total: int
+    failed: int
+    errors: tuple[ErrorTally, ...]
+    failures_per_second: dict[int, int]
+
+
+class LoadRun:
+    def __init__(self, plan: Plan, run_dir: Path, targets: list[str]) -> None:
+        self.plan = plan
+        self.run_dir = run_dir
+        self.targets_file = run_dir / "targets.json"
+        self.tally_file = run_dir / "load.json"
+        self.log_path = run_dir / "locust.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.started_epoch_s: float | None = None
+        self.set_targets(targets)
+
+    def set_targets(self, targets: list[str]) -> None:
+        """Tell the running users which dynos exist (atomically: write then rename)."""
+        staging = self.targets_file.with_suffix(".tmp")
+        staging.write_text(json.dumps(targets))
+        os.replace(staging, self.targets_file)
+
+    def start(self) -> float:
+        """Start Locust; return the wall-clock time its test started."""
+        traffic = self.plan.traffic
+        config = {
+            "stages": [{"duration_s": s.duration_s, "users": s.users, "spawn_rate": s.spawn_rate}
+                       for s in traffic.stages],
+            "query_ms": traffic.query_ms,
+            "enqueue_share": traffic.enqueue_share,
+            "job_ms": traffic.job_ms,
+            "jobs_per_enqueue": traffic.jobs_per_enqueue,
+            "targets_file": str(self.targets_file),
+            "out": str(self.tally_file),
+        }
+        config_path = self.run_dir / "load-config.json"
+        config_path.write_text(json.dumps(config, indent=2))
+        argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+                "--csv", str(self.run_dir / "locust"), "--loglevel", "WARNING",
+                "--exit-code-on-error", "0", "--only-summary"]
+        env = {**os.environ, "CONNLAB_LOAD": str(config_path)}
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         env=env, start_new_session=True, cwd=self.run_dir)
+        register_group(self.proc.pid, "locust")
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while READY_LINE not in self.log_path.read_text(errors="replace"):
+            if self.proc.poll() is not None:
+                raise LoadError_(f"locust exited with status {self.proc.returncode} before the test started; "
+                                 f"last lines: {' | '.join(tail(self.log_path, 5))}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise LoadError_(f"locust did not start its test within {START_TIMEOUT_S:.0f} s; "
+                                 f"last lines: {' | '.join(tail(self.log_path, 5))}")
+            time.sleep(0.05)
+        self.started_epoch_s = time.time()
+        return self.started_epoch_s
+
+    def finished(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+    def wait(self, timeout_s: float) -> None:
+        assert self.proc is not None
+        try:
+            self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise LoadError_(f"locust did not finish within {timeout_s:.0f} s of its planned end") from None
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        kill_group(self.proc.pid, grace_s=STOP_GRACE_S)
+        self.proc.wait()
+        forget_group(self.proc.pid)
+
+    def result(self) -> LoadResult:
+        try:
+            data = json.loads(self.tally_file.read_text())
+        except (OSError, ValueError):
+            raise LoadError_(f"locust wrote no tally ({self.tally_file}); last lines: "
+                             f"{' | '.join(tail(self.log_path, 5))}") from None
+        return LoadResult(
+            total=int(data["total"]),
+            failed=int(data["failed"]),
+            errors=tuple(ErrorTally(error_class=e["class"], message=e["message"], count=int(e["count"]),
+                                    first_s=e["first_s"]) for e in data["errors"]),
+            failures_per_second={int(k): int(v) for k, v in data["failures_per_second"].items()},
+        )

@@ -1,0 +1,435 @@
+"""Plan: a scenario file parsed into frozen objects, with every problem reported at once.
+
+A scenario names the servers' limits, the app, its tiers of processes, one-off
+extras, the traffic and what the run is expected to show. ``load_plan(path)``
+returns a ``Plan`` or raises ``PlanError`` whose ``problems`` each name the file,
+the field, what is allowed and how to fix it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.errors import PlanError
+
+APPS = ("python", "rails")
+ERROR_KINDS = ("pool_timeout", "server_full", "redis_full", "connection_lost", "other")
+EVENT_ACTIONS = ("scale",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostgresLimits:
+    max_connections: int
+    superuser_reserved_connections: int = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class RedisLimits:
+    maxclients: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebTier:
+    """``dynos`` independent web servers, each ``processes`` workers x ``threads`` threads."""
+
+    dynos: int
+    processes: int
+    threads: int
+    pool: int
+    checkout_timeout_s: float = 5.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerTier:
+    """``processes`` job-worker processes, each running ``concurrency`` jobs at once."""
+
+    processes: int
+    concurrency: int
+    pool: int
+    checkout_timeout_s: float = 5.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Extra:
+    """One-off processes (rake tasks, consoles) started at ``at_s`` holding connections ``hold_s``."""
+
+    group: str
+    count: int
+    at_s: float
+    hold_s: float
+    connections: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stage:
+    """``users`` users for ``duration_s`` seconds, started at ``spawn_rate`` users a second."""
+
+    duration_s: float
+    users: int
+    spawn_rate: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Traffic:
+    query_ms: int
+    stages: tuple[Stage, ...]
+    enqueue_share: float = 0.0
+    job_ms: int = 500
+    jobs_per_enqueue: int = 1
+
+    @property
+    def duration_s(self) -> float:
+        return sum(stage.duration_s for stage in self.stages)
+
+    @property
+    def max_users(self) -> int:
+        return max(stage.users for stage in self.stages)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """``scale`` the web tier to ``dynos`` at ``at_s`` seconds into the traffic."""
+
+    at_s: float
+    action: str
+    dynos: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Range:
+    """An expected figure: ``min <= value <= max`` (either bound may be open)."""
+
+    min: float | None = None
+    max: float | None = None
+
+    def holds(self, value: float) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    def __str__(self) -> str:
+        if self.min is not None and self.min == self.max:
+            return f"= {self.min:g}"
+        parts = []
+        if self.min is not None:
+            parts.append(f">= {self.min:g}")
+        if self.max is not None:
+            parts.append(f"<= {self.max:g}")
+        return " and ".join(parts) or "anything"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourceExpectation:
+    peak: Range | None = None
+    rejected: Range | None = None
+    exhausted: bool | None = None
+    groups: dict[str, Range] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Expectations:
+    postgres: ResourceExpectation = field(default_factory=ResourceExpectation)
+    redis: ResourceExpectation = field(default_factory=ResourceExpectation)
+    errors: dict[str, Range] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    name: str
+    path: Path
+    description: str
+    app: str
+    postgres: PostgresLimits
+    redis: RedisLimits
+    web: WebTier
+    worker: WorkerTier | None
+    extras: tuple[Extra, ...]
+    traffic: Traffic
+    events: tuple[Event, ...]
+    expect: Expectations
+
+
+class _Reader:
+    """Walks a parsed YAML mapping, collecting one line per problem instead of stopping."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.problems: list[str] = []
+
+    def problem(self, where: str, text: str) -> None:
+        self.problems.append(f"{self.path}: {where}: {text}")
+
+    def mapping(self, value: Any, where: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problem(where, f"must be a mapping with keys {', '.join(allowed)}")
+            return {}
+        for key in value:
+            if key not in allowed:
+                self.problem(
+                    f"{where}.{key}" if where else str(key),
+                    f"unknown key; allowed here: {', '.join(allowed)}",
+                )
+        return value
+
+    def integer(self, data: dict[str, Any], key: str, where: str, *, minimum: int,
+                default: int | None = None) -> int:
+        value = data.get(key, default)
+        name = f"{where}.{key}"
+        if value is None:
+            self.problem(name, f"is required: an integer >= {minimum}")
+            return minimum
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(name, f"must be an integer >= {minimum}, got {value!r}")
+            return minimum
+        if value < minimum:
+            self.problem(name, f"must be >= {minimum}, got {value}")
+            return minimum
+        return value
+
+    def number(self, data: dict[str, Any], key: str, where: str, *, minimum: float,
+               default: float | None = None, maximum: float | None = None,
+               exclusive_min: bool = False) -> float:
+        value = data.get(key, default)
+        name = f"{where}.{key}"
+        bounds = f"{'>' if exclusive_min else '>='} {minimum:g}"
+        if maximum is not None:
+            bounds += f" and <= {maximum:g}"
+        if value is None:
+            self.problem(name, f"is required: a number {bounds}")
+            return minimum
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.problem(name, f"must be a number {bounds}, got {value!r}")
+            return minimum
+        too_low = value <= minimum if exclusive_min else value < minimum
+        if too_low or (maximum is not None and value > maximum):
+            self.problem(name, f"must be {bounds}, got {value}")
+            return minimum
+        return float(value)
+
+    def text(self, data: dict[str, Any], key: str, where: str, *, choices: tuple[str, ...] = (),
+             default: str | None = None) -> str:
+        value = data.get(key, default)
+        name = f"{where}.{key}" if where else key
+        if not isinstance(value, str) or not value:
+            allowed = f"one of {', '.join(choices)}" if choices else "a non-empty string"
+            self.problem(name, f"must be {allowed}, got {value!r}")
+            return choices[0] if choices else ""
+        if choices and value not in choices:
+            self.problem(name, f"must be one of {', '.join(choices)}, got {value!r}")
+            return choices[0]
+        return value
+
+    def range_(self, value: Any, where: str) -> Range | None:
+        if isinstance(value, bool):
+            self.problem(where, f"must be a number or {{min: , max: }}, got {value!r}")
+            return None
+        if isinstance(value, int | float):
+            return Range(min=float(value), max=float(value))
+        data = self.mapping(value, where, ("min", "max"))
+        if not data:
+            self.problem(where, "must be a number or a mapping with min and/or max")
+            return None
+        bounds: dict[str, float] = {}
+        for key in ("min", "max"):
+            if key in data:
+                bound = data[key]
+                if isinstance(bound, bool) or not isinstance(bound, int | float):
+                    self.problem(f"{where}.{key}", f"must be a number, got {bound!r}")
+                else:
+                    bounds[key] = float(bound)
+        return Range(min=bounds.get("min"), max=bounds.get("max"))
+
+
+def _web(r: _Reader, raw: Any) -> WebTier:
+    data = r.mapping(raw, "tiers.web", ("dynos", "processes", "threads", "pool", "checkout_timeout_s"))
+    if raw is None:
+        r.problem("tiers.web", "is required: dynos, processes, threads, pool")
+    return WebTier(
+        dynos=r.integer(data, "dynos", "tiers.web", minimum=1, default=1),
+        processes=r.integer(data, "processes", "tiers.web", minimum=1),
+        threads=r.integer(data, "threads", "tiers.web", minimum=1),
+        pool=r.integer(data, "pool", "tiers.web", minimum=1),
+        checkout_timeout_s=r.number(data, "checkout_timeout_s", "tiers.web", minimum=0,
+                                    default=5.0, exclusive_min=True),
+    )
+
+
+def _worker(r: _Reader, raw: Any) -> WorkerTier | None:
+    if raw is None:
+        return None
+    data = r.mapping(raw, "tiers.worker", ("processes", "concurrency", "pool", "checkout_timeout_s"))
+    return WorkerTier(
+        processes=r.integer(data, "processes", "tiers.worker", minimum=1, default=1),
+        concurrency=r.integer(data, "concurrency", "tiers.worker", minimum=1),
+        pool=r.integer(data, "pool", "tiers.worker", minimum=1),
+        checkout_timeout_s=r.number(data, "checkout_timeout_s", "tiers.worker", minimum=0,
+                                    default=5.0, exclusive_min=True),
+    )
+
+
+def _extras(r: _Reader, raw: Any) -> tuple[Extra, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        r.problem("extras", "must be a list of {group, count, at_s, hold_s, connections}")
+        return ()
+    extras = []
+    for i, item in enumerate(raw):
+        where = f"extras[{i}]"
+        data = r.mapping(item, where, ("group", "count", "at_s", "hold_s", "connections"))
+        group = r.text(data, "group", where)
+        if group.startswith(("web", "worker", "connlab")):
+            r.problem(f"{where}.group", f"{group!r} is taken by the harness; use a name like rake or console")
+        extras.append(Extra(
+            group=group,
+            count=r.integer(data, "count", where, minimum=1, default=1),
+            at_s=r.number(data, "at_s", where, minimum=0, default=0.0),
+            hold_s=r.number(data, "hold_s", where, minimum=0, exclusive_min=True),
+            connections=r.integer(data, "connections", where, minimum=1, default=1),
+        ))
+    return tuple(extras)
+
+
+def _traffic(r: _Reader, raw: Any) -> Traffic:
+    allowed = ("query_ms", "stages", "enqueue_share", "job_ms", "jobs_per_enqueue")
+    data = r.mapping(raw, "traffic", allowed)
+    stages_raw = data.get("stages")
+    stages: list[Stage] = []
+    if not isinstance(stages_raw, list) or not stages_raw:
+        r.problem("traffic.stages", "must be a non-empty list of {duration_s, users, spawn_rate}")
+    else:
+        for i, item in enumerate(stages_raw):
+            where = f"traffic.stages[{i}]"
+            stage = r.mapping(item, where, ("duration_s", "users", "spawn_rate"))
+            stages.append(Stage(
+                duration_s=r.number(stage, "duration_s", where, minimum=0, exclusive_min=True),
+                users=r.integer(stage, "users", where, minimum=1),
+                spawn_rate=r.number(stage, "spawn_rate", where, minimum=0, exclusive_min=True,
+                                    default=100.0),
+            ))
+    return Traffic(
+        query_ms=r.integer(data, "query_ms", "traffic", minimum=0),
+        stages=tuple(stages),
+        enqueue_share=r.number(data, "enqueue_share", "traffic", minimum=0, maximum=1, default=0.0),
+        job_ms=r.integer(data, "job_ms", "traffic", minimum=0, default=500),
+        jobs_per_enqueue=r.integer(data, "jobs_per_enqueue", "traffic", minimum=1, default=1),
+    )
+
+
+def _events(r: _Reader, raw: Any, duration_s: float) -> tuple[Event, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        r.problem("events", "must be a list of {at_s, action, dynos}")
+        return ()
+    events = []
+    for i, item in enumerate(raw):
+        where = f"events[{i}]"
+        data = r.mapping(item, where, ("at_s", "action", "dynos"))
+        event = Event(
+            at_s=r.number(data, "at_s", where, minimum=0),
+            action=r.text(data, "action", where, choices=EVENT_ACTIONS),
+            dynos=r.integer(data, "dynos", where, minimum=1),
+        )
+        if duration_s and event.at_s >= duration_s:
+            r.problem(f"{where}.at_s", f"must fall within the traffic ({duration_s:g} s), got {event.at_s:g}")
+        events.append(event)
+    return tuple(sorted(events, key=lambda e: e.at_s))
+
+
+def _resource_expectation(r: _Reader, raw: Any, where: str) -> ResourceExpectation:
+    data = r.mapping(raw, where, ("peak", "rejected", "exhausted", "groups"))
+    exhausted = data.get("exhausted")
+    if exhausted is not None and not isinstance(exhausted, bool):
+        r.problem(f"{where}.exhausted", f"must be true or false, got {exhausted!r}")
+        exhausted = None
+    groups_raw = r.mapping(data.get("groups"), f"{where}.groups", tuple(map(str, data.get("groups") or ())))
+    groups = {str(k): rng for k, v in groups_raw.items()
+              if (rng := r.range_(v, f"{where}.groups.{k}")) is not None}
+    return ResourceExpectation(
+        peak=r.range_(data["peak"], f"{where}.peak") if "peak" in data else None,
+        rejected=r.range_(data["rejected"], f"{where}.rejected") if "rejected" in data else None,
+        exhausted=exhausted,
+        groups=groups,
+    )
+
+
+def _expect(r: _Reader, raw: Any) -> Expectations:
+    data = r.mapping(raw, "expect", ("postgres", "redis", "errors"))
+    errors_raw = r.mapping(data.get("errors"), "expect.errors", ERROR_KINDS)
+    errors = {k: rng for k, v in errors_raw.items()
+              if k in ERROR_KINDS and (rng := r.range_(v, f"expect.errors.{k}")) is not None}
+    return Expectations(
+        postgres=_resource_expectation(r, data.get("postgres"), "expect.postgres"),
+        redis=_resource_expectation(r, data.get("redis"), "expect.redis"),
+        errors=errors,
+    )
+
+
+TOP_KEYS = ("name", "description", "app", "postgres", "redis", "tiers", "extras", "traffic",
+            "events", "expect")
+
+
+def parse_plan(raw: Any, path: Path) -> Plan:
+    """Build a ``Plan`` from parsed YAML, or raise ``PlanError`` listing every problem."""
+    r = _Reader(path)
+    if not isinstance(raw, dict):
+        raise PlanError([f"{path}: the file must hold a mapping with keys {', '.join(TOP_KEYS)}"])
+    data = r.mapping(raw, "", TOP_KEYS)
+    pg = r.mapping(data.get("postgres"), "postgres", ("max_connections", "superuser_reserved_connections"))
+    rd = r.mapping(data.get("redis"), "redis", ("maxclients",))
+    tiers = r.mapping(data.get("tiers"), "tiers", ("web", "worker"))
+    traffic = _traffic(r, data.get("traffic"))
+    postgres = PostgresLimits(
+        max_connections=r.integer(pg, "max_connections", "postgres", minimum=2),
+        superuser_reserved_connections=r.integer(pg, "superuser_reserved_connections", "postgres",
+                                                 minimum=0, default=3),
+    )
+    if postgres.superuser_reserved_connections >= postgres.max_connections:
+        r.problem("postgres.superuser_reserved_connections",
+                  f"must be below max_connections ({postgres.max_connections})")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        r.problem("description", "must be a string")
+        description = ""
+    plan = Plan(
+        name=str(data.get("name") or path.stem),
+        path=path,
+        description=description.strip(),
+        app=r.text(data, "app", "", choices=APPS),
+        postgres=postgres,
+        redis=RedisLimits(maxclients=r.integer(rd, "maxclients", "redis", minimum=2)),
+        web=_web(r, tiers.get("web")),
+        worker=_worker(r, tiers.get("worker")),
+        extras=_extras(r, data.get("extras")),
+        traffic=traffic,
+        events=_events(r, data.get("events"), traffic.duration_s),
+        expect=_expect(r, data.get("expect")),
+    )
+    if plan.traffic.enqueue_share > 0 and plan.worker is None:
+        r.problem("traffic.enqueue_share", "enqueues jobs but tiers.worker is missing; add a worker tier "
+                  "or set enqueue_share to 0")
+    if r.problems:
+        raise PlanError(r.problems)
+    return plan
+
+
+def load_plan(path: Path) -> Plan:
+    """Read and validate a scenario file."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise PlanError([f"{path}: no such scenario file; see scenarios/ for the shipped ones"]) from None
+    except OSError as exc:
+        raise PlanError([f"{path}: cannot read it ({exc.strerror})"]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "somewhere"
+        raise PlanError([f"{path}: {where}: not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+    return parse_plan(raw, path)

@@ -1,0 +1,186 @@
+"""Prediction: the connection arithmetic, a pure function of the plan.
+
+Postgres, per group (T = threads, S = pool, P = processes per dyno, D = dynos)::
+
+    web.i     expected = P x min(T, S)        worst case = P x S
+    worker.i  expected = min(C, S)            worst case = S          (C = concurrency)
+    extra     expected = worst = count x connections   (rake tasks, consoles)
+
+    expected (resource) = sum over groups = D x P x min(T, S) + W x min(C, S) + extras
+    capacity            = max_connections - max(superuser_reserved_connections, 1)
+
+A thread holds at most one connection, and a pool never lends more than S at
+once, hence ``min(T, S)``; the worst case is every pool filled to its size
+(threads that died and were replaced, app code that spawns threads). The
+harness's own sampler connects as superuser: it sits in a reserved slot, or
+takes one ordinary slot when none is reserved, hence the ``max(..., 1)``.
+
+Redis, per group::
+
+    web.i     expected = worst = P x T when the traffic enqueues jobs, else 0
+              (the client pool is sized to the threads; one connection per
+              thread that enqueues at the same instant)
+    worker.i  rails (Sidekiq 6): expected = C + 1 (one BRPOP per processor plus
+              the heartbeat, measured here), worst = C + 5 (Sidekiq's pool size)
+              python (dramatiq): see ``_worker_redis``
+    capacity  = maxclients - 1 (the harness's CLIENT LIST connection)
+
+Status: ``exhausts`` when expected > capacity, ``at-risk`` when only the worst
+case is, ``fits`` otherwise. Pool starvation (T > S, or C > S) is flagged apart:
+it shows as pool timeouts while the server still has room.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.plan import Plan, WorkerTier
+
+HARNESS_REDIS_CLIENTS = 1
+HARNESS_PG_SLOTS = 1
+
+FITS, AT_RISK, EXHAUSTS = "fits", "at-risk", "exhausts"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupPrediction:
+    group: str
+    tier: str
+    expected: int
+    worst_case: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourcePrediction:
+    name: str
+    limit: int
+    capacity: int
+    groups: tuple[GroupPrediction, ...]
+
+    @property
+    def expected(self) -> int:
+        return sum(g.expected for g in self.groups)
+
+    @property
+    def worst_case(self) -> int:
+        return sum(g.worst_case for g in self.groups)
+
+    @property
+    def status(self) -> str:
+        if self.expected > self.capacity:
+            return EXHAUSTS
+        if self.worst_case > self.capacity:
+            return AT_RISK
+        return FITS
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prediction:
+    """The arithmetic for one topology (the plan's web tier at ``web_dynos`` dynos)."""
+
+    web_dynos: int
+    resources: tuple[ResourcePrediction, ...]
+    pool_starvation: tuple[str, ...]
+
+    def resource(self, name: str) -> ResourcePrediction:
+        return next(r for r in self.resources if r.name == name)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Forecast:
+    """The prediction at the start and after each scaling event, in order."""
+
+    initial: Prediction
+    after_events: tuple[tuple[float, Prediction], ...]
+
+    @property
+    def final(self) -> Prediction:
+        return self.after_events[-1][1] if self.after_events else self.initial
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.after_events)
+
+
+def _worker_redis(app: str, worker: WorkerTier) -> tuple[int, int]:
+    """Redis connections of one worker process: (expected, worst case)."""
+    c = worker.concurrency
+    if app == "rails":
+        return c + 1, c + 5
+    # dramatiq's RedisBroker: one connection per worker thread consuming (a
+    # blocking fetch each), plus one for the consumer's heartbeat/ack; its pool
+    # is unbounded, so the ceiling is the same figure plus the enqueue path.
+    return c + 1, c + 2
+
+
+def _postgres(plan: Plan, dynos: int) -> ResourcePrediction:
+    web = plan.web
+    groups = [
+        GroupPrediction(group=f"web.{i}", tier="web", expected=web.processes * min(web.threads, web.pool),
+                        worst_case=web.processes * web.pool)
+        for i in range(1, dynos + 1)
+    ]
+    if plan.worker is not None:
+        w = plan.worker
+        groups += [
+            GroupPrediction(group=f"worker.{i}", tier="worker", expected=min(w.concurrency, w.pool),
+                            worst_case=w.pool)
+            for i in range(1, w.processes + 1)
+        ]
+    by_group: dict[str, int] = {}
+    for extra in plan.extras:
+        by_group[extra.group] = by_group.get(extra.group, 0) + extra.count * extra.connections
+    groups += [GroupPrediction(group=g, tier="extra", expected=n, worst_case=n) for g, n in by_group.items()]
+    limits = plan.postgres
+    return ResourcePrediction(
+        name="postgres",
+        limit=limits.max_connections,
+        capacity=limits.max_connections - max(limits.superuser_reserved_connections, HARNESS_PG_SLOTS),
+        groups=tuple(groups),
+    )
+
+
+def _redis(plan: Plan, dynos: int) -> ResourcePrediction:
+    web = plan.web
+    per_dyno = web.processes * web.threads if plan.traffic.enqueue_share > 0 else 0
+    groups = [
+        GroupPrediction(group=f"web.{i}", tier="web", expected=per_dyno, worst_case=per_dyno)
+        for i in range(1, dynos + 1)
+    ]
+    if plan.worker is not None:
+        expected, worst = _worker_redis(plan.app, plan.worker)
+        groups += [
+            GroupPrediction(group=f"worker.{i}", tier="worker", expected=expected, worst_case=worst)
+            for i in range(1, plan.worker.processes + 1)
+        ]
+    return ResourcePrediction(
+        name="redis",
+        limit=plan.redis.maxclients,
+        capacity=plan.redis.maxclients - HARNESS_REDIS_CLIENTS,
+        groups=tuple(groups),
+    )
+
+
+def predict(plan: Plan, *, web_dynos: int | None = None) -> Prediction:
+    """The arithmetic for the plan, with the web tier at ``web_dynos`` (default: as planned)."""
+    dynos = plan.web.dynos if web_dynos is None else web_dynos
+    starvation = []
+    if plan.web.threads > plan.web.pool:
+        starvation.append(f"web: {plan.web.threads} threads share a pool of {plan.web.pool}")
+    if plan.worker is not None and plan.worker.concurrency > plan.worker.pool:
+        starvation.append(f"worker: concurrency {plan.worker.concurrency} shares a pool of {plan.worker.pool}")
+    return Prediction(
+        web_dynos=dynos,
+        resources=(_postgres(plan, dynos), _redis(plan, dynos)),
+        pool_starvation=tuple(starvation),
+    )
+
+
+def forecast(plan: Plan) -> Forecast:
+    """The prediction before the traffic and after each scaling event."""
+    after = []
+    for event in plan.events:
+        if event.action == "scale":
+            after.append((event.at_s, predict(plan, web_dynos=event.dynos)))
+    return Forecast(initial=predict(plan), after_events=tuple(after))
+

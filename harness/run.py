@@ -1,0 +1,150 @@
+"""Run: bring the stack up, drive the traffic and the events timeline, collect, tear down.
+
+``run(plan, run_dir)`` returns an ``Observation``: everything measured, with
+the forecast it is to be compared with. The stack is always torn down, whatever
+happens (a crash of a part, Ctrl-C, SIGTERM raised as ``Interrupted``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.collect import Peaks, PostgresSampler, RedisSampler, replay_postgres_log
+from harness.errors import LoadError_
+from harness.load import LoadResult, LoadRun
+from harness.plan import Extra, Plan
+from harness.predict import Forecast, forecast
+from harness.stack.apps import ensure_app
+from harness.stack.local import LocalStack
+
+TICK_S = 0.05
+LOAD_OVERRUN_S = 30.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourceObservation:
+    name: str
+    peak: int
+    peak_method: str
+    sampled_peak: int
+    rejected: int
+    by_group: dict[str, int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimelineEvent:
+    t: float
+    what: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Observation:
+    plan: Plan
+    forecast: Forecast
+    run_dir: Path
+    postgres: ResourceObservation
+    redis: ResourceObservation
+    load: LoadResult
+    events: tuple[TimelineEvent, ...]
+    startup_s: dict[str, float]
+    stack_up_s: float
+    duration_s: float
+
+    def resource(self, name: str) -> ResourceObservation:
+        return self.postgres if name == "postgres" else self.redis
+
+
+def _postgres_observation(exact: Peaks, sampled: Peaks) -> ResourceObservation:
+    use_log = exact.timeline or not sampled.timeline
+    return ResourceObservation(
+        name="postgres",
+        peak=exact.total if use_log else sampled.total,
+        peak_method="log-events" if use_log else "sampled",
+        sampled_peak=sampled.total,
+        rejected=exact.rejected,
+        by_group=exact.by_group if use_log else sampled.by_group,
+    )
+
+
+def run(plan: Plan, run_dir: Path, *, say: Callable[[str], None] = lambda _: None) -> Observation:
+    """Run the scenario for real and return what was observed."""
+    ensure_app(plan.app)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    began = time.monotonic()
+    stack = LocalStack(plan, run_dir)
+    try:
+        say(f"starting Postgres, Valkey and {plan.app} on 127.0.0.1 ...")
+        stack.up()
+        say(f"stack up in {stack.up_s:.1f} s ({', '.join(f'{k} {v:.1f} s' for k, v in stack.startup_s.items())})")
+        pg_sampler = PostgresSampler(stack.postgres.superuser_dsn("connlab-sampler"))
+        redis_sampler = RedisSampler(stack.redis.client("connlab-monitor"))
+        pg_sampler.start()
+        redis_sampler.start()
+        load = LoadRun(plan, run_dir, stack.web_targets)
+        try:
+            events = _drive(plan, stack, load, say)
+        finally:
+            load.stop()
+            sampled_pg = pg_sampler.stop()
+            redis_rejected = redis_sampler.rejected()
+            sampled_redis = redis_sampler.stop()
+        load_result = load.result()
+        stack.down()  # apps first: their disconnections land in the log before the replay
+    finally:
+        stack.down()
+    exact_pg = replay_postgres_log(stack.postgres.log_path)
+    return Observation(
+        plan=plan,
+        forecast=forecast(plan),
+        run_dir=run_dir,
+        postgres=_postgres_observation(exact_pg, sampled_pg),
+        redis=ResourceObservation(name="redis", peak=sampled_redis.total, peak_method="sampled",
+                                  sampled_peak=sampled_redis.total, rejected=redis_rejected,
+                                  by_group=sampled_redis.by_group),
+        load=load_result,
+        events=tuple(events),
+        startup_s=dict(stack.startup_s),
+        stack_up_s=stack.up_s or 0.0,
+        duration_s=round(time.monotonic() - began, 3),
+    )
+
+
+def _drive(plan: Plan, stack: LocalStack, load: LoadRun, say: Callable[[str], None]) -> list[TimelineEvent]:
+    """Start the traffic and fire the events timeline until the traffic ends."""
+    timeline: list[tuple[float, str, Callable[[], str]]] = []
+    for event in plan.events:
+        def scale(dynos: int = event.dynos) -> str:
+            before = len(stack.web)
+            stack.scale_web(dynos)
+            load.set_targets(stack.web_targets)
+            return f"scaled web from {before} to {dynos} dynos"
+        timeline.append((event.at_s, f"scale web to {event.dynos} dynos", scale))
+    for extra in plan.extras:
+        def start(extra: Extra = extra) -> str:
+            stack.start_extra(extra)
+            return f"started {extra.count} x {extra.group} holding {extra.connections} connection(s) " \
+                   f"for {extra.hold_s:g} s"
+        timeline.append((extra.at_s, f"start {extra.group}", start))
+    timeline.sort(key=lambda item: item[0])
+
+    t0 = load.start()
+    say(f"traffic started: {len(plan.traffic.stages)} stage(s), {plan.traffic.duration_s:g} s")
+    happened = [TimelineEvent(t=0.0, what="traffic started")]
+    deadline = plan.traffic.duration_s + LOAD_OVERRUN_S
+    while not load.finished():
+        stack.check_alive()
+        now = time.time() - t0
+        while timeline and timeline[0][0] <= now:
+            _, label, action = timeline.pop(0)
+            what = action()
+            happened.append(TimelineEvent(t=round(time.time() - t0, 3), what=what))
+            say(f"t={happened[-1].t:.1f} s: {what}")
+        if now > deadline:
+            raise LoadError_(f"the traffic should have ended after {plan.traffic.duration_s:g} s "
+                             f"and was still running after {now:.0f} s")
+        time.sleep(TICK_S)
+    happened.append(TimelineEvent(t=round(time.time() - t0, 3), what="traffic ended"))
+    return happened

@@ -1,0 +1,124 @@
+"""The sample apps: where they live, what they need, how each process of theirs starts.
+
+Both apps follow ``stacks/CONTRACT.md``: ``bin/web``, ``bin/worker`` and
+``bin/oneoff`` exec the real servers (gunicorn / Puma, dramatiq / Sidekiq),
+configured through ``CONNLAB_*`` variables.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import MissingDependency
+from harness.plan import Plan
+from harness.stack.process import Service, free_port, http_ready, log_line_ready
+
+ROOT = Path(__file__).resolve().parents[2]
+STACKS = ROOT / "stacks"
+WEB_READY_TIMEOUT_S = 30.0
+WORKER_READY_TIMEOUT_S = 30.0
+READY_LINE = "connlab-ready"
+
+RAILS_PACKAGES = ("ruby", "ruby-rails", "puma", "ruby-pg", "ruby-redis", "ruby-sidekiq")
+RAILS_PROBE = 'require "rails"; require "active_record"; require "puma"; require "pg"; ' \
+              'require "redis"; require "sidekiq"'
+
+
+@dataclass(frozen=True, kw_only=True)
+class Endpoints:
+    """Where the servers of a stack listen; what every app process is told."""
+
+    database_url: str
+    redis_url: str
+
+
+def _rails_missing() -> str | None:
+    """None when Ruby and the gems load; else what is missing."""
+    if shutil.which("ruby") is None:
+        return "ruby"
+    probe = subprocess.run(["ruby", "-e", RAILS_PROBE], capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        lines = probe.stderr.strip().splitlines()
+        return lines[0] if lines else "a gem"
+    return None
+
+
+def ensure_app(app: str, *, install: bool = True) -> None:
+    """Check the app's runtime; install the Rails packages with apt-get when root on Debian."""
+    if app != "rails":
+        return
+    missing = _rails_missing()
+    if missing is None:
+        return
+    packages = " ".join(RAILS_PACKAGES)
+    if install and os.geteuid() == 0 and shutil.which("apt-get"):
+        print(f"connlab: Ruby/Rails missing ({missing}); installing with apt-get: {packages}",
+              file=sys.stderr, flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for argv in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *RAILS_PACKAGES]):
+            result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+            if result.returncode != 0:
+                raise MissingDependency(f"`{' '.join(argv)}` failed; install by hand: apt-get install {packages}")
+        missing = _rails_missing()
+        if missing is None:
+            return
+    raise MissingDependency(f"the Rails app needs Ruby and its gems ({missing} is missing): "
+                            f"apt-get install {packages}")
+
+
+def _env(plan: Plan, endpoints: Endpoints, group: str, **extra: object) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CONNLAB_")}
+    env.update({
+        "CONNLAB_DATABASE_URL": endpoints.database_url,
+        "CONNLAB_REDIS_URL": endpoints.redis_url,
+        "CONNLAB_GROUP": group,
+        "CONNLAB_PYTHON": sys.executable,
+    })
+    env.update({f"CONNLAB_{key.upper()}": str(value) for key, value in extra.items()})
+    return env
+
+
+def web_service(plan: Plan, endpoints: Endpoints, *, dyno: int, run_dir: Path) -> tuple[Service, str]:
+    """Dyno number ``dyno`` of the web tier, and the base URL it serves on."""
+    port = free_port()
+    web = plan.web
+    group = f"web.{dyno}"
+    app_dir = STACKS / plan.app
+    env = _env(plan, endpoints, group, port=port, workers=web.processes, threads=web.threads,
+               pool=web.pool, checkout_timeout_s=web.checkout_timeout_s)
+    base = f"http://127.0.0.1:{port}"
+    service = Service(
+        name=group, argv=[str(app_dir / "bin" / "web")], env=env, cwd=app_dir,
+        log_path=run_dir / f"{group}.log",
+        readiness=http_ready(f"{base}/health", timeout_s=WEB_READY_TIMEOUT_S),
+    )
+    return service, base
+
+
+def worker_service(plan: Plan, endpoints: Endpoints, *, process: int, run_dir: Path) -> Service:
+    assert plan.worker is not None
+    group = f"worker.{process}"
+    app_dir = STACKS / plan.app
+    env = _env(plan, endpoints, group, concurrency=plan.worker.concurrency, pool=plan.worker.pool,
+               checkout_timeout_s=plan.worker.checkout_timeout_s)
+    log_path = run_dir / f"{group}.log"
+    return Service(
+        name=group, argv=[str(app_dir / "bin" / "worker")], env=env, cwd=app_dir, log_path=log_path,
+        readiness=log_line_ready(log_path, READY_LINE, timeout_s=WORKER_READY_TIMEOUT_S),
+    )
+
+
+def oneoff_service(plan: Plan, endpoints: Endpoints, *, group: str, index: int, hold_s: float,
+                   connections: int, run_dir: Path) -> Service:
+    app_dir = STACKS / plan.app
+    env = _env(plan, endpoints, group, hold_s=hold_s, connections=connections, pool=connections,
+               checkout_timeout_s=5)
+    return Service(
+        name=f"{group}#{index}", argv=[str(app_dir / "bin" / "oneoff")], env=env, cwd=app_dir,
+        log_path=run_dir / f"{group}.{index}.log", readiness=None,
+    )

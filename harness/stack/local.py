@@ -1,0 +1,152 @@
+"""The local stack: real Postgres, Valkey and app processes on 127.0.0.1, started in parallel.
+
+``LocalStack(plan, run_dir)`` is a context manager. ``up()`` starts Postgres,
+Valkey and the web dynos at once (web servers connect lazily, so they need
+neither server to boot), then the job workers as soon as Valkey answers. A
+failure while starting stops whatever had started. ``down()`` always ends every
+process group, also after a crash of one part.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from harness.plan import Extra, Plan
+from harness.stack.apps import Endpoints, oneoff_service, web_service, worker_service
+from harness.stack.postgres import PostgresServer
+from harness.stack.process import Service
+from harness.stack.redis import RedisServer
+
+T = TypeVar("T")
+
+
+class LocalStack:
+    def __init__(self, plan: Plan, run_dir: Path) -> None:
+        self.plan = plan
+        self.run_dir = run_dir
+        self.postgres = PostgresServer(
+            run_dir=run_dir, max_connections=plan.postgres.max_connections,
+            superuser_reserved_connections=plan.postgres.superuser_reserved_connections,
+        )
+        self.redis = RedisServer(run_dir=run_dir, maxclients=plan.redis.maxclients)
+        self.endpoints = Endpoints(database_url=self.postgres.app_url, redis_url=self.redis.url)
+        self.web: list[tuple[Service, str]] = []
+        self.workers: list[Service] = []
+        self.oneoffs: list[Service] = []
+        self.startup_s: dict[str, float] = {}
+        self.up_s: float | None = None
+        self._lock = threading.Lock()
+
+    # -- start --------------------------------------------------------------------------------
+
+    def _timed(self, name: str, start: Callable[[], T]) -> Callable[[], T]:
+        def run() -> T:
+            began = time.monotonic()
+            result = start()
+            with self._lock:
+                self.startup_s[name] = round(time.monotonic() - began, 3)
+            return result
+        return run
+
+    def _start_dyno(self, dyno: int) -> tuple[Service, str]:
+        service, base = web_service(self.plan, self.endpoints, dyno=dyno, run_dir=self.run_dir)
+        with self._lock:
+            self.web.append((service, base))
+            self.web.sort(key=lambda item: item[0].name)
+        service.start()
+        return service, base
+
+    def _start_worker(self, process: int) -> Service:
+        service = worker_service(self.plan, self.endpoints, process=process, run_dir=self.run_dir)
+        with self._lock:
+            self.workers.append(service)
+        service.start()
+        return service
+
+    def up(self) -> None:
+        """Start every server of the plan; on any failure, stop them all and re-raise."""
+        began = time.monotonic()
+        dynos = range(1, self.plan.web.dynos + 1)
+        workers = range(1, self.plan.worker.processes + 1) if self.plan.worker else range(0)
+        pool_size = 2 + len(dynos) + len(workers)
+        try:
+            with ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="stack-up") as pool:
+                futures: list[Future[object]] = [
+                    pool.submit(self._timed("postgres", self.postgres.start)),
+                    pool.submit(self._timed("redis", self.redis.start)),
+                ]
+                futures += [pool.submit(self._timed(f"web.{d}", lambda d=d: self._start_dyno(d)))
+                            for d in dynos]
+                futures[1].result()  # workers need Redis to boot
+                futures += [pool.submit(self._timed(f"worker.{w}", lambda w=w: self._start_worker(w)))
+                            for w in workers]
+                for future in futures:
+                    future.result()
+        except BaseException:
+            self.down()
+            raise
+        self.up_s = round(time.monotonic() - began, 3)
+
+    # -- change while running -----------------------------------------------------------------
+
+    @property
+    def web_targets(self) -> list[str]:
+        with self._lock:
+            return [base for service, base in self.web if service.alive() and not service.stopping]
+
+    def scale_web(self, dynos: int) -> None:
+        """Start more dynos (in parallel), or stop the highest-numbered ones."""
+        current = len(self.web)
+        if dynos > current:
+            with ThreadPoolExecutor(max_workers=dynos - current, thread_name_prefix="scale") as pool:
+                futures = [pool.submit(self._timed(f"web.{d}", lambda d=d: self._start_dyno(d)))
+                           for d in range(current + 1, dynos + 1)]
+                for future in futures:
+                    future.result()
+        elif dynos < current:
+            with self._lock:
+                leaving = self.web[dynos:]
+                self.web = self.web[:dynos]
+            for service, _ in leaving:
+                service.stop()
+
+    def start_extra(self, extra: Extra) -> None:
+        """Start ``extra.count`` one-off processes of a group; they end on their own."""
+        for _ in range(extra.count):
+            service = oneoff_service(self.plan, self.endpoints, group=extra.group, index=len(self.oneoffs) + 1,
+                                     hold_s=extra.hold_s, connections=extra.connections,
+                                     run_dir=self.run_dir)
+            with self._lock:
+                self.oneoffs.append(service)
+            service.start()
+
+    def check_alive(self) -> None:
+        """Raise ``ComponentDied`` when a long-running server exited on its own."""
+        assert self.postgres.service is not None and self.redis.service is not None
+        with self._lock:
+            services = [self.postgres.service, self.redis.service, *(s for s, _ in self.web), *self.workers]
+        for service in services:
+            service.check_alive()
+
+    # -- stop ---------------------------------------------------------------------------------
+
+    def down(self) -> None:
+        """Stop every process: apps first (they hold connections), then the servers, in parallel."""
+        with self._lock:
+            apps = [s for s, _ in self.web] + self.workers + self.oneoffs
+        with ThreadPoolExecutor(max_workers=max(1, len(apps)), thread_name_prefix="stack-down") as pool:
+            list(pool.map(lambda s: s.stop(), apps))
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="stack-down") as pool:
+            list(pool.map(lambda stop: stop(), [self.postgres.stop, self.redis.stop]))
+
+    def __enter__(self) -> LocalStack:
+        self.up()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()

