@@ -1,0 +1,34 @@
+# connlab: the two commands a user needs are `make scenario NAME=...` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+NAME   ?= autoscale
+ARGS   ?=
+
+.PHONY: scenario predict test lint venv clean
+
+$(BIN)/connlab: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/connlab
+
+## Run one scenario for real: make scenario NAME=over-limit
+scenario: $(BIN)/connlab
+	@test -f scenarios/$(NAME).yaml || { echo "connlab: no scenario scenarios/$(NAME).yaml; choose one of: $$(ls scenarios/*.yaml | xargs -n1 basename | sed 's/.yaml//' | tr '\n' ' ')"; exit 2; }
+	$(BIN)/connlab run scenarios/$(NAME).yaml $(ARGS)
+
+## The arithmetic alone, no servers: make predict NAME=dynos-2x2x2
+predict: $(BIN)/connlab
+	$(BIN)/connlab predict scenarios/$(NAME).yaml
+
+## The test suite (real Postgres, Valkey, gunicorn, Locust; Rails when Ruby is installed)
+test: $(BIN)/connlab
+	$(BIN)/ruff check harness tests scenarios stacks/python
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q $(ARGS)
+
+clean:
+	rm -rf runs .pytest_cache .mypy_cache .ruff_cache
