@@ -141,7 +141,8 @@ class _Sampler:
 
 class PostgresSampler(_Sampler):
     QUERY = ("select coalesce(nullif(application_name, ''), %s), count(*) from pg_stat_activity "
-             "where backend_type = 'client backend' and application_name not like 'connlab%%' group by 1")
+             "where backend_type = 'client backend' and coalesce(state, 'starting') <> 'starting' "
+             "and application_name not like 'connlab%%' group by 1")
 
     def __init__(self, dsn: str) -> None:
         super().__init__(name="postgres")

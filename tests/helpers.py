@@ -1,0 +1,47 @@
+"""Test helpers: processes alive, and a subprocess that is waited on for a line of output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+SERVER_PATTERN = ("postgres", "valkey-server", "gunicorn", "puma", "sidekiq", "dramatiq", "locust")
+
+
+def processes_under(marker: str) -> list[str]:
+    """Command lines of live processes whose environment or command line mentions ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            environ = (entry / "environ").read_bytes().decode(errors="replace")
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if stat.split(") ", 1)[-1].startswith("Z"):
+            continue  # a zombie is already gone, waiting only for its parent to read its status
+        if marker in cmdline or marker in environ:
+            found.append(f"{entry.name}: {cmdline.strip()}")
+    return found
+
+
+def wait_for_line(proc: subprocess.Popen[str], log: Path, needle: str, *, timeout_s: float) -> None:
+    """Wait until ``needle`` appears in ``log``; on timeout, fail showing its last lines."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if log.exists() and needle in log.read_text(errors="replace"):
+            return
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    last = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
+    raise AssertionError(f"{needle!r} not seen within {timeout_s} s (exit {proc.poll()}); last lines:\n"
+                         + "\n".join(last))
+
+
+def env_with_marker(marker: str) -> dict[str, str]:
+    return {**os.environ, "CONNLAB_TEST_MARKER": marker}

@@ -1,0 +1,129 @@
+"""Services as context managers, against real processes: readiness, timeouts, teardown."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from harness.collect import PostgresSampler, RedisSampler, replay_postgres_log
+from harness.errors import ComponentDied, StartTimeout
+from harness.stack import process
+from harness.stack.postgres import PostgresServer
+from harness.stack.process import Readiness, Service, log_line_ready, sweep
+from harness.stack.redis import RedisServer
+from tests.helpers import processes_under
+
+
+def test_start_timeout_names_service_wait_and_last_lines(tmp_path: Path) -> None:
+    marker = uuid.uuid4().hex
+    service = Service(name="slowpoke", argv=["sh", "-c", f"echo booting {marker}; echo still booting; sleep 60"],
+                      log_path=tmp_path / "slow.log",
+                      readiness=log_line_ready(tmp_path / "slow.log", "ready!", timeout_s=0.5))
+    began = time.monotonic()
+    with pytest.raises(StartTimeout) as caught:
+        service.start()
+    assert time.monotonic() - began < 5
+    message = str(caught.value)
+    assert "slowpoke was not ready (log line 'ready!') after 0." in message
+    assert "still booting" in message
+    assert processes_under(marker) == []
+
+
+def test_a_service_that_exits_while_starting_is_reported(tmp_path: Path) -> None:
+    service = Service(name="crasher", argv=["sh", "-c", "echo cannot bind; exit 3"], log_path=tmp_path / "c.log",
+                      readiness=Readiness(name="never", check=lambda: False, timeout_s=10))
+    with pytest.raises(ComponentDied, match=r"crasher exited with status 3 .*cannot bind"):
+        service.start()
+
+
+def test_stop_kills_the_whole_group_even_children_ignoring_sigterm(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(process, "STOP_GRACE_S", 0.5)
+    marker = uuid.uuid4().hex
+    script = f"trap '' TERM; (trap '' TERM; sleep 60; echo {marker}) & (sleep 61; echo {marker}) & echo up; wait"
+    with Service(name="stubborn", argv=["sh", "-c", script], log_path=tmp_path / "s.log",
+                 readiness=log_line_ready(tmp_path / "s.log", "up", timeout_s=5)) as service:
+        assert len(processes_under(marker)) == 3
+        service.stop(grace_s=0.5)
+    assert processes_under(marker) == []
+
+
+def test_sweep_ends_groups_left_running(tmp_path: Path) -> None:
+    marker = uuid.uuid4().hex
+    service = Service(name="forgotten", argv=[sys.executable, "-c", f"import time; time.sleep(60)  # {marker}"],
+                      log_path=tmp_path / "f.log", readiness=None)
+    service.start()
+    assert processes_under(marker)
+    assert "forgotten" in sweep()
+    assert processes_under(marker) == []
+
+
+def test_postgres_log_replay_gives_exact_peaks_and_refusals(tmp_path: Path) -> None:
+    with PostgresServer(run_dir=tmp_path, max_connections=6, superuser_reserved_connections=0) as pg:
+        sampler = PostgresSampler(pg.superuser_dsn("connlab-sampler"))  # takes 1 of the 6 slots
+        sampler.start()
+        held = [psycopg.connect(pg.app_url + f"?application_name=web.{1 + i % 2}") for i in range(5)]
+        refused = 0
+        for _ in range(3):
+            try:
+                psycopg.connect(pg.app_url + "?application_name=web.3")
+            except psycopg.OperationalError as exc:
+                assert "too many clients already" in str(exc)
+                refused += 1
+        time.sleep(0.3)
+        for conn in held[:2]:
+            conn.close()
+        brief = psycopg.connect(pg.app_url + "?application_name=rake")
+        brief.close()
+        sampled = sampler.stop()
+        for conn in held[2:]:
+            conn.close()
+        assert pg.service is not None
+        pid = pg.service.pid
+    assert refused == 3
+    exact = replay_postgres_log(tmp_path / "postgres.log")
+    assert exact.total == 5
+    assert exact.by_group == {"web.1": 3, "web.2": 2, "rake": 1}
+    assert exact.rejected == 3
+    assert sampled.total == 5 and sampled.by_group == {"web.1": 3, "web.2": 2}
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_postgres_reserved_slots_refuse_the_app_role(tmp_path: Path) -> None:
+    with PostgresServer(run_dir=tmp_path, max_connections=5, superuser_reserved_connections=2) as pg:
+        held = [psycopg.connect(pg.app_url + "?application_name=web.1") for _ in range(3)]
+        with pytest.raises(psycopg.OperationalError, match="reserved for roles with the SUPERUSER"):
+            psycopg.connect(pg.app_url + "?application_name=web.1")
+        for conn in held:
+            conn.close()
+    exact = replay_postgres_log(tmp_path / "postgres.log")
+    assert (exact.total, exact.rejected) == (3, 1)
+
+
+def test_redis_sampler_counts_named_clients_and_rejections(tmp_path: Path) -> None:
+    with RedisServer(run_dir=tmp_path, maxclients=4) as server:
+        sampler = RedisSampler(server.client("connlab-monitor"))
+        while len(sampler.client.client_list()) > 1:  # the readiness probe's connection is closing
+            time.sleep(0.01)
+        sampler.start()
+        clients = [redis.Redis(port=server.port, client_name="worker.1", retry=None) for _ in range(3)]
+        for client in clients:
+            client.ping()
+        extra = redis.Redis(port=server.port, client_name="web.1", retry=None)
+        with pytest.raises(redis.RedisError, match="max number of clients reached"):
+            extra.ping()
+        time.sleep(0.3)
+        rejected = sampler.rejected()
+        peaks = sampler.stop()
+        for client in clients:
+            client.close()
+    assert peaks.by_group == {"worker.1": 3} and peaks.total == 3
+    assert rejected >= 1
