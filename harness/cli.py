@@ -104,7 +104,7 @@ def _run(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 120)
     err = Console(stderr=True, highlight=False)
     signal.signal(signal.SIGTERM, _raise_interrupted)
     signal.signal(signal.SIGINT, _raise_interrupted)

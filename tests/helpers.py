@@ -44,4 +44,4 @@ def wait_for_line(proc: subprocess.Popen[str], log: Path, needle: str, *, timeou
 
 
 def env_with_marker(marker: str) -> dict[str, str]:
-    return {**os.environ, "CONNLAB_TEST_MARKER": marker}
+    return {**os.environ, "LABTEST_MARKER": marker}

