@@ -46,6 +46,7 @@ class Peaks:
     total: int
     by_group: dict[str, int]
     rejected: int = 0
+    first_rejected_epoch_s: float | None = None
     timeline: tuple[tuple[float, int], ...] = ()
 
 
@@ -57,6 +58,7 @@ def replay_postgres_log(path: Path, *, since_epoch_s: float = 0.0) -> Peaks:
     """Exact peaks from a Postgres log written with ``log_line_prefix = '%m [%p] '`` in UTC."""
     events: list[tuple[float, int, int, str]] = []  # (time, +1/-1 ordered closes first, pid, group)
     rejected = 0
+    first_rejected: float | None = None
     open_by_pid: dict[int, str] = {}
     with path.open(errors="replace") as log:
         for line in log:
@@ -75,6 +77,7 @@ def replay_postgres_log(path: Path, *, since_epoch_s: float = 0.0) -> Peaks:
             elif level == "LOG" and message.startswith("disconnection:") or level == "FATAL":
                 if level == "FATAL" and t >= since_epoch_s and any(m in message for m in FULL_MESSAGES):
                     rejected += 1
+                    first_rejected = t if first_rejected is None else first_rejected
                 group_or_none = open_by_pid.pop(pid, None)
                 if group_or_none is not None:
                     events.append((t, 0, pid, group_or_none))
@@ -90,7 +93,8 @@ def replay_postgres_log(path: Path, *, since_epoch_s: float = 0.0) -> Peaks:
         peak_by_group[group] = max(peak_by_group[group], now[group])
         peak = max(peak, total)
         timeline.append((t, total))
-    return Peaks(total=peak, by_group=dict(peak_by_group), rejected=rejected, timeline=tuple(timeline))
+    return Peaks(total=peak, by_group=dict(peak_by_group), rejected=rejected, first_rejected_epoch_s=first_rejected,
+                 timeline=tuple(timeline))
 
 
 @dataclass(kw_only=True)

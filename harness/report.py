@@ -48,7 +48,7 @@ def _resource(observation: Observation, verdict: Verdict, name: str) -> dict[str
         "capacity": initial.capacity,
         "predicted": predicted,
         "observed": {"peak": seen.peak, "peak_method": seen.peak_method, "sampled_peak": seen.sampled_peak,
-                     "rejected": seen.rejected},
+                     "rejected": seen.rejected, "first_rejected_s": seen.first_rejected_s},
         "groups": groups,
         "exhaustion": {"predicted": severe.status, "observed": verdict.exhausted[name]},
     }

@@ -16,7 +16,7 @@ from harness.collect import Peaks, PostgresSampler, RedisSampler, replay_postgre
 from harness.errors import LoadError_
 from harness.load import LoadResult, LoadRun
 from harness.plan import Extra, Plan
-from harness.predict import Forecast, forecast
+from harness.predict import Forecast, forecast, predict
 from harness.stack.apps import ensure_app
 from harness.stack.local import LocalStack
 
@@ -32,6 +32,7 @@ class ResourceObservation:
     sampled_peak: int
     rejected: int
     by_group: dict[str, int]
+    first_rejected_s: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,8 +58,9 @@ class Observation:
         return self.postgres if name == "postgres" else self.redis
 
 
-def _postgres_observation(exact: Peaks, sampled: Peaks) -> ResourceObservation:
+def _postgres_observation(exact: Peaks, sampled: Peaks, traffic_start_epoch_s: float) -> ResourceObservation:
     use_log = exact.timeline or not sampled.timeline
+    first = exact.first_rejected_epoch_s
     return ResourceObservation(
         name="postgres",
         peak=exact.total if use_log else sampled.total,
@@ -66,6 +68,7 @@ def _postgres_observation(exact: Peaks, sampled: Peaks) -> ResourceObservation:
         sampled_peak=sampled.total,
         rejected=exact.rejected,
         by_group=exact.by_group if use_log else sampled.by_group,
+        first_rejected_s=None if first is None else round(first - traffic_start_epoch_s, 3),
     )
 
 
@@ -96,16 +99,20 @@ def run(plan: Plan, run_dir: Path, *, say: Callable[[str], None] = lambda _: Non
     finally:
         stack.down()
     exact_pg = replay_postgres_log(stack.postgres.log_path)
+    postgres = _postgres_observation(exact_pg, sampled_pg, load.started_epoch_s or 0.0)
+    if postgres.first_rejected_s is not None:
+        events.append(TimelineEvent(t=postgres.first_rejected_s,
+                                    what=f"postgres refused its first connection ({postgres.rejected} in all)"))
     return Observation(
         plan=plan,
         forecast=forecast(plan),
         run_dir=run_dir,
-        postgres=_postgres_observation(exact_pg, sampled_pg),
+        postgres=postgres,
         redis=ResourceObservation(name="redis", peak=sampled_redis.total, peak_method="sampled",
                                   sampled_peak=sampled_redis.total, rejected=redis_rejected,
                                   by_group=sampled_redis.by_group),
         load=load_result,
-        events=tuple(events),
+        events=tuple(sorted(events, key=lambda e: e.t)),
         startup_s=dict(stack.startup_s),
         stack_up_s=stack.up_s or 0.0,
         duration_s=round(time.monotonic() - began, 3),
@@ -120,7 +127,9 @@ def _drive(plan: Plan, stack: LocalStack, load: LoadRun, say: Callable[[str], No
             before = len(stack.web)
             stack.scale_web(dynos)
             load.set_targets(stack.web_targets)
-            return f"scaled web from {before} to {dynos} dynos"
+            pg = predict(plan, web_dynos=dynos).resource("postgres")
+            return (f"scaled web from {before} to {dynos} dynos; postgres now expected {pg.expected}, "
+                    f"worst case {pg.worst_case}, capacity {pg.capacity}: {pg.status}")
         timeline.append((event.at_s, f"scale web to {event.dynos} dynos", scale))
     for extra in plan.extras:
         def start(extra: Extra = extra) -> str:

