@@ -22,7 +22,8 @@ Redis, per group::
               thread that enqueues at the same instant)
     worker.i  rails (Sidekiq 6): expected = C + 1 (one BRPOP per processor plus
               the heartbeat, measured here), worst = C + 5 (Sidekiq's pool size)
-              python (dramatiq): see ``_worker_redis``
+              python (dramatiq): expected = worst = C + 2 (two consumers
+              plus one ack per job thread, see ``_worker_redis``)
     capacity  = maxclients - 1 (the harness's CLIENT LIST connection)
 
 Status: ``exhausts`` when expected > capacity, ``at-risk`` when only the worst
@@ -107,10 +108,12 @@ def _worker_redis(app: str, worker: WorkerTier) -> tuple[int, int]:
     c = worker.concurrency
     if app == "rails":
         return c + 1, c + 5
-    # dramatiq's RedisBroker: one connection per worker thread consuming (a
-    # blocking fetch each), plus one for the consumer's heartbeat/ack; its pool
-    # is unbounded, so the ceiling is the same figure plus the enqueue path.
-    return c + 1, c + 2
+    # dramatiq's RedisBroker: two consumers (the queue and its delay queue) each
+    # hold a connection; each job thread takes one to ack when it finishes.
+    # Measured here at concurrency 4: 2 idle, 3 with 2 s jobs, 4-5 in a burst
+    # of 0 ms jobs. Every thread acking at once is C + 2, and nothing else
+    # touches Redis, so the unbounded pool never goes past that.
+    return c + 2, c + 2
 
 
 def _postgres(plan: Plan, dynos: int) -> ResourcePrediction:

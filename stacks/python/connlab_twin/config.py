@@ -1,0 +1,137 @@
+"""Every environment variable the twin reads, parsed in this one place.
+
+The harness passes all settings as CONNLAB_* variables (stacks/CONTRACT.md).
+Each entry point loads the settings it needs once, at start-up, before any
+server starts, so a missing or malformed variable stops the process with one
+clear line on stderr and exit status 2 instead of a traceback from deep
+inside gunicorn or dramatiq.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass
+from typing import NoReturn
+
+#: Exit status for a missing or malformed variable.
+EXIT_CONFIG = 2
+
+
+@dataclass(frozen=True)
+class Database:
+    """How one process reaches Postgres, and how big its pool is."""
+
+    url: str
+    group: str
+    pool: int
+    checkout_timeout_s: float
+
+
+@dataclass(frozen=True)
+class Web:
+    """Settings of one web dyno (bin/web)."""
+
+    database: Database
+    redis_url: str
+    port: int
+    workers: int
+    threads: int
+
+
+@dataclass(frozen=True)
+class Worker:
+    """Settings of one job-worker process (bin/worker)."""
+
+    database: Database
+    redis_url: str
+    concurrency: int
+
+
+@dataclass(frozen=True)
+class Oneoff:
+    """Settings of one one-off process (bin/oneoff)."""
+
+    url: str
+    group: str
+    connections: int
+    hold_s: float
+
+
+def fail(message: str) -> NoReturn:
+    """Print one line on stderr and exit with status 2."""
+    print(f"connlab_twin: {message}", file=sys.stderr, flush=True)
+    sys.exit(EXIT_CONFIG)
+
+
+def _text(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, "").strip()
+    if value:
+        return value
+    if default is not None:
+        return default
+    fail(f"missing environment variable {name}")
+
+
+def _int(name: str, *, low: int, high: int | None = None, default: int | None = None) -> int:
+    raw = _text(name, None if default is None else str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        fail(f"{name}={raw!r} is not an integer")
+    if value < low or (high is not None and value > high):
+        bounds = f">= {low}" if high is None else f"in {low}..{high}"
+        fail(f"{name}={raw!r} must be {bounds}")
+    return value
+
+
+def _seconds(name: str) -> float:
+    raw = _text(name)
+    try:
+        value = float(raw)
+    except ValueError:
+        fail(f"{name}={raw!r} is not a number of seconds")
+    if not math.isfinite(value) or value < 0:
+        fail(f"{name}={raw!r} must be a finite number >= 0")
+    return value
+
+
+def database() -> Database:
+    """Postgres settings shared by web and worker processes."""
+    return Database(
+        url=_text("CONNLAB_DATABASE_URL"),
+        group=_text("CONNLAB_GROUP"),
+        pool=_int("CONNLAB_POOL", low=1),
+        checkout_timeout_s=_seconds("CONNLAB_CHECKOUT_TIMEOUT_S"),
+    )
+
+
+def web() -> Web:
+    """Settings for bin/web; exits 2 if any is missing or malformed."""
+    return Web(
+        database=database(),
+        redis_url=_text("CONNLAB_REDIS_URL"),
+        port=_int("CONNLAB_PORT", low=1, high=65535),
+        workers=_int("CONNLAB_WORKERS", low=1),
+        threads=_int("CONNLAB_THREADS", low=1),
+    )
+
+
+def worker() -> Worker:
+    """Settings for bin/worker; exits 2 if any is missing or malformed."""
+    return Worker(
+        database=database(),
+        redis_url=_text("CONNLAB_REDIS_URL"),
+        concurrency=_int("CONNLAB_CONCURRENCY", low=1),
+    )
+
+
+def oneoff() -> Oneoff:
+    """Settings for bin/oneoff; exits 2 if any is missing or malformed."""
+    return Oneoff(
+        url=_text("CONNLAB_DATABASE_URL"),
+        group=_text("CONNLAB_GROUP"),
+        connections=_int("CONNLAB_CONNECTIONS", low=1, default=1),
+        hold_s=_seconds("CONNLAB_HOLD_S"),
+    )

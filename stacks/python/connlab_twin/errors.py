@@ -1,0 +1,84 @@
+"""Map an exception to the HTTP status and headers of stacks/CONTRACT.md.
+
+503: pool checkout timeout; 502: a Postgres connection that could not be
+made or was lost; 504: any Redis (or dramatiq broker) error; 500: anything
+else. The app only reports the exception's class and first message line;
+the harness decides what kind of failure it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dramatiq.errors
+import psycopg
+import redis.exceptions
+import sqlalchemy.exc
+
+MAX_MESSAGE = 200
+
+_DB_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+_REDIS_ERRORS: tuple[type[BaseException], ...] = (
+    redis.exceptions.RedisError,
+    dramatiq.errors.BrokerError,
+)
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    """What the app answers for one exception."""
+
+    status: str
+    name: str
+    message: str
+
+    def headers(self) -> list[tuple[str, str]]:
+        """The contract's two headers (values are printable ASCII)."""
+        return [("X-Connlab-Error", self.name), ("X-Connlab-Error-Message", self.message)]
+
+    def body(self) -> bytes:
+        """``<class>: <message>``."""
+        return f"{self.name}: {self.message}".encode("ascii")
+
+
+def status_for(exc: BaseException) -> str:
+    """The HTTP status line for ``exc``."""
+    if isinstance(exc, sqlalchemy.exc.TimeoutError):
+        return "503 Service Unavailable"
+    if isinstance(exc, _DB_CONNECTION_ERRORS):
+        return "502 Bad Gateway"
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
+        return "502 Bad Gateway"
+    if isinstance(exc, _REDIS_ERRORS):
+        return "504 Gateway Timeout"
+    return "500 Internal Server Error"
+
+
+def class_name(exc: BaseException) -> str:
+    """Fully qualified class name: ``sqlalchemy.exc.TimeoutError``, ``ValueError``."""
+    cls = type(exc)
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of ``str(exc)``, printable ASCII, at most 200 chars.
+
+    Non-ASCII and control characters become ``?`` so the value is always a
+    legal HTTP header value.
+    """
+    lines = [line.strip() for line in str(exc).splitlines()]
+    line = next((item for item in lines if item), "")
+    cleaned = "".join(ch if " " <= ch <= "~" else "?" for ch in line)
+    return cleaned[:MAX_MESSAGE]
+
+
+def describe(exc: BaseException) -> ErrorReply:
+    """Status, class name and message line for ``exc``."""
+    return ErrorReply(status=status_for(exc), name=class_name(exc), message=first_line(exc))

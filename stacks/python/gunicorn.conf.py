@@ -1,0 +1,40 @@
+"""gunicorn settings for one web dyno of the Python twin (bin/web).
+
+Loaded by the gunicorn master, so it reads the settings (exit 2 on a missing
+variable) but imports nothing that opens a connection. Every module-level name
+without a leading underscore is a gunicorn setting: helpers are underscored
+(a plain ``config`` here would be taken as gunicorn's own ``config`` setting).
+"""
+
+from __future__ import annotations
+
+import connlab_twin.config as _config
+
+_settings = _config.web()
+
+wsgi_app = "connlab_twin.web:app"
+bind = [f"127.0.0.1:{_settings.port}"]
+workers = _settings.workers
+threads = _settings.threads
+worker_class = "gthread"
+# The app is imported in each worker after fork, never in the master.
+preload_app = False
+# SIGTERM: in-flight requests get 2 s, then the master SIGKILLs the workers.
+graceful_timeout = 2
+# Logs to stderr; no access log (one line per request would swamp a load test).
+errorlog = "-"
+accesslog = None
+loglevel = "info"
+# gunicorn >= 25.1 opens a control socket at $HOME/.gunicorn/gunicorn.ctl by
+# default: one shared path for every dyno on the machine. connlab runs several.
+control_socket_disable = True
+
+
+def post_fork(server: object, worker: object) -> None:
+    """In each new worker: forget any per-process pool inherited from the master.
+
+    Without preload the master built none, so this is a guard, not a fix.
+    """
+    from connlab_twin import per_process
+
+    per_process.reset_all()
