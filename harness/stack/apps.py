@@ -37,7 +37,7 @@ class Endpoints:
     redis_url: str
 
 
-def _rails_missing() -> str | None:
+def rails_missing() -> str | None:
     """None when Ruby and the gems load; else what is missing."""
     if shutil.which("ruby") is None:
         return "ruby"
@@ -48,14 +48,18 @@ def _rails_missing() -> str | None:
     return None
 
 
-def ensure_app(app: str, *, install: bool = True) -> None:
-    """Check the app's runtime; install the Rails packages with apt-get when root on Debian."""
+def ensure_app(app: str) -> None:
+    """Check the app's runtime; install the Rails packages with apt-get when root on Debian.
+
+    ``CONNLAB_NO_INSTALL=1`` turns the install off: then a missing package is only named.
+    """
     if app != "rails":
         return
-    missing = _rails_missing()
+    missing = rails_missing()
     if missing is None:
         return
     packages = " ".join(RAILS_PACKAGES)
+    install = os.environ.get("CONNLAB_NO_INSTALL", "") in ("", "0")
     if install and os.geteuid() == 0 and shutil.which("apt-get"):
         print(f"connlab: Ruby/Rails missing ({missing}); installing with apt-get: {packages}",
               file=sys.stderr, flush=True)
@@ -64,7 +68,7 @@ def ensure_app(app: str, *, install: bool = True) -> None:
             result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
             if result.returncode != 0:
                 raise MissingDependency(f"`{' '.join(argv)}` failed; install by hand: apt-get install {packages}")
-        missing = _rails_missing()
+        missing = rails_missing()
         if missing is None:
             return
     raise MissingDependency(f"the Rails app needs Ruby and its gems ({missing} is missing): "

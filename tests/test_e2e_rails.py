@@ -1,0 +1,104 @@
+"""End to end on the real Rails app: Puma, Sidekiq and one-offs from Debian's packages.
+
+The same checks as the twin's, plus what only the Rails scenarios show:
+Sidekiq's Redis connections against its "concurrency + 5" ceiling, rake and
+console groups, and the autoscaler crossing capacity mid-run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from harness.stack.apps import RAILS_PACKAGES, rails_missing
+from tests.helpers import processes_under
+from tests.test_e2e_python import ROOT, only_results, resource, run_cli, validate
+
+MISSING = rails_missing()
+needs_rails = pytest.mark.skipif(
+    MISSING is not None, reason=f"Ruby/Rails not installed ({MISSING}); .ci/run installs: {' '.join(RAILS_PACKAGES)}")
+
+
+def groups(document: dict[str, object], name: str) -> dict[str, tuple[int, int, int]]:
+    return {g["group"]: (g["predicted_expected"], g["predicted_worst_case"], g["observed_peak"])
+            for g in resource(document, name)["groups"]}  # type: ignore[attr-defined]
+
+
+def run_scenario(name: str, tmp_path: Path) -> dict[str, object]:
+    marker = uuid.uuid4().hex
+    result = run_cli(ROOT / "scenarios" / f"{name}.yaml", tmp_path, marker)
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    document = only_results(tmp_path)
+    validate(document)
+    assert processes_under(marker) == []
+    return document
+
+
+@needs_rails
+@pytest.mark.parametrize("name", ["rails-baseline", "rails-pool-starvation", "rails-over-limit",
+                                  "rails-dynos-2x2x2"])
+def test_rails_twins_of_the_python_scenarios(name: str, tmp_path: Path) -> None:
+    document = run_scenario(name, tmp_path)
+    assert document["app"] == "rails"
+    classes = {e["class"]: e["kind"] for e in document["errors"]}  # type: ignore[union-attr]
+    pg = groups(document, "postgres")
+    if name == "rails-dynos-2x2x2":
+        assert pg == {"web.1": (4, 10, 4), "web.2": (4, 10, 4)}
+    if name == "rails-pool-starvation":
+        assert classes == {"ActiveRecord::ConnectionTimeoutError": "pool_timeout"}
+    if name == "rails-over-limit":
+        assert classes == {"ActiveRecord::ConnectionNotEstablished": "server_full"}
+        assert resource(document, "postgres")["observed"]["peak"] == 9  # type: ignore[index]
+    if name == "rails-baseline":
+        assert pg == {"web.1": (4, 10, 4), "worker.1": (2, 2, 2)}
+
+
+@needs_rails
+def test_sidekiq_connections_per_process(tmp_path: Path) -> None:
+    document = run_scenario("sidekiq", tmp_path)
+    pg = groups(document, "postgres")
+    assert pg["worker.1"] == (10, 10, 10) and pg["worker.2"] == (10, 10, 10)
+    redis = groups(document, "redis")
+    for worker in ("worker.1", "worker.2"):
+        expected, ceiling, observed = redis[worker]
+        assert (expected, ceiling) == (11, 15)  # measured rule C + 1, Sidekiq's pool C + 5
+        assert 8 <= observed <= ceiling
+
+
+@needs_rails
+def test_rake_and_console_are_their_own_groups(tmp_path: Path) -> None:
+    document = run_scenario("rake-and-console", tmp_path)
+    pg = groups(document, "postgres")
+    assert pg["rake"] == (3, 3, 3) and pg["console"] == (1, 1, 1) and pg["web.1"] == (4, 4, 4)
+    whats = [e["what"] for e in document["events"]]  # type: ignore[union-attr]
+    assert any(w.startswith("started 3 x rake") for w in whats)
+
+
+@needs_rails
+def test_autoscale_crosses_capacity_mid_run(tmp_path: Path) -> None:
+    document = run_scenario("autoscale", tmp_path)
+    pg = resource(document, "postgres")
+    assert pg["predicted"]["status"] == "fits"  # type: ignore[index]
+    assert pg["predicted"]["final"] == {"expected": 33, "worst_case": 33, "status": "exhausts"}  # type: ignore[index]
+    assert pg["exhaustion"] == {"predicted": "exhausts", "observed": True}
+    assert pg["observed"]["peak"] == pg["capacity"] == 27  # type: ignore[index]
+    events = document["events"]
+    assert isinstance(events, list)
+    scaled_to_5 = next(e["t"] for e in events if "to 5 dynos" in e["what"])
+    first_refusal = next(e["t"] for e in events if e["what"].startswith("postgres refused its first"))
+    assert first_refusal >= scaled_to_5 - 3  # refusals start once the new dynos are up, not before
+    assert {g for g in groups(document, "postgres")} >= {"web.4", "web.5"}
+
+
+def test_missing_ruby_is_one_line_naming_the_packages(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path), "CONNLAB_NO_INSTALL": "1"}
+    result = subprocess.run([sys.executable, "-m", "harness", "run", "scenarios/rails-baseline.yaml", "--out",
+                             str(tmp_path)], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    assert result.returncode == 3
+    assert result.stderr.strip() == ("connlab: the Rails app needs Ruby and its gems (ruby is missing): "
+                                     "apt-get install " + " ".join(RAILS_PACKAGES))
