@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 NAME   ?= autoscale
+APP    ?=
 ARGS   ?=
+APP_FLAG := $(if $(APP),--app $(APP))
 
 .PHONY: scenario predict test lint venv clean
 
@@ -15,14 +17,14 @@ $(BIN)/connlab: pyproject.toml
 
 venv: $(BIN)/connlab
 
-## Run one scenario for real: make scenario NAME=over-limit
+## Run one scenario for real: make scenario NAME=over-limit [APP=rails] [ARGS=--json]
 scenario: $(BIN)/connlab
 	@test -f scenarios/$(NAME).yaml || { echo "connlab: no scenario scenarios/$(NAME).yaml; choose one of: $$(ls scenarios/*.yaml | xargs -n1 basename | sed 's/.yaml//' | tr '\n' ' ')"; exit 2; }
-	$(BIN)/connlab run scenarios/$(NAME).yaml $(ARGS)
+	$(BIN)/connlab run scenarios/$(NAME).yaml $(APP_FLAG) $(ARGS)
 
 ## The arithmetic alone, no servers: make predict NAME=dynos-2x2x2
 predict: $(BIN)/connlab
-	$(BIN)/connlab predict scenarios/$(NAME).yaml
+	$(BIN)/connlab predict scenarios/$(NAME).yaml $(APP_FLAG)
 
 ## The test suite (real Postgres, Valkey, gunicorn, Locust; Rails when Ruby is installed)
 test: $(BIN)/connlab

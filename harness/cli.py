@@ -1,7 +1,7 @@
 """connlab's command line; the only place that maps errors to exit codes.
 
-    connlab predict SCENARIO [--json]
-    connlab run SCENARIO [--out DIR] [--json] [--require-fit]
+    connlab predict SCENARIO [--json] [--app python|rails]
+    connlab run SCENARIO [--out DIR] [--json] [--app python|rails] [--require-fit]
 
 Exit codes (``ExitCode``)::
 
@@ -22,6 +22,7 @@ import json
 import signal
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime
 from enum import IntEnum
 from pathlib import Path
@@ -38,7 +39,7 @@ from harness.errors import (
     PlanError,
     StackError,
 )
-from harness.plan import load_plan
+from harness.plan import APPS, Plan, load_plan
 from harness.predict import forecast
 from harness.report import prediction_document, results, show_forecast, show_results, write_results
 from harness.run import run
@@ -64,10 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="print the connection arithmetic, start nothing")
     predict.add_argument("scenario", type=Path)
     predict.add_argument("--json", action="store_true", help="print the prediction as JSON")
+    predict.add_argument("--app", choices=APPS, help="override the scenario's app")
     run_ = commands.add_parser("run", help="run the scenario on a real stack and judge the prediction")
     run_.add_argument("scenario", type=Path)
     run_.add_argument("--out", type=Path, default=Path("runs"), help="where run folders go (default: runs)")
     run_.add_argument("--json", action="store_true", help="print results.json to stdout instead of tables")
+    run_.add_argument("--app", choices=APPS, help="run the scenario on this app instead of its own")
     run_.add_argument("--require-fit", action="store_true",
                       help="exit 6 when the configuration exhausts a server or a pool")
     return parser
@@ -80,8 +83,13 @@ def _raise_interrupted(signum: int, _frame: FrameType | None) -> NoReturn:
     raise Interrupted(signal.Signals(signum).name)
 
 
-def _run(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
+def _plan(args: argparse.Namespace) -> Plan:
     plan = load_plan(args.scenario)
+    return replace(plan, app=args.app) if args.app else plan
+
+
+def _run(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
+    plan = _plan(args)
     began = time.monotonic()
     run_dir = args.out / f"{plan.name}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
     if not args.json:
@@ -110,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _raise_interrupted)
     try:
         if args.command == "predict":
-            plan = load_plan(args.scenario)
+            plan = _plan(args)
             if args.json:
                 print(json.dumps(prediction_document(forecast(plan), plan.name), indent=2))
             else:

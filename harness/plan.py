@@ -55,13 +55,27 @@ class WorkerTier:
 
 @dataclass(frozen=True, kw_only=True)
 class Extra:
-    """One-off processes (rake tasks, consoles) started at ``at_s`` holding connections ``hold_s``."""
+    """One-off processes (rake tasks, consoles) started at ``at_s`` holding connections ``hold_s``.
+
+    With ``every_s`` the burst repeats, as a cron entry would, until the traffic ends.
+    """
 
     group: str
     count: int
     at_s: float
     hold_s: float
     connections: int = 1
+    every_s: float | None = None
+
+    def start_times(self, duration_s: float) -> tuple[float, ...]:
+        """When each burst starts, within a traffic of ``duration_s``."""
+        if self.every_s is None:
+            return (self.at_s,)
+        times, t = [], self.at_s
+        while t < duration_s:
+            times.append(t)
+            t += self.every_s
+        return tuple(times)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -275,12 +289,12 @@ def _extras(r: _Reader, raw: Any) -> tuple[Extra, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        r.problem("extras", "must be a list of {group, count, at_s, hold_s, connections}")
+        r.problem("extras", "must be a list of {group, count, at_s, hold_s, connections, every_s}")
         return ()
     extras = []
     for i, item in enumerate(raw):
         where = f"extras[{i}]"
-        data = r.mapping(item, where, ("group", "count", "at_s", "hold_s", "connections"))
+        data = r.mapping(item, where, ("group", "count", "at_s", "hold_s", "connections", "every_s"))
         group = r.text(data, "group", where)
         if group.startswith(("web", "worker", "connlab")):
             r.problem(f"{where}.group", f"{group!r} is taken by the harness; use a name like rake or console")
@@ -290,6 +304,7 @@ def _extras(r: _Reader, raw: Any) -> tuple[Extra, ...]:
             at_s=r.number(data, "at_s", where, minimum=0, default=0.0),
             hold_s=r.number(data, "hold_s", where, minimum=0, exclusive_min=True),
             connections=r.integer(data, "connections", where, minimum=1, default=1),
+            every_s=r.number(data, "every_s", where, minimum=0, exclusive_min=True) if "every_s" in data else None,
         ))
     return tuple(extras)
 

@@ -4,7 +4,9 @@ Postgres, per group (T = threads, S = pool, P = processes per dyno, D = dynos)::
 
     web.i     expected = P x min(T, S)        worst case = P x S
     worker.i  expected = min(C, S)            worst case = S          (C = concurrency)
-    extra     expected = worst = count x connections   (rake tasks, consoles)
+    extra     expected = worst = count x connections x overlapping bursts
+              (rake tasks, consoles; a burst repeated every_s overlaps the
+              next ones while it holds: the most bursts holding at one instant)
 
     expected (resource) = sum over groups = D x P x min(T, S) + W x min(C, S) + extras
     capacity            = max_connections - max(superuser_reserved_connections, 1)
@@ -132,7 +134,9 @@ def _postgres(plan: Plan, dynos: int) -> ResourcePrediction:
         ]
     by_group: dict[str, int] = {}
     for extra in plan.extras:
-        by_group[extra.group] = by_group.get(extra.group, 0) + extra.count * extra.connections
+        starts = extra.start_times(plan.traffic.duration_s) or (extra.at_s,)
+        overlapping = max(sum(1 for s in starts if s <= t < s + extra.hold_s) for t in starts)
+        by_group[extra.group] = by_group.get(extra.group, 0) + extra.count * extra.connections * overlapping
     groups += [GroupPrediction(group=g, tier="extra", expected=n, worst_case=n) for g, n in by_group.items()]
     limits = plan.postgres
     return ResourcePrediction(

@@ -121,7 +121,7 @@ def run(plan: Plan, run_dir: Path, *, say: Callable[[str], None] = lambda _: Non
 
 def _drive(plan: Plan, stack: LocalStack, load: LoadRun, say: Callable[[str], None]) -> list[TimelineEvent]:
     """Start the traffic and fire the events timeline until the traffic ends."""
-    timeline: list[tuple[float, str, Callable[[], str]]] = []
+    timeline: list[tuple[float, Callable[[], str]]] = []
     for event in plan.events:
         def scale(dynos: int = event.dynos) -> str:
             before = len(stack.web)
@@ -130,13 +130,13 @@ def _drive(plan: Plan, stack: LocalStack, load: LoadRun, say: Callable[[str], No
             pg = predict(plan, web_dynos=dynos).resource("postgres")
             return (f"scaled web from {before} to {dynos} dynos; postgres now expected {pg.expected}, "
                     f"worst case {pg.worst_case}, capacity {pg.capacity}: {pg.status}")
-        timeline.append((event.at_s, f"scale web to {event.dynos} dynos", scale))
+        timeline.append((event.at_s, scale))
     for extra in plan.extras:
         def start(extra: Extra = extra) -> str:
             stack.start_extra(extra)
             return f"started {extra.count} x {extra.group} holding {extra.connections} connection(s) " \
                    f"for {extra.hold_s:g} s"
-        timeline.append((extra.at_s, f"start {extra.group}", start))
+        timeline += [(at_s, start) for at_s in extra.start_times(plan.traffic.duration_s)]
     timeline.sort(key=lambda item: item[0])
 
     t0 = load.start()
@@ -147,7 +147,7 @@ def _drive(plan: Plan, stack: LocalStack, load: LoadRun, say: Callable[[str], No
         stack.check_alive()
         now = time.time() - t0
         while timeline and timeline[0][0] <= now:
-            _, label, action = timeline.pop(0)
+            _, action = timeline.pop(0)
             what = action()
             happened.append(TimelineEvent(t=round(time.time() - t0, 3), what=what))
             say(f"t={happened[-1].t:.1f} s: {what}")

@@ -96,3 +96,12 @@ def test_scaling_events_give_the_final_topology() -> None:
     assert [p.resource("postgres").expected for _, p in result.after_events] == [16, 24]
     assert result.final.resource("postgres").status == EXHAUSTS  # 24 > 19
     assert result.initial.resource("postgres").status == FITS
+
+
+def test_cron_bursts_that_outlast_their_interval_overlap() -> None:
+    # bursts at 0, 2, 4, 6, 8 s of a 10 s run, each holding 3 s: two hold at once (e.g. at t = 2)
+    plan = plan_of({"dynos": 1, "processes": 1, "threads": 1, "pool": 1},
+                   extras=[{"group": "rake", "count": 2, "at_s": 0, "every_s": 2, "hold_s": 3}])
+    rake = next(g for g in predict(plan).resource("postgres").groups if g.group == "rake")
+    assert (rake.expected, rake.worst_case) == (4, 4)  # 2 tasks x 2 overlapping bursts
+    assert plan.extras[0].start_times(10) == (0, 2, 4, 6, 8)
