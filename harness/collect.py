@@ -33,6 +33,7 @@ import redis
 SAMPLE_INTERVAL_S = 0.05
 HARNESS_PREFIX = "connlab"
 UNNAMED = "(unnamed)"
+SHUTDOWN_MESSAGES = ("database system is shut down", "all server processes terminated")
 FULL_MESSAGES = ("too many clients already", "remaining connection slots are reserved")
 
 _LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) \S+ \[(\d+)\] (LOG|FATAL):  (.*)$")
@@ -54,12 +55,18 @@ def _is_app(name: str) -> bool:
     return not name.startswith(HARNESS_PREFIX)
 
 
-def replay_postgres_log(path: Path, *, since_epoch_s: float = 0.0) -> Peaks:
-    """Exact peaks from a Postgres log written with ``log_line_prefix = '%m [%p] '`` in UTC."""
-    events: list[tuple[float, int, int, str]] = []  # (time, +1/-1 ordered closes first, pid, group)
+def replay_postgres_log(path: Path) -> Peaks:
+    """Exact peaks from a Postgres log written with ``log_line_prefix = '%m [%p] '`` in UTC.
+
+    A connection opens at ``connection authorized`` and closes at its
+    ``disconnection`` or FATAL line, or when the server shuts down. One refused
+    for a full server after it was authorized (the reserved-slots check) never
+    counted as open.
+    """
+    events: list[tuple[float, int, int, str] | None] = []  # (time, 1 open / 0 close, pid, group)
     rejected = 0
     first_rejected: float | None = None
-    open_by_pid: dict[int, str] = {}
+    open_by_pid: dict[int, tuple[str, int]] = {}  # pid -> (group, index of its open event)
     with path.open(errors="replace") as log:
         for line in log:
             match = _LINE.match(line)
@@ -72,21 +79,29 @@ def replay_postgres_log(path: Path, *, since_epoch_s: float = 0.0) -> Peaks:
                 name_match = _APP_NAME.search(message)
                 group = name_match.group(1) if name_match else UNNAMED
                 if _is_app(group):
-                    open_by_pid[pid] = group
+                    open_by_pid[pid] = (group, len(events))
                     events.append((t, 1, pid, group))
+            elif level == "LOG" and message.startswith(SHUTDOWN_MESSAGES):
+                # the server went down: whatever it had not logged as closed is closed now
+                events += [(t, 0, gone, group) for gone, (group, _) in open_by_pid.items()]
+                open_by_pid.clear()
+            elif level == "FATAL" and any(m in message for m in FULL_MESSAGES):
+                rejected += 1
+                first_rejected = t if first_rejected is None else first_rejected
+                # refused after authorization (the reserved-slots check comes later): never a usable connection
+                refused = open_by_pid.pop(pid, None)
+                if refused is not None:
+                    events[refused[1]] = None
             elif level == "LOG" and message.startswith("disconnection:") or level == "FATAL":
-                if level == "FATAL" and t >= since_epoch_s and any(m in message for m in FULL_MESSAGES):
-                    rejected += 1
-                    first_rejected = t if first_rejected is None else first_rejected
-                group_or_none = open_by_pid.pop(pid, None)
-                if group_or_none is not None:
-                    events.append((t, 0, pid, group_or_none))
-    events.sort(key=lambda e: (e[0], e[1]))  # at the same millisecond, closes count first
+                closed = open_by_pid.pop(pid, None)
+                if closed is not None:
+                    events.append((t, 0, pid, closed[0]))
+    ordered = sorted((e for e in events if e is not None), key=lambda e: (e[0], e[1]))  # closes first at a tie
     now: Counter[str] = Counter()
     peak_by_group: Counter[str] = Counter()
     total = peak = 0
     timeline: list[tuple[float, int]] = []
-    for t, opening, _pid, group in events:
+    for t, opening, _pid, group in ordered:
         delta = 1 if opening else -1
         now[group] += delta
         total += delta
@@ -150,9 +165,12 @@ class PostgresSampler(_Sampler):
 
     def __init__(self, dsn: str) -> None:
         super().__init__(name="postgres")
+        self.dsn = dsn
         self.conn = psycopg.connect(dsn, autocommit=True)
 
     def _sample(self) -> Counter[str]:
+        if self.conn.closed or self.conn.broken:  # Postgres restarted: connect again
+            self.conn = psycopg.connect(self.dsn, autocommit=True)
         return Counter({str(name): int(n) for name, n in self.conn.execute(self.QUERY, (UNNAMED,))})
 
     def _close(self) -> None:

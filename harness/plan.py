@@ -18,13 +18,16 @@ from harness.errors import PlanError
 
 APPS = ("python", "rails")
 ERROR_KINDS = ("pool_timeout", "server_full", "redis_full", "connection_lost", "other")
-EVENT_ACTIONS = ("scale",)
+EVENT_ACTIONS = ("scale", "deploy", "kill_backends", "restart_postgres", "kill_redis_clients")
+FORK_SAFETY = ("safe", "unsafe")
+WORKER_KINDS = ("threaded", "forking")
 
 
 @dataclass(frozen=True, kw_only=True)
 class PostgresLimits:
     max_connections: int
     superuser_reserved_connections: int = 3
+    ssl: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,16 +44,23 @@ class WebTier:
     threads: int
     pool: int
     checkout_timeout_s: float = 5.0
+    fork_safety: str = "safe"
 
 
 @dataclass(frozen=True, kw_only=True)
 class WorkerTier:
-    """``processes`` job-worker processes, each running ``concurrency`` jobs at once."""
+    """``processes`` job-worker processes, each running ``concurrency`` jobs at once.
+
+    ``threaded`` runs jobs on threads (Sidekiq, dramatiq); ``forking`` forks a
+    process per job (RQ, Resque-style; Python only).
+    """
 
     processes: int
     concurrency: int
     pool: int
     checkout_timeout_s: float = 5.0
+    kind: str = "threaded"
+    fork_safety: str = "safe"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,11 +116,22 @@ class Traffic:
 
 @dataclass(frozen=True, kw_only=True)
 class Event:
-    """``scale`` the web tier to ``dynos`` at ``at_s`` seconds into the traffic."""
+    """Something that happens ``at_s`` seconds into the traffic.
+
+    * ``scale``: the web tier goes to ``dynos`` dynos (the autoscaler);
+    * ``deploy``: a preboot deploy: a new set of web dynos starts, takes the
+      traffic, and the old set stops ``overlap_s`` later;
+    * ``kill_backends``: pg_terminate_backend for the connections whose
+      application_name starts with ``group`` (every app connection when empty);
+    * ``restart_postgres``: a fast shutdown and start of Postgres;
+    * ``kill_redis_clients``: CLIENT KILL for the Redis clients named ``group*``.
+    """
 
     at_s: float
     action: str
-    dynos: int
+    dynos: int = 0
+    overlap_s: float = 0.0
+    group: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -237,6 +258,13 @@ class _Reader:
             return choices[0]
         return value
 
+    def boolean(self, data: dict[str, Any], key: str, where: str, *, default: bool) -> bool:
+        value = data.get(key, default)
+        if not isinstance(value, bool):
+            self.problem(f"{where}.{key}", f"must be true or false, got {value!r}")
+            return default
+        return value
+
     def range_(self, value: Any, where: str) -> Range | None:
         if isinstance(value, bool):
             self.problem(where, f"must be a number or {{min: , max: }}, got {value!r}")
@@ -259,7 +287,8 @@ class _Reader:
 
 
 def _web(r: _Reader, raw: Any) -> WebTier:
-    data = r.mapping(raw, "tiers.web", ("dynos", "processes", "threads", "pool", "checkout_timeout_s"))
+    data = r.mapping(raw, "tiers.web", ("dynos", "processes", "threads", "pool", "checkout_timeout_s",
+                                        "fork_safety"))
     if raw is None:
         r.problem("tiers.web", "is required: dynos, processes, threads, pool")
     return WebTier(
@@ -269,19 +298,23 @@ def _web(r: _Reader, raw: Any) -> WebTier:
         pool=r.integer(data, "pool", "tiers.web", minimum=1),
         checkout_timeout_s=r.number(data, "checkout_timeout_s", "tiers.web", minimum=0,
                                     default=5.0, exclusive_min=True),
+        fork_safety=r.text(data, "fork_safety", "tiers.web", choices=FORK_SAFETY, default="safe"),
     )
 
 
 def _worker(r: _Reader, raw: Any) -> WorkerTier | None:
     if raw is None:
         return None
-    data = r.mapping(raw, "tiers.worker", ("processes", "concurrency", "pool", "checkout_timeout_s"))
+    data = r.mapping(raw, "tiers.worker", ("processes", "concurrency", "pool", "checkout_timeout_s", "kind",
+                                           "fork_safety"))
     return WorkerTier(
         processes=r.integer(data, "processes", "tiers.worker", minimum=1, default=1),
         concurrency=r.integer(data, "concurrency", "tiers.worker", minimum=1),
         pool=r.integer(data, "pool", "tiers.worker", minimum=1),
         checkout_timeout_s=r.number(data, "checkout_timeout_s", "tiers.worker", minimum=0,
                                     default=5.0, exclusive_min=True),
+        kind=r.text(data, "kind", "tiers.worker", choices=WORKER_KINDS, default="threaded"),
+        fork_safety=r.text(data, "fork_safety", "tiers.worker", choices=FORK_SAFETY, default="safe"),
     )
 
 
@@ -335,23 +368,37 @@ def _traffic(r: _Reader, raw: Any) -> Traffic:
     )
 
 
+_EVENT_FIELDS = {
+    "scale": ("dynos",),
+    "deploy": ("overlap_s",),
+    "kill_backends": ("group",),
+    "restart_postgres": (),
+    "kill_redis_clients": ("group",),
+}
+
+
 def _events(r: _Reader, raw: Any, duration_s: float) -> tuple[Event, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        r.problem("events", "must be a list of {at_s, action, dynos}")
+        r.problem("events", "must be a list of {at_s, action, ...}")
         return ()
     events = []
     for i, item in enumerate(raw):
         where = f"events[{i}]"
-        data = r.mapping(item, where, ("at_s", "action", "dynos"))
+        action = r.text(item if isinstance(item, dict) else {}, "action", where, choices=EVENT_ACTIONS)
+        data = r.mapping(item, where, ("at_s", "action", *_EVENT_FIELDS[action]))
         event = Event(
             at_s=r.number(data, "at_s", where, minimum=0),
-            action=r.text(data, "action", where, choices=EVENT_ACTIONS),
-            dynos=r.integer(data, "dynos", where, minimum=1),
+            action=action,
+            dynos=r.integer(data, "dynos", where, minimum=1) if action == "scale" else 0,
+            overlap_s=r.number(data, "overlap_s", where, minimum=0, exclusive_min=True)
+            if action == "deploy" else 0.0,
+            group=str(data.get("group") or ""),
         )
-        if duration_s and event.at_s >= duration_s:
-            r.problem(f"{where}.at_s", f"must fall within the traffic ({duration_s:g} s), got {event.at_s:g}")
+        if duration_s and event.at_s + event.overlap_s >= duration_s:
+            r.problem(f"{where}.at_s", f"must fall within the traffic ({duration_s:g} s), "
+                      f"got {event.at_s + event.overlap_s:g}")
         events.append(event)
     return tuple(sorted(events, key=lambda e: e.at_s))
 
@@ -395,7 +442,7 @@ def parse_plan(raw: Any, path: Path) -> Plan:
     if not isinstance(raw, dict):
         raise PlanError([f"{path}: the file must hold a mapping with keys {', '.join(TOP_KEYS)}"])
     data = r.mapping(raw, "", TOP_KEYS)
-    pg = r.mapping(data.get("postgres"), "postgres", ("max_connections", "superuser_reserved_connections"))
+    pg = r.mapping(data.get("postgres"), "postgres", ("max_connections", "superuser_reserved_connections", "ssl"))
     rd = r.mapping(data.get("redis"), "redis", ("maxclients",))
     tiers = r.mapping(data.get("tiers"), "tiers", ("web", "worker"))
     traffic = _traffic(r, data.get("traffic"))
@@ -403,6 +450,7 @@ def parse_plan(raw: Any, path: Path) -> Plan:
         max_connections=r.integer(pg, "max_connections", "postgres", minimum=2),
         superuser_reserved_connections=r.integer(pg, "superuser_reserved_connections", "postgres",
                                                  minimum=0, default=3),
+        ssl=r.boolean(pg, "ssl", "postgres", default=False),
     )
     if postgres.superuser_reserved_connections >= postgres.max_connections:
         r.problem("postgres.superuser_reserved_connections",
@@ -425,6 +473,9 @@ def parse_plan(raw: Any, path: Path) -> Plan:
         events=_events(r, data.get("events"), traffic.duration_s),
         expect=_expect(r, data.get("expect")),
     )
+    if plan.worker is not None and plan.worker.kind == "forking" and plan.app != "python":
+        r.problem("tiers.worker.kind", "forking workers (RQ) exist in the python app only; use kind: threaded "
+                  "(Sidekiq) for rails")
     if plan.traffic.enqueue_share > 0 and plan.worker is None:
         r.problem("traffic.enqueue_share", "enqueues jobs but tiers.worker is missing; add a worker tier "
                   "or set enqueue_share to 0")

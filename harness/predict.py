@@ -184,10 +184,18 @@ def predict(plan: Plan, *, web_dynos: int | None = None) -> Prediction:
 
 
 def forecast(plan: Plan) -> Forecast:
-    """The prediction before the traffic and after each scaling event."""
-    after = []
+    """The prediction before the traffic and after each event that changes the topology.
+
+    ``scale`` sets the web dynos; a preboot ``deploy`` runs the old and the new
+    set side by side for ``overlap_s`` (twice the dynos), then the new set alone.
+    """
+    after: list[tuple[float, Prediction]] = []
+    dynos = plan.web.dynos
     for event in plan.events:
         if event.action == "scale":
-            after.append((event.at_s, predict(plan, web_dynos=event.dynos)))
-    return Forecast(initial=predict(plan), after_events=tuple(after))
-
+            dynos = event.dynos
+            after.append((event.at_s, predict(plan, web_dynos=dynos)))
+        elif event.action == "deploy":
+            after.append((event.at_s, predict(plan, web_dynos=2 * dynos)))
+            after.append((event.at_s + event.overlap_s, predict(plan, web_dynos=dynos)))
+    return Forecast(initial=predict(plan), after_events=tuple(sorted(after, key=lambda item: item[0])))

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from harness.collect import Peaks, PostgresSampler, RedisSampler, replay_postgres_log
 from harness.errors import LoadError_
+from harness.events import timeline
 from harness.load import LoadResult, LoadRun
-from harness.plan import Extra, Plan
-from harness.predict import Forecast, forecast, predict
+from harness.plan import Plan
+from harness.predict import Forecast, forecast
 from harness.stack.apps import ensure_app
 from harness.stack.local import LocalStack
 
@@ -121,24 +122,8 @@ def run(plan: Plan, run_dir: Path, *, say: Callable[[str], None] = lambda _: Non
 
 def _drive(plan: Plan, stack: LocalStack, load: LoadRun, say: Callable[[str], None]) -> list[TimelineEvent]:
     """Start the traffic and fire the events timeline until the traffic ends."""
-    timeline: list[tuple[float, Callable[[], str]]] = []
-    for event in plan.events:
-        def scale(dynos: int = event.dynos) -> str:
-            before = len(stack.web)
-            stack.scale_web(dynos)
-            load.set_targets(stack.web_targets)
-            pg = predict(plan, web_dynos=dynos).resource("postgres")
-            return (f"scaled web from {before} to {dynos} dynos; postgres now expected {pg.expected}, "
-                    f"worst case {pg.worst_case}, capacity {pg.capacity}: {pg.status}")
-        timeline.append((event.at_s, scale))
-    for extra in plan.extras:
-        def start(extra: Extra = extra) -> str:
-            stack.start_extra(extra)
-            return f"started {extra.count} x {extra.group} holding {extra.connections} connection(s) " \
-                   f"for {extra.hold_s:g} s"
-        timeline += [(at_s, start) for at_s in extra.start_times(plan.traffic.duration_s)]
-    timeline.sort(key=lambda item: item[0])
-
+    t0 = 0.0
+    pending = timeline(plan, stack, load, clock=lambda: time.time() - t0)
     t0 = load.start()
     say(f"traffic started: {len(plan.traffic.stages)} stage(s), {plan.traffic.duration_s:g} s")
     happened = [TimelineEvent(t=0.0, what="traffic started")]
@@ -146,9 +131,9 @@ def _drive(plan: Plan, stack: LocalStack, load: LoadRun, say: Callable[[str], No
     while not load.finished():
         stack.check_alive()
         now = time.time() - t0
-        while timeline and timeline[0][0] <= now:
-            _, action = timeline.pop(0)
-            what = action()
+        while pending and pending[0].at_s <= now:
+            what = pending.pop(0).action()
+            pending.sort(key=lambda step: step.at_s)
             happened.append(TimelineEvent(t=round(time.time() - t0, 3), what=what))
             say(f"t={happened[-1].t:.1f} s: {what}")
         if now > deadline:

@@ -32,12 +32,21 @@ def classify_error(error_class: str, message: str) -> str:
     if ("connectiontimeouterror" in text or "pooltimeout" in text or "queuepool limit" in text
             or error_class == "sqlalchemy.exc.TimeoutError"):
         return "pool_timeout"
-    if any(marker in text for marker in (
-            "ssl syscall", "bad record mac", "server closed the connection", "terminating connection",
-            "connection lost", "eof detected", "connectionnotestablished", "connectionbad",
-            "operationalerror", "connection reset", "connection refused")):
+    if any(marker in text for marker in CONNECTION_LOST_MARKERS):
         return "connection_lost"
     return "other"
+
+
+# What a connection that died, or that two processes share, looks like from the app (libpq, OpenSSL,
+# psycopg, SQLAlchemy, pg, ActiveRecord, redis-py, redis-rb).
+CONNECTION_LOST_MARKERS = (
+    "ssl syscall", "bad record mac", "ssl error", "eof detected", "server closed the connection",
+    "terminating connection", "connection lost", "lost synchronization", "arrived from server while idle",
+    "unexpected response", "insufficient data", "invalid message", "connection already closed",
+    "no connection to the server", "connectionnotestablished", "connectionbad", "unabletosend",
+    "operationalerror", "interfaceerror", "connection reset", "connection refused", "broken pipe",
+    "connection closed", "cannotconnecterror", "connectionerror", "unexpected eof",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,18 +75,21 @@ class Verdict:
 
 
 def summarize_errors(observation: Observation) -> tuple[ErrorSummary, ...]:
-    counts: dict[str, int] = defaultdict(int)
-    first: dict[str, float | None] = {}
-    example: dict[str, str] = {}
+    """Errors by (class, kind): one class may mean a full server once and a lost connection later."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    first: dict[tuple[str, str], float | None] = {}
+    example: dict[tuple[str, str], str] = {}
     for tally in observation.load.errors:
-        counts[tally.error_class] += tally.count
-        first.setdefault(tally.error_class, tally.first_s)
-        example.setdefault(tally.error_class, tally.message)
+        key = (tally.error_class, classify_error(tally.error_class, tally.message))
+        counts[key] += tally.count
+        seen = [t for t in (first.get(key), tally.first_s) if t is not None]
+        first[key] = min(seen) if seen else None
+        example.setdefault(key, tally.message)
     total = max(observation.load.total, 1)
     return tuple(
-        ErrorSummary(error_class=cls, kind=classify_error(cls, example[cls]), count=n, rate=round(n / total, 4),
-                     first_s=first[cls], example=example[cls])
-        for cls, n in sorted(counts.items(), key=lambda item: -item[1])
+        ErrorSummary(error_class=cls, kind=kind, count=n, rate=round(n / total, 4), first_s=first[(cls, kind)],
+                     example=example[(cls, kind)])
+        for (cls, kind), n in sorted(counts.items(), key=lambda item: -item[1])
     )
 
 
@@ -104,6 +116,9 @@ def judge(observation: Observation) -> Verdict:
         if seen.peak > predicted.worst_case:
             failures.append(f"{name}: observed peak {seen.peak} is above the predicted worst case "
                             f"{predicted.worst_case}")
+        if seen.peak > predicted.capacity:
+            failures.append(f"{name}: observed peak {seen.peak} is above capacity {predicted.capacity}: the "
+                            "reserved slots or the harness's own connections are not what the prediction assumes")
         if predicted.status == EXHAUSTS and not exhausted[name]:
             failures.append(f"{name}: predicted to exhaust (expected {predicted.expected} > capacity "
                             f"{predicted.capacity}) but refused no connection")

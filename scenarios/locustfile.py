@@ -68,7 +68,7 @@ class Tally:
         self.total = 0
         self.failed = 0
         self.errors: Counter[tuple[str, str]] = Counter()
-        self.first_s: dict[str, float] = {}
+        self.first_s: dict[tuple[str, str], float] = {}
         self.per_second: Counter[int] = Counter()
 
     def add(self, error_class: str | None, message: str) -> None:
@@ -77,9 +77,10 @@ class Tally:
             return
         self.failed += 1
         # numbers vary from one failure to the next (waited 1.002 s, ports): fold them
-        self.errors[(error_class, re.sub(r"\d+(\.\d+)?", "N", message)[:200])] += 1
+        key = (error_class, re.sub(r"\d+(\.\d+)?", "N", message)[:200])
+        self.errors[key] += 1
         elapsed = time.time() - self.started
-        self.first_s.setdefault(error_class, round(elapsed, 3))
+        self.first_s.setdefault(key, round(elapsed, 3))
         self.per_second[int(elapsed)] += 1
 
     def write(self) -> None:
@@ -88,7 +89,7 @@ class Tally:
             "total": self.total,
             "failed": self.failed,
             "errors": [
-                {"class": cls, "message": msg, "count": n, "first_s": self.first_s.get(cls)}
+                {"class": cls, "message": msg, "count": n, "first_s": self.first_s.get((cls, msg))}
                 for (cls, msg), n in self.errors.most_common()
             ],
             "failures_per_second": dict(sorted(self.per_second.items())),

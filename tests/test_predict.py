@@ -105,3 +105,13 @@ def test_cron_bursts_that_outlast_their_interval_overlap() -> None:
     rake = next(g for g in predict(plan).resource("postgres").groups if g.group == "rake")
     assert (rake.expected, rake.worst_case) == (4, 4)  # 2 tasks x 2 overlapping bursts
     assert plan.extras[0].start_times(10) == (0, 2, 4, 6, 8)
+
+
+def test_preboot_deploy_doubles_the_web_tier_while_both_sets_run() -> None:
+    plan = plan_of({"dynos": 2, "processes": 2, "threads": 2, "pool": 2}, max_connections=15, reserved=3,
+                   events=[{"at_s": 2, "action": "deploy", "overlap_s": 4}])
+    result = forecast(plan)
+    [(t1, overlap), (t2, after)] = result.after_events
+    assert (t1, overlap.resource("postgres").expected, overlap.resource("postgres").status) == (2, 16, EXHAUSTS)
+    assert (t2, after.resource("postgres").expected) == (6, 8)
+    assert result.initial.resource("postgres").status == FITS  # 8 of 12

@@ -75,6 +75,13 @@ def ensure_app(app: str) -> None:
                             f"apt-get install {packages}")
 
 
+def _job_library(plan: Plan) -> str:
+    """The job library: Sidekiq for Rails; dramatiq (threads) or RQ (a fork per job) for the twin."""
+    if plan.app == "rails":
+        return "sidekiq"
+    return "rq" if plan.worker is not None and plan.worker.kind == "forking" else "dramatiq"
+
+
 def _env(plan: Plan, endpoints: Endpoints, group: str, **extra: object) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("CONNLAB_")}
     env.update({
@@ -82,6 +89,8 @@ def _env(plan: Plan, endpoints: Endpoints, group: str, **extra: object) -> dict[
         "CONNLAB_REDIS_URL": endpoints.redis_url,
         "CONNLAB_GROUP": group,
         "CONNLAB_PYTHON": sys.executable,
+        # the job library the web enqueues to and the worker runs: RQ forks a process per job
+        "CONNLAB_JOBS": _job_library(plan),
     })
     env.update({f"CONNLAB_{key.upper()}": str(value) for key, value in extra.items()})
     return env
@@ -94,7 +103,7 @@ def web_service(plan: Plan, endpoints: Endpoints, *, dyno: int, run_dir: Path) -
     group = f"web.{dyno}"
     app_dir = STACKS / plan.app
     env = _env(plan, endpoints, group, port=port, workers=web.processes, threads=web.threads,
-               pool=web.pool, checkout_timeout_s=web.checkout_timeout_s)
+               pool=web.pool, checkout_timeout_s=web.checkout_timeout_s, fork_safety=web.fork_safety)
     base = f"http://127.0.0.1:{port}"
     service = Service(
         name=group, argv=[str(app_dir / "bin" / "web")], env=env, cwd=app_dir,
@@ -109,7 +118,7 @@ def worker_service(plan: Plan, endpoints: Endpoints, *, process: int, run_dir: P
     group = f"worker.{process}"
     app_dir = STACKS / plan.app
     env = _env(plan, endpoints, group, concurrency=plan.worker.concurrency, pool=plan.worker.pool,
-               checkout_timeout_s=plan.worker.checkout_timeout_s)
+               checkout_timeout_s=plan.worker.checkout_timeout_s, fork_safety=plan.worker.fork_safety)
     log_path = run_dir / f"{group}.log"
     return Service(
         name=group, argv=[str(app_dir / "bin" / "worker")], env=env, cwd=app_dir, log_path=log_path,

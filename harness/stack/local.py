@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from harness.plan import Extra, Plan
+from harness.stack import faults
 from harness.stack.apps import Endpoints, oneoff_service, web_service, worker_service
 from harness.stack.postgres import PostgresServer
 from harness.stack.process import Service
@@ -32,11 +33,13 @@ class LocalStack:
         self.run_dir = run_dir
         self.postgres = PostgresServer(
             run_dir=run_dir, max_connections=plan.postgres.max_connections,
-            superuser_reserved_connections=plan.postgres.superuser_reserved_connections,
+            superuser_reserved_connections=plan.postgres.superuser_reserved_connections, ssl=plan.postgres.ssl,
         )
         self.redis = RedisServer(run_dir=run_dir, maxclients=plan.redis.maxclients)
         self.endpoints = Endpoints(database_url=self.postgres.app_url, redis_url=self.redis.url)
         self.web: list[tuple[Service, str]] = []
+        self.retiring: list[Service] = []
+        self._next_dyno = 1
         self.workers: list[Service] = []
         self.oneoffs: list[Service] = []
         self.startup_s: dict[str, float] = {}
@@ -54,13 +57,26 @@ class LocalStack:
             return result
         return run
 
+    def _new_dynos(self, count: int) -> list[int]:
+        """Fresh dyno numbers: a dyno's group name (web.N) is never reused within a run."""
+        with self._lock:
+            numbers = list(range(self._next_dyno, self._next_dyno + count))
+            self._next_dyno += count
+        return numbers
+
     def _start_dyno(self, dyno: int) -> tuple[Service, str]:
         service, base = web_service(self.plan, self.endpoints, dyno=dyno, run_dir=self.run_dir)
         with self._lock:
             self.web.append((service, base))
-            self.web.sort(key=lambda item: item[0].name)
+            self.web.sort(key=lambda item: int(item[0].name.split(".")[1]))
         service.start()
         return service, base
+
+    def _start_dynos(self, numbers: list[int]) -> None:
+        with ThreadPoolExecutor(max_workers=max(1, len(numbers)), thread_name_prefix="dynos") as pool:
+            futures = [pool.submit(self._timed(f"web.{d}", partial(self._start_dyno, d))) for d in numbers]
+            for future in futures:
+                future.result()
 
     def _start_worker(self, process: int) -> Service:
         service = worker_service(self.plan, self.endpoints, process=process, run_dir=self.run_dir)
@@ -72,7 +88,7 @@ class LocalStack:
     def up(self) -> None:
         """Start every server of the plan; on any failure, stop them all and re-raise."""
         began = time.monotonic()
-        dynos = range(1, self.plan.web.dynos + 1)
+        dynos = self._new_dynos(self.plan.web.dynos)
         workers = range(1, self.plan.worker.processes + 1) if self.plan.worker else range(0)
         pool_size = 2 + len(dynos) + len(workers)
         try:
@@ -96,24 +112,48 @@ class LocalStack:
 
     @property
     def web_targets(self) -> list[str]:
+        """The dynos the router sends traffic to: alive and not being retired by a deploy."""
         with self._lock:
-            return [base for service, base in self.web if service.alive() and not service.stopping]
+            return [base for service, base in self.web
+                    if service.alive() and not service.stopping and service not in self.retiring]
 
     def scale_web(self, dynos: int) -> None:
         """Start more dynos (in parallel), or stop the highest-numbered ones."""
         current = len(self.web)
         if dynos > current:
-            with ThreadPoolExecutor(max_workers=dynos - current, thread_name_prefix="scale") as pool:
-                futures = [pool.submit(self._timed(f"web.{d}", partial(self._start_dyno, d)))
-                           for d in range(current + 1, dynos + 1)]
-                for future in futures:
-                    future.result()
+            self._start_dynos(self._new_dynos(dynos - current))
         elif dynos < current:
             with self._lock:
                 leaving = self.web[dynos:]
                 self.web = self.web[:dynos]
             for service, _ in leaving:
                 service.stop()
+
+    def deploy(self) -> list[Service]:
+        """Preboot: start as many new dynos as run now; the old ones stop taking traffic but keep running."""
+        with self._lock:
+            old = [service for service, _ in self.web]
+        self._start_dynos(self._new_dynos(len(old)))
+        with self._lock:
+            self.retiring += old
+        return old
+
+    def retire(self, old: list[Service]) -> None:
+        """Stop the dynos a deploy replaced."""
+        with self._lock:
+            self.web = [(s, base) for s, base in self.web if s not in old]
+            self.retiring = [s for s in self.retiring if s not in old]
+        for service in old:
+            service.stop()
+
+    def terminate_backends(self, group: str) -> int:
+        return faults.terminate_backends(self.postgres, group)
+
+    def restart_postgres(self) -> float:
+        return self.postgres.restart()
+
+    def kill_redis_clients(self, group: str) -> int:
+        return faults.kill_redis_clients(self.redis, group)
 
     def start_extra(self, extra: Extra) -> None:
         """Start ``extra.count`` one-off processes of a group; they end on their own."""

@@ -46,6 +46,30 @@ def pg_bin_dir() -> Path:
     return bin_dir
 
 
+def ssl_bin_dir() -> Path:
+    """The newest Debian postgresql's bin folder (built with OpenSSL)."""
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"),
+                        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    if not candidates or shutil.which("openssl") is None:
+        raise MissingDependency("postgres.ssl needs a Postgres built with OpenSSL (the embedded wheel has none) "
+                                "and openssl: apt-get install postgresql-15 openssl")
+    return candidates[-1].parent
+
+
+def _throwaway_certificate(folder: Path, user: str | None) -> dict[str, str]:
+    """A self-signed certificate for 127.0.0.1, valid one day, readable only by the server's user."""
+    key, cert = folder / "server.key", folder / "server.crt"
+    made = subprocess.run(["openssl", "req", "-new", "-x509", "-days", "1", "-nodes", "-subj", "/CN=127.0.0.1",
+                           "-keyout", str(key), "-out", str(cert)], capture_output=True, text=True, check=False)
+    if made.returncode != 0:
+        raise StackError(f"postgres: openssl could not make a certificate: {made.stderr.strip()[-200:]}")
+    key.chmod(0o600)
+    if user is not None:
+        for path in (key, cert):
+            shutil.chown(path, user=user)
+    return {"ssl": "on", "ssl_cert_file": str(cert), "ssl_key_file": str(key)}
+
+
 def _service_user() -> str | None:
     """The user to run Postgres as: ``connlab`` when we are root (created if needed), else us."""
     if os.geteuid() != 0:
@@ -84,13 +108,19 @@ def _reachable_bin_dir(bin_dir: Path, user: str | None) -> Path:
 
 
 class PostgresServer:
-    """A throwaway Postgres cluster; a context manager that always cleans up."""
+    """A throwaway Postgres cluster; a context manager that always cleans up.
+
+    ``ssl=True`` runs Debian's postgresql (built with OpenSSL, unlike the
+    wheel's) with a throwaway self-signed certificate, and the apps connect
+    with ``sslmode=require``.
+    """
 
     def __init__(self, *, run_dir: Path, max_connections: int, superuser_reserved_connections: int,
-                 ready_timeout_s: float = READY_TIMEOUT_S) -> None:
+                 ssl: bool = False, ready_timeout_s: float = READY_TIMEOUT_S) -> None:
         self.run_dir = run_dir
         self.max_connections = max_connections
         self.superuser_reserved_connections = superuser_reserved_connections
+        self.ssl = ssl
         self.ready_timeout_s = ready_timeout_s
         self.port = free_port()
         self.log_path = run_dir / "postgres.log"
@@ -100,7 +130,8 @@ class PostgresServer:
 
     @property
     def app_url(self) -> str:
-        return f"postgresql://{APP_ROLE}@127.0.0.1:{self.port}/{APP_DATABASE}"
+        url = f"postgresql://{APP_ROLE}@127.0.0.1:{self.port}/{APP_DATABASE}"
+        return url + "?sslmode=require" if self.ssl else url
 
     def superuser_dsn(self, application_name: str) -> str:
         return (f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname=postgres "
@@ -114,21 +145,20 @@ class PostgresServer:
         except psycopg.OperationalError:
             return False
 
-    def start(self) -> None:
-        began = time.monotonic()
-        user = _service_user()
-        bin_dir = _reachable_bin_dir(pg_bin_dir(), user)
+    def _init_cluster(self, bin_dir: Path, user: str | None) -> list[str]:
+        """initdb a cluster in a fresh temporary folder; return the server's argv."""
         self._data_parent = Path(tempfile.mkdtemp(prefix="connlab-pg-"))
         data = self._data_parent / "data"
         if user is not None:
             shutil.chown(self._data_parent, user=user)
         initdb = subprocess.run(
             [str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "-A", "trust", "--no-sync",
-             "-E", "UTF8", "--no-instructions"],
+             "-E", "UTF8"],
             capture_output=True, text=True, check=False, user=user,
         )
         if initdb.returncode != 0:
-            raise StackError(f"postgres: initdb failed: {initdb.stderr.strip().splitlines()[-1:]}")
+            last = (initdb.stderr.strip().splitlines() or ["(no output)"])[-1]
+            raise StackError(f"postgres: initdb failed: {last}")
         settings = {
             "listen_addresses": "127.0.0.1",
             "unix_socket_directories": "",
@@ -143,14 +173,25 @@ class PostgresServer:
             "full_page_writes": "off",
             "shared_buffers": "16MB",
         }
+        if self.ssl:
+            settings.update(_throwaway_certificate(self._data_parent, user))
         argv = [str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port)]
         for key, value in settings.items():
             argv += ["-c", f"{key}={value}"]
-        self.service = Service(
+        return argv
+
+    def _service(self, argv: list[str], user: str | None) -> Service:
+        return Service(
             name="postgres", argv=argv, log_path=self.log_path, user=user, stop_signal=signal.SIGINT,
             readiness=Readiness(name="SQL select 1", check=self._ready, timeout_s=self.ready_timeout_s),
         )
+
+    def start(self) -> None:
+        began = time.monotonic()
+        user = _service_user()
+        bin_dir = _reachable_bin_dir(ssl_bin_dir() if self.ssl else pg_bin_dir(), user)
         try:
+            self.service = self._service(self._init_cluster(bin_dir, user), user)
             self.service.start()
             with psycopg.connect(self.superuser_dsn("connlab-setup"), autocommit=True) as conn:
                 conn.execute(f"create role {APP_ROLE} login")
@@ -159,6 +200,15 @@ class PostgresServer:
             self.stop()
             raise
         self.start_s = time.monotonic() - began
+
+    def restart(self) -> float:
+        """Fast shutdown (every backend terminated), then start on the same port and data; return seconds down."""
+        assert self.service is not None
+        began = time.monotonic()
+        self.service.stop()
+        self.service = self._service(self.service.argv, self.service.user)
+        self.service.start()
+        return time.monotonic() - began
 
     def stop(self) -> None:
         if self.service is not None:

@@ -1,0 +1,107 @@
+"""The events timeline: what happens to the stack while the traffic runs.
+
+``timeline(plan, stack, load, clock)`` turns the plan's events and one-offs
+into ``Step``s, in time order; each step's action does its work and returns
+the line that goes into the run's events. A step may move a later one (a
+deploy's old dynos stop ``overlap_s`` after the new ones are up, however long
+they took to boot), so the driver sorts again after each step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from harness.load import LoadRun
+from harness.plan import Event, Extra, Plan
+from harness.predict import predict
+from harness.stack.local import LocalStack
+from harness.stack.process import Service
+
+Action = Callable[[], str]
+Clock = Callable[[], float]
+
+
+@dataclass(kw_only=True)
+class Step:
+    """An action due ``at_s`` seconds into the traffic (mutable: a step may be moved)."""
+
+    at_s: float
+    action: Action
+
+
+def _predicted(plan: Plan, dynos: int) -> str:
+    pg = predict(plan, web_dynos=dynos).resource("postgres")
+    return f"postgres now expected {pg.expected}, worst case {pg.worst_case}, capacity {pg.capacity}: {pg.status}"
+
+
+def _scale(plan: Plan, stack: LocalStack, load: LoadRun, dynos: int) -> str:
+    before = len(stack.web)
+    stack.scale_web(dynos)
+    load.set_targets(stack.web_targets)
+    return f"scaled web from {before} to {dynos} dynos; {_predicted(plan, dynos)}"
+
+
+class _Deploy:
+    """A preboot deploy: new dynos first, traffic moved to them, old ones stopped ``overlap_s`` after that."""
+
+    def __init__(self, plan: Plan, stack: LocalStack, load: LoadRun, clock: Clock, event: Event) -> None:
+        self.plan, self.stack, self.load, self.clock = plan, stack, load, clock
+        self.old: list[Service] = []
+        self.finish_step = Step(at_s=event.at_s + event.overlap_s, action=self.finish)
+        self.overlap_s = event.overlap_s
+
+    def start(self) -> str:
+        self.old = self.stack.deploy()
+        self.load.set_targets(self.stack.web_targets)
+        self.finish_step.at_s = self.clock() + self.overlap_s
+        running, old = len(self.stack.web), len(self.old)
+        return f"deploy: {running - old} new dynos up beside {old} old; {_predicted(self.plan, running)}"
+
+    def finish(self) -> str:
+        self.stack.retire(self.old)
+        return f"deploy: {len(self.old)} old dynos stopped; {_predicted(self.plan, len(self.stack.web))}"
+
+
+def _kill_backends(stack: LocalStack, group: str) -> str:
+    return f"terminated {stack.terminate_backends(group)} Postgres backend(s) of {group or 'every app'}*"
+
+
+def _restart_postgres(stack: LocalStack) -> str:
+    return f"restarted Postgres (down and back in {stack.restart_postgres():.1f} s)"
+
+
+def _kill_redis_clients(stack: LocalStack, group: str) -> str:
+    return f"killed {stack.kill_redis_clients(group)} Redis client(s) of {group or 'every app'}*"
+
+
+def _start_extra(stack: LocalStack, extra: Extra) -> str:
+    stack.start_extra(extra)
+    return f"started {extra.count} x {extra.group} holding {extra.connections} connection(s) for {extra.hold_s:g} s"
+
+
+def _event_steps(plan: Plan, stack: LocalStack, load: LoadRun, clock: Clock, event: Event) -> list[Step]:
+    if event.action == "scale":
+        return [Step(at_s=event.at_s, action=partial(_scale, plan, stack, load, event.dynos))]
+    if event.action == "deploy":
+        deploy = _Deploy(plan, stack, load, clock, event)
+        return [Step(at_s=event.at_s, action=deploy.start), deploy.finish_step]
+    if event.action == "kill_backends":
+        return [Step(at_s=event.at_s, action=partial(_kill_backends, stack, event.group))]
+    if event.action == "restart_postgres":
+        return [Step(at_s=event.at_s, action=partial(_restart_postgres, stack))]
+    if event.action == "kill_redis_clients":
+        return [Step(at_s=event.at_s, action=partial(_kill_redis_clients, stack, event.group))]
+    raise AssertionError(f"unknown event action {event.action!r}")  # the plan only admits EVENT_ACTIONS
+
+
+def timeline(plan: Plan, stack: LocalStack, load: LoadRun, clock: Clock) -> list[Step]:
+    """The run's steps in time order; ``clock()`` is the time into the traffic."""
+    steps: list[Step] = []
+    for event in plan.events:
+        steps += _event_steps(plan, stack, load, clock, event)
+    for extra in plan.extras:
+        steps += [Step(at_s=at_s, action=partial(_start_extra, stack, extra))
+                  for at_s in extra.start_times(plan.traffic.duration_s)]
+    return sorted(steps, key=lambda step: step.at_s)

@@ -1,0 +1,36 @@
+"""Faults the events timeline injects into a running stack, as operators and outages do.
+
+Each takes the server and a group prefix (``web`` matches web.1, web.2 ...; an
+empty prefix matches every app connection) and returns how many connections it
+ended. The harness's own connections (``connlab-*``) are never touched.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+from harness.stack.postgres import PostgresServer
+from harness.stack.redis import RedisServer
+
+HARNESS_PREFIX = "connlab"
+
+
+def terminate_backends(postgres: PostgresServer, group: str) -> int:
+    """pg_terminate_backend for the app connections whose application_name starts with ``group``."""
+    query = ("select count(pg_terminate_backend(pid)) from pg_stat_activity "
+             "where backend_type = 'client backend' and application_name like %s "
+             "and application_name not like %s")
+    with psycopg.connect(postgres.superuser_dsn("connlab-faults"), autocommit=True) as conn:
+        row = conn.execute(query, (group.replace("%", r"\%") + "%", HARNESS_PREFIX + "%")).fetchone()
+    return int(row[0]) if row else 0
+
+
+def kill_redis_clients(redis_server: RedisServer, group: str) -> int:
+    """CLIENT KILL for the clients whose name starts with ``group``."""
+    killed = 0
+    with redis_server.client("connlab-faults") as client:
+        for entry in client.client_list():
+            name = str(entry.get("name") or "")
+            if name.startswith(group) and not name.startswith(HARNESS_PREFIX):
+                killed += int(client.client_kill_filter(_id=entry["id"]))
+    return killed
