@@ -33,6 +33,7 @@ import redis
 SAMPLE_INTERVAL_S = 0.05
 HARNESS_PREFIX = "connlab"
 UNNAMED = "(unnamed)"
+HANDSHAKE_COMMANDS = ("null", "hello", "client|setinfo", "auth", "select")
 SHUTDOWN_MESSAGES = ("database system is shut down", "all server processes terminated")
 FULL_MESSAGES = ("too many clients already", "remaining connection slots are reserved")
 
@@ -187,6 +188,8 @@ class RedisSampler(_Sampler):
         counts: Counter[str] = Counter()
         for entry in self.client.client_list():
             name = str(entry.get("name") or UNNAMED)
+            if name == UNNAMED and str(entry.get("cmd", "")).lower() in HANDSHAKE_COMMANDS:
+                continue  # connected a moment ago, its CLIENT SETNAME not yet run: counted once named
             if _is_app(name):
                 counts[name] += 1
         return counts

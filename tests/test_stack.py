@@ -60,6 +60,9 @@ def test_sweep_ends_groups_left_running(tmp_path: Path) -> None:
     service = Service(name="forgotten", argv=[sys.executable, "-c", f"import time; time.sleep(60)  # {marker}"],
                       log_path=tmp_path / "f.log", readiness=None)
     service.start()
+    deadline = time.monotonic() + 5
+    while not processes_under(marker) and time.monotonic() < deadline:  # until it has exec'd
+        time.sleep(0.05)
     assert processes_under(marker)
     assert "forgotten" in sweep()
     assert processes_under(marker) == []
@@ -127,3 +130,51 @@ def test_redis_sampler_counts_named_clients_and_rejections(tmp_path: Path) -> No
             client.close()
     assert peaks.by_group == {"worker.1": 3} and peaks.total == 3
     assert rejected >= 1
+
+
+def test_log_replay_closes_everything_at_a_restart_and_the_sampler_reconnects(tmp_path: Path) -> None:
+    with PostgresServer(run_dir=tmp_path, max_connections=20, superuser_reserved_connections=3) as pg:
+        sampler = PostgresSampler(pg.superuser_dsn("connlab-sampler"))
+        sampler.start()
+        before = [psycopg.connect(pg.app_url + "?application_name=web.1") for _ in range(4)]
+        time.sleep(0.2)
+        pg.restart()  # the four die without a disconnection line of their own
+        after = [psycopg.connect(pg.app_url + "?application_name=web.1") for _ in range(3)]
+        time.sleep(0.3)
+        sampled = sampler.stop()
+        for conn in before + after:
+            conn.close()
+    exact = replay_postgres_log(tmp_path / "postgres.log")
+    assert exact.total == 4 and exact.by_group == {"web.1": 4}  # not 4 + 3
+    assert exact.timeline[-1][1] == 0
+    assert sampled.total == 4 and sampler.error is not None  # it saw the restart, then sampled again
+
+
+def test_faults_end_only_the_named_group(tmp_path: Path) -> None:
+    from harness.stack import faults
+
+    with PostgresServer(run_dir=tmp_path, max_connections=20, superuser_reserved_connections=3) as pg, \
+            RedisServer(run_dir=tmp_path, maxclients=20) as server:
+        web = [psycopg.connect(pg.app_url + "?application_name=web.1") for _ in range(2)]
+        worker = psycopg.connect(pg.app_url + "?application_name=worker.1")
+        assert faults.terminate_backends(pg, "web") == 2
+        with pytest.raises(psycopg.OperationalError, match="terminating connection"):
+            web[0].execute("select 1")
+        assert worker.execute("select 1").fetchone() == (1,)
+        clients = [redis.Redis(port=server.port, client_name=name) for name in ("worker.1", "web.1")]
+        ids = [client.client_id() for client in clients]
+        assert faults.kill_redis_clients(server, "worker") == 1
+        with server.client("connlab-test") as admin:
+            left = {int(entry["id"]) for entry in admin.client_list()}
+        assert ids[0] not in left and ids[1] in left
+
+
+@pytest.mark.skipif(not list(Path("/usr/lib/postgresql").glob("*/bin/postgres")),
+                    reason="no Debian postgresql (apt-get install postgresql-15; .ci/run installs it)")
+def test_ssl_postgres_serves_tls_with_a_throwaway_certificate(tmp_path: Path) -> None:
+    with PostgresServer(run_dir=tmp_path, max_connections=10, superuser_reserved_connections=3, ssl=True) as pg:
+        assert pg.app_url.endswith("?sslmode=require")
+        with psycopg.connect(pg.app_url + "&application_name=web.1") as conn:
+            row = conn.execute("select ssl from pg_stat_ssl where pid = pg_backend_pid()").fetchone()
+    assert row == (True,)
+    assert "SSL enabled" in (tmp_path / "postgres.log").read_text()
