@@ -7,7 +7,7 @@ that enqueue jobs, the file listing the live dynos (rewritten by the harness
 when the autoscaler adds or stops dynos) and where to write the tally.
 
 Each user is a client in a closed loop: request, answer, next request. A
-request goes to a dyno picked at random, as a router would. Failures are
+request goes to a dyno picked at random, on a new connection, as a router would. Failures are
 tallied by the class the app names in ``X-Connlab-Error``.
 """
 
@@ -117,6 +117,11 @@ class AppUser(HttpUser):
 
     wait_time = constant(0)
     host = json.loads(TARGETS_FILE.read_text())[0]
+
+    def on_start(self) -> None:
+        # A new TCP connection per request, as a router spreads them: a kept-alive socket would tie
+        # this user to one worker process, and one-thread processes could sit idle all run.
+        self.client.headers["Connection"] = "close"
 
     @task
     def request(self) -> None:
