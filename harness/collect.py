@@ -30,6 +30,8 @@ from pathlib import Path
 import psycopg
 import redis
 
+from harness.load import ErrorTally
+
 SAMPLE_INTERVAL_S = 0.05
 HARNESS_PREFIX = "connlab"
 UNNAMED = "(unnamed)"
@@ -37,8 +39,21 @@ HANDSHAKE_COMMANDS = ("null", "hello", "client|setinfo", "auth", "select")
 SHUTDOWN_MESSAGES = ("database system is shut down", "all server processes terminated")
 FULL_MESSAGES = ("too many clients already", "remaining connection slots are reserved")
 
+JOB_ERROR = re.compile(r"connlab-job-error class=(\S+) message=(.*)$")
 _LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) \S+ \[(\d+)\] (LOG|FATAL):  (.*)$")
 _APP_NAME = re.compile(r"application_name=(\S+)")
+
+
+def job_errors(run_dir: Path) -> tuple[ErrorTally, ...]:
+    """Errors raised inside jobs, from the ``connlab-job-error`` lines the workers log (stacks/CONTRACT.md)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for log in sorted(run_dir.glob("worker.*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            match = JOB_ERROR.search(line)
+            if match:
+                counts[(match.group(1), re.sub(r"\d+(\.\d+)?", "N", match.group(2).strip())[:200])] += 1
+    return tuple(ErrorTally(error_class=cls, message=msg, count=n, first_s=None, source="worker")
+                 for (cls, msg), n in counts.most_common())
 
 
 @dataclass(frozen=True, kw_only=True)

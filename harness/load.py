@@ -29,10 +29,13 @@ STOP_GRACE_S = 10.0
 
 @dataclass(frozen=True, kw_only=True)
 class ErrorTally:
+    """Errors of one class and message: seen by users (``source="web"``) or raised in jobs (``"worker"``)."""
+
     error_class: str
     message: str
     count: int
     first_s: float | None
+    source: str = "web"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -65,8 +65,8 @@ def results(observation: Observation, verdict: Verdict, *, time_to_verdict_s: fl
         "resources": [_resource(observation, verdict, name) for name in ("postgres", "redis")],
         "requests": {"total": observation.load.total, "failed": observation.load.failed},
         "errors": [
-            {"class": e.error_class, "kind": e.kind, "count": e.count, "rate": e.rate, "first_s": e.first_s,
-             "example": e.example}
+            {"class": e.error_class, "kind": e.kind, "source": e.source, "count": e.count, "rate": e.rate,
+             "first_s": e.first_s, "example": e.example}
             for e in verdict.errors
         ],
         "events": [{"t": e.t, "what": e.what} for e in observation.events],
@@ -151,12 +151,13 @@ def show_results(console: Console, document: dict[str, Any], verdict: Verdict) -
                           str(g["observed_peak"]), "", "", "", style="dim")
     console.print(table)
     if document["errors"]:
-        errors = Table(title="errors users saw", title_justify="left")
-        for column in ("class", "kind", "count", "rate", "first at"):
-            errors.add_column(column, justify="left" if column in ("class", "kind") else "right")
+        errors = Table(title="errors", title_justify="left")
+        for column in ("class", "kind", "seen by", "count", "rate", "first at"):
+            errors.add_column(column, justify="left" if column in ("class", "kind", "seen by") else "right")
         for e in document["errors"]:
             first = "" if e["first_s"] is None else f"{e['first_s']:.1f} s"
-            errors.add_row(e["class"], e["kind"], str(e["count"]), f"{e['rate']:.1%}", first)
+            seen_by = "users" if e["source"] == "web" else "jobs"
+            errors.add_row(e["class"], e["kind"], seen_by, str(e["count"]), f"{e['rate']:.1%}", first)
         console.print(errors)
     requests = document["requests"]
     console.print(f"requests: {requests['total']} total, {requests['failed']} failed; stack up in "

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.collect import Peaks, PostgresSampler, RedisSampler, replay_postgres_log
+from harness.collect import Peaks, PostgresSampler, RedisSampler, job_errors, replay_postgres_log
 from harness.errors import LoadError_
 from harness.events import timeline
-from harness.load import LoadResult, LoadRun
+from harness.load import ErrorTally, LoadResult, LoadRun
 from harness.plan import Plan
 from harness.predict import Forecast, forecast
 from harness.stack.apps import ensure_app
@@ -50,6 +50,7 @@ class Observation:
     postgres: ResourceObservation
     redis: ResourceObservation
     load: LoadResult
+    job_errors: tuple[ErrorTally, ...]
     events: tuple[TimelineEvent, ...]
     startup_s: dict[str, float]
     stack_up_s: float
@@ -113,6 +114,7 @@ def run(plan: Plan, run_dir: Path, *, say: Callable[[str], None] = lambda _: Non
                                   sampled_peak=sampled_redis.total, rejected=redis_rejected,
                                   by_group=sampled_redis.by_group),
         load=load_result,
+        job_errors=job_errors(run_dir),
         events=tuple(sorted(events, key=lambda e: e.t)),
         startup_s=dict(stack.startup_s),
         stack_up_s=stack.up_s or 0.0,

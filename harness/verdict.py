@@ -53,6 +53,7 @@ CONNECTION_LOST_MARKERS = (
 class ErrorSummary:
     error_class: str
     kind: str
+    source: str
     count: int
     rate: float
     first_s: float | None
@@ -75,21 +76,21 @@ class Verdict:
 
 
 def summarize_errors(observation: Observation) -> tuple[ErrorSummary, ...]:
-    """Errors by (class, kind): one class may mean a full server once and a lost connection later."""
-    counts: dict[tuple[str, str], int] = defaultdict(int)
-    first: dict[tuple[str, str], float | None] = {}
-    example: dict[tuple[str, str], str] = {}
-    for tally in observation.load.errors:
-        key = (tally.error_class, classify_error(tally.error_class, tally.message))
+    """Errors by (class, kind, source): one class may mean a full server once and a lost connection later."""
+    counts: dict[tuple[str, str, str], int] = defaultdict(int)
+    first: dict[tuple[str, str, str], float | None] = {}
+    example: dict[tuple[str, str, str], str] = {}
+    for tally in observation.load.errors + observation.job_errors:
+        key = (tally.error_class, classify_error(tally.error_class, tally.message), tally.source)
         counts[key] += tally.count
         seen = [t for t in (first.get(key), tally.first_s) if t is not None]
         first[key] = min(seen) if seen else None
         example.setdefault(key, tally.message)
     total = max(observation.load.total, 1)
     return tuple(
-        ErrorSummary(error_class=cls, kind=kind, count=n, rate=round(n / total, 4), first_s=first[(cls, kind)],
-                     example=example[(cls, kind)])
-        for (cls, kind), n in sorted(counts.items(), key=lambda item: -item[1])
+        ErrorSummary(error_class=cls, kind=kind, source=source, count=n, rate=round(n / total, 4),
+                     first_s=first[(cls, kind, source)], example=example[(cls, kind, source)])
+        for (cls, kind, source), n in sorted(counts.items(), key=lambda item: -item[1])
     )
 
 
