@@ -39,13 +39,13 @@ HANDSHAKE_COMMANDS = ("null", "hello", "client|setinfo", "auth", "select")
 SHUTDOWN_MESSAGES = ("database system is shut down", "all server processes terminated")
 FULL_MESSAGES = ("too many clients already", "remaining connection slots are reserved")
 
-JOB_ERROR = re.compile(r"connlab-job-error class=(\S+) message=(.*)$")
+JOB_ERROR = re.compile(r"connlab-job-failed pid=\d+ job=\S+ (\S+): (.*)$")
 _LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) \S+ \[(\d+)\] (LOG|FATAL):  (.*)$")
 _APP_NAME = re.compile(r"application_name=(\S+)")
 
 
 def job_errors(run_dir: Path) -> tuple[ErrorTally, ...]:
-    """Errors raised inside jobs, from the ``connlab-job-error`` lines the workers log (stacks/CONTRACT.md)."""
+    """Errors raised inside jobs, from the ``connlab-job-failed`` lines the workers log (stacks/CONTRACT.md)."""
     counts: Counter[tuple[str, str]] = Counter()
     for log in sorted(run_dir.glob("worker.*.log")):
         for line in log.read_text(errors="replace").splitlines():

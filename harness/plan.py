@@ -355,7 +355,7 @@ def _traffic(r: _Reader, raw: Any) -> Traffic:
             stage = r.mapping(item, where, ("duration_s", "users", "spawn_rate"))
             stages.append(Stage(
                 duration_s=r.number(stage, "duration_s", where, minimum=0, exclusive_min=True),
-                users=r.integer(stage, "users", where, minimum=1),
+                users=r.integer(stage, "users", where, minimum=0),
                 spawn_rate=r.number(stage, "spawn_rate", where, minimum=0, exclusive_min=True,
                                     default=100.0),
             ))

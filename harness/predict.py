@@ -4,6 +4,8 @@ Postgres, per group (T = threads, S = pool, P = processes per dyno, D = dynos)::
 
     web.i     expected = P x min(T, S)        worst case = P x S
     worker.i  expected = min(C, S)            worst case = S          (C = concurrency)
+              forking (RQ): expected = C, worst = C (+ 1 when the parent
+              connects before forking: the unsafe pattern)
     extra     expected = worst = count x connections x overlapping bursts
               (rake tasks, consoles; a burst repeated every_s overlaps the
               next ones while it holds: the most bursts holding at one instant)
@@ -25,7 +27,8 @@ Redis, per group::
     worker.i  rails (Sidekiq 6): expected = C + 1 (one BRPOP per processor plus
               the heartbeat, measured here), worst = C + 5 (Sidekiq's pool size)
               python (dramatiq): expected = worst = C + 2 (two consumers
-              plus one ack per job thread, see ``_worker_redis``)
+              plus one ack per job thread, see ``_worker_redis``);
+              forking (RQ): expected 3C + 1, worst 4C + 1
     capacity  = maxclients - 1 (the harness's CLIENT LIST connection)
 
 Status: ``exhausts`` when expected > capacity, ``at-risk`` when only the worst
@@ -105,9 +108,25 @@ class Forecast:
         return bool(self.after_events)
 
 
+def _worker_postgres(worker: WorkerTier) -> tuple[int, int]:
+    """Postgres connections of one worker process: (expected, worst case)."""
+    c, s = worker.concurrency, worker.pool
+    if worker.kind == "forking":
+        # one work horse per job, one thread each: one connection per running job whatever the pool;
+        # an unsafe parent also keeps the connection it opened before forking
+        return c, c + (1 if worker.fork_safety == "unsafe" else 0)
+    return min(c, s), s
+
+
 def _worker_redis(app: str, worker: WorkerTier) -> tuple[int, int]:
     """Redis connections of one worker process: (expected, worst case)."""
     c = worker.concurrency
+    if worker.kind == "forking":
+        # RQ 3: each of the C workers keeps two (its blocking fetch and its heartbeat/registry
+        # calls), each running horse opens its own (redis-py does not share a pool across fork),
+        # the supervisor holds one: 3C + 1, measured 9-10 at C = 3; a horse reporting its
+        # result while another call is open can take a second one: 4C + 1
+        return 3 * c + 1, 4 * c + 1
     if app == "rails":
         return c + 1, c + 5
     # dramatiq's RedisBroker: two consumers (the queue and its delay queue) each
@@ -126,11 +145,10 @@ def _postgres(plan: Plan, dynos: int) -> ResourcePrediction:
         for i in range(1, dynos + 1)
     ]
     if plan.worker is not None:
-        w = plan.worker
+        expected, worst = _worker_postgres(plan.worker)
         groups += [
-            GroupPrediction(group=f"worker.{i}", tier="worker", expected=min(w.concurrency, w.pool),
-                            worst_case=w.pool)
-            for i in range(1, w.processes + 1)
+            GroupPrediction(group=f"worker.{i}", tier="worker", expected=expected, worst_case=worst)
+            for i in range(1, plan.worker.processes + 1)
         ]
     by_group: dict[str, int] = {}
     for extra in plan.extras:
@@ -174,7 +192,7 @@ def predict(plan: Plan, *, web_dynos: int | None = None) -> Prediction:
     starvation = []
     if plan.web.threads > plan.web.pool:
         starvation.append(f"web: {plan.web.threads} threads share a pool of {plan.web.pool}")
-    if plan.worker is not None and plan.worker.concurrency > plan.worker.pool:
+    if plan.worker is not None and plan.worker.kind == "threaded" and plan.worker.concurrency > plan.worker.pool:
         starvation.append(f"worker: concurrency {plan.worker.concurrency} shares a pool of {plan.worker.pool}")
     return Prediction(
         web_dynos=dynos,

@@ -3,6 +3,7 @@
 ``LocalStack(plan, run_dir)`` is a context manager. ``up()`` starts Postgres,
 Valkey and the web dynos at once (web servers connect lazily, so they need
 neither server to boot), then the job workers as soon as Valkey answers. A
+fork-unsafe tier connects in its master at boot, so it waits for Postgres. A
 failure while starting stops whatever had started. ``down()`` always ends every
 process group, also after a crash of one part.
 """
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from harness.plan import Extra, Plan
 from harness.stack import faults
@@ -93,12 +94,15 @@ class LocalStack:
         pool_size = 2 + len(dynos) + len(workers)
         try:
             with ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="stack-up") as pool:
-                futures: list[Future[object]] = [
-                    pool.submit(self._timed("postgres", self.postgres.start)),
-                    pool.submit(self._timed("redis", self.redis.start)),
-                ]
+                postgres = pool.submit(self._timed("postgres", self.postgres.start))
+                redis = pool.submit(self._timed("redis", self.redis.start))
+                futures: list[Future[Any]] = [postgres, redis]
+                if self.plan.web.fork_safety == "unsafe":
+                    postgres.result()  # the master connects at boot, before it forks
                 futures += [pool.submit(self._timed(f"web.{d}", partial(self._start_dyno, d))) for d in dynos]
-                futures[1].result()  # workers need Redis to boot
+                redis.result()  # workers need Redis to boot
+                if self.plan.worker is not None and self.plan.worker.fork_safety == "unsafe":
+                    postgres.result()
                 futures += [pool.submit(self._timed(f"worker.{w}", partial(self._start_worker, w)))
                             for w in workers]
                 for future in futures:

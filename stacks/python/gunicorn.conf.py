@@ -17,8 +17,11 @@ bind = [f"127.0.0.1:{_settings.port}"]
 workers = _settings.workers
 threads = _settings.threads
 worker_class = "gthread"
-# The app is imported in each worker after fork, never in the master.
-preload_app = False
+# Safe (default): the app is imported in each worker after fork, never in the
+# master. CONNLAB_FORK_SAFETY=unsafe: the master imports it before forking,
+# and importing it opens a connection there that every worker inherits.
+_unsafe = _settings.database.fork_safety == "unsafe"
+preload_app = _unsafe
 # SIGTERM: in-flight requests get 2 s, then the master SIGKILLs the workers.
 graceful_timeout = 2
 # Logs to stderr; no access log (one line per request would swamp a load test).
@@ -34,7 +37,10 @@ def post_fork(server: object, worker: object) -> None:
     """In each new worker: forget any per-process pool inherited from the master.
 
     Without preload the master built none, so this is a guard, not a fix.
+    With CONNLAB_FORK_SAFETY=unsafe it does nothing at all, on purpose.
     """
+    if _unsafe:
+        return
     from connlab_twin import per_process
 
     per_process.reset_all()

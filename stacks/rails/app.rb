@@ -3,7 +3,8 @@
 # connlab's sample Rails app, in one file: Rails 6.1 (ActiveRecord +
 # ActionController::Metal), Sidekiq 6.4, Redis 4.8, pg, all from Debian's
 # system gems (no Gemfile, no Bundler). Loaded by:
-#   config.ru   (bin/web: Puma, preloaded in the master, connections after fork)
+#   config.ru   (bin/web: Puma, preloaded in the master, connections after
+#               fork; CONNLAB_FORK_SAFETY=unsafe: see ConnlabReporting)
 #   bin/worker  (sidekiq -r ./app.rb)
 #   bin/oneoff  (like `rails runner`)
 # See ../CONTRACT.md for the endpoints, environment and error mapping.
@@ -107,6 +108,13 @@ if ENV["CONNLAB_REDIS_URL"]
   end
   Sidekiq.configure_server do |config| # worker: default size = concurrency + 5
     config.redis = { url: ENV["CONNLAB_REDIS_URL"], id: ENV["CONNLAB_GROUP"] }
+    # One line per failed job, which the harness counts (stacks/CONTRACT.md).
+    config.error_handlers << proc do |ex, ctx|
+      jid = ctx.is_a?(Hash) && ctx[:job].is_a?(Hash) ? ctx[:job]["jid"] : "-"
+      $stdout.puts "connlab-job-failed pid=#{Process.pid} job=#{jid} #{ex.class.name}: " \
+                   "#{ConnlabErrors.first_line(ex.message)}"
+      $stdout.flush
+    end
     # Readiness: the first heartbeat has been written to Redis, the processors
     # are fetching.
     config.on(:heartbeat) do
@@ -129,6 +137,110 @@ def connlab_hold(ms)
   end
 end
 
+# CONNLAB_FORK_SAFETY=unsafe (web only; bin/web checks the value, config.ru
+# calls ConnlabReporting.connect! in the Puma master, config/puma.rb then has
+# no before_fork / on_worker_boot): the classic fork-safety mistake that
+# ActiveRecord's own protection does not cover.
+#
+# ActiveRecord 6.1 is fork-safe by itself. activesupport's ForkTracker
+# (active_support/fork_tracker.rb) prepends Process.fork / Kernel#fork (Puma
+# forks its workers with Kernel#fork), and
+# active_record/connection_adapters/pool_config.rb registers
+# `ForkTracker.after_fork { PoolConfig.discard_pools! }`: in the child every
+# inherited adapter is `discard!`ed (postgresql_adapter.rb:
+# `@connection.socket_io.reopen(IO::NULL)`, `@connection = nil`, so the
+# child cannot even send Terminate on the parent's socket) and the pool is
+# rebuilt lazily. Measured: `ActiveRecord::Base.connection` in the parent,
+# then in 3 forked children, gives 3 new backends (pg_backend_pid differs,
+# the parent's adapter has @connection nil in the child), with and without
+# SSL. So the ActiveRecord connection config.ru makes in the master is
+# harmless (it stays open, idle, in the master).
+#
+# Not covered: a raw PG::Connection opened at boot into a global (a
+# "reporting" or "cache" connection, `$pg = PG.connect(...)`). Every Puma
+# worker inherits the master's socket (with SSL, the same TLS session state)
+# and uses it concurrently; in unsafe mode /db runs its query on it instead of
+# the pool. Measured (Postgres 18, and 15 with SSL, on 127.0.0.1; 2-4
+# workers x 1-2 threads, 20 concurrent clients of /db?ms=50): the first
+# errors within 0.2 s, one per worker, then every request on a broken worker
+# fails at once:
+# - without SSL: PG::UnableToSend "lost synchronization with server: got
+#   message type "x", length 2021161080" (a worker read the middle of a reply
+#   meant for another), then PG::UnableToSend "no connection to the server".
+#   Only if the reply is large enough to arrive in pieces: with replies under
+#   ~8 KB the workers silently swap whole replies (0 errors in 5 s, wrong
+#   answers), hence the query's REPORT_BYTES text column (1 MiB: first
+#   error within 0.2 s in 24 of 24 runs; 256 KiB: once after 2.4 s; 64 KiB:
+#   up to 1.3 s). With one client at a time nothing collides (0 errors).
+# - with SSL (any reply size): PG::ConnectionBad "PQconsumeInput() SSL
+#   error: decryption failed or bad record mac", "... SSL error: sslv3 alert
+#   bad record mac", "... SSL SYSCALL error: EOF detected", "... SSL error:
+#   wrong version number", "... server closed the connection unexpectedly"
+#   (the server logs "SSL error: decryption failed or bad record mac" and
+#   drops the connection), then PG::UnableToSend "no connection to the
+#   server".
+# A Mutex keeps the threads of one worker from sharing it (only the fork is
+# unsafe). Replies are waited for with a deadline (ms + REPLY_SLACK_S, in
+# Ruby, so Puma's shutdown can interrupt it): a worker whose whole reply was
+# taken by another process answers 502 PG::ConnectionBad "timeout: no reply
+# from the server within N s" (raised here) instead of hanging. No reset
+# after an error: a global like this is seldom repaired, the worker keeps
+# failing until it is restarted.
+module ConnlabReporting
+  REPLY_SLACK_S = 2.0
+  REPORT_BYTES = 1_048_576
+  LOCK = Mutex.new
+
+  module_function
+
+  def connected?
+    !$connlab_reporting_pg.nil?
+  end
+
+  # Called at boot in the Puma master (config.ru), before the fork.
+  def connect!
+    $connlab_reporting_pg = PG.connect(ENV.fetch("CONNLAB_DATABASE_URL"),
+                                       application_name: ENV.fetch("CONNLAB_GROUP"),
+                                       connect_timeout: 5)
+    # libpq reports some protocol trouble ("message type 0x.. arrived from
+    # server while idle") as a notice, on stderr by default: log it instead.
+    $connlab_reporting_pg.set_notice_processor do |msg|
+      Rails.logger.warn("connlab reporting pid=#{Process.pid}: #{msg.strip}")
+    end
+    $connlab_reporting_pg.exec("SELECT 1").clear
+  end
+
+  def hold(ms)
+    s = Float(ms) / 1000.0
+    LOCK.synchronize do
+      pg = $connlab_reporting_pg
+      # A query that timed out earlier: take its late reply if it comes
+      # within 0.1 s (else send_query fails: "another command is already in
+      # progress").
+      if pg.transaction_status == PG::PQTRANS_ACTIVE
+        while pg.block(0.1) && (r = pg.get_result)
+          r.clear
+        end
+      end
+      deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + s + REPLY_SLACK_S
+      pg.send_query("SELECT pg_sleep(#{s}), repeat('x', #{REPORT_BYTES})")
+      loop do
+        left = deadline - Process.clock_gettime(Process::CLOCK_MONOTONIC)
+        unless left.positive? && pg.block(left)
+          raise PG::ConnectionBad.new("timeout: no reply from the server within " \
+                                      "#{(s + REPLY_SLACK_S).round(3)} s", connection: pg)
+        end
+        r = pg.get_result or break
+        begin
+          r.check
+        ensure
+          r.clear
+        end
+      end
+    end
+  end
+end
+
 class HoldJob
   include Sidekiq::Worker
   sidekiq_options retry: false
@@ -144,7 +256,8 @@ class ConnlabController < ActionController::Metal
   end
 
   def db
-    connlab_hold(Integer(request.query_parameters.fetch("ms", "0"), 10))
+    ms = Integer(request.query_parameters.fetch("ms", "0"), 10)
+    ConnlabReporting.connected? ? ConnlabReporting.hold(ms) : connlab_hold(ms)
     reply "ok"
   end
 

@@ -9,11 +9,13 @@ ourselves, with ``client_name`` = CONNLAB_GROUP (every connection then sends
 
 from __future__ import annotations
 
+import os
+
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
-from connlab_twin import jobs
+from connlab_twin import errors, jobs
 
 
 def web_pool(url: str, *, group: str, threads: int, timeout_s: float) -> redis.BlockingConnectionPool:
@@ -59,4 +61,14 @@ def declare_hold(broker: RedisBroker) -> dramatiq.Actor[[float], None]:
     predictable rate instead of being refilled by retries with backoff.
     """
     decorate = dramatiq.actor(broker=broker, actor_name=jobs.HOLD, max_retries=0)
-    return decorate(jobs.hold)
+    return decorate(_hold_reporting_failures)
+
+
+def _hold_reporting_failures(ms: float) -> None:
+    """``jobs.hold``, plus the contract's ``connlab-job-failed`` line when it fails (then re-raised)."""
+    try:
+        jobs.hold(ms)
+    except Exception as exc:
+        line = f"connlab-job-failed pid={os.getpid()} job=- {errors.class_name(exc)}: {errors.first_line(exc)}\n"
+        os.write(2, line.encode(errors="replace"))
+        raise

@@ -13,10 +13,21 @@ import math
 import os
 import sys
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Literal, NoReturn, TypeVar
 
 #: Exit status for a missing or malformed variable.
 EXIT_CONFIG = 2
+
+#: CONNLAB_FORK_SAFETY: ``safe`` (default) opens connections only after fork;
+#: ``unsafe`` opens one in the parent and lets the forked children share it.
+ForkSafety = Literal["safe", "unsafe"]
+#: CONNLAB_JOBS: the job library behind /enqueue and bin/worker.
+Jobs = Literal["dramatiq", "rq"]
+
+_FORK_SAFETY: tuple[ForkSafety, ...] = ("safe", "unsafe")
+_JOBS: tuple[Jobs, ...] = ("dramatiq", "rq")
+
+C = TypeVar("C", bound=str)
 
 
 @dataclass(frozen=True)
@@ -27,6 +38,7 @@ class Database:
     group: str
     pool: int
     checkout_timeout_s: float
+    fork_safety: ForkSafety = "safe"
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,7 @@ class Web:
     port: int
     workers: int
     threads: int
+    jobs: Jobs = "dramatiq"
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,7 @@ class Worker:
     database: Database
     redis_url: str
     concurrency: int
+    jobs: Jobs = "dramatiq"
 
 
 @dataclass(frozen=True)
@@ -97,6 +111,15 @@ def _seconds(name: str) -> float:
     return value
 
 
+def _choice(name: str, choices: tuple[C, ...]) -> C:
+    """One of ``choices`` (the first is the default), case-insensitive."""
+    raw = _text(name, choices[0])
+    for choice in choices:
+        if raw.lower() == choice:
+            return choice
+    fail(f"{name}={raw!r} must be one of {', '.join(choices)}")
+
+
 def database() -> Database:
     """Postgres settings shared by web and worker processes."""
     return Database(
@@ -104,6 +127,7 @@ def database() -> Database:
         group=_text("CONNLAB_GROUP"),
         pool=_int("CONNLAB_POOL", low=1),
         checkout_timeout_s=_seconds("CONNLAB_CHECKOUT_TIMEOUT_S"),
+        fork_safety=_choice("CONNLAB_FORK_SAFETY", _FORK_SAFETY),
     )
 
 
@@ -115,6 +139,7 @@ def web() -> Web:
         port=_int("CONNLAB_PORT", low=1, high=65535),
         workers=_int("CONNLAB_WORKERS", low=1),
         threads=_int("CONNLAB_THREADS", low=1),
+        jobs=_choice("CONNLAB_JOBS", _JOBS),
     )
 
 
@@ -124,6 +149,7 @@ def worker() -> Worker:
         database=database(),
         redis_url=_text("CONNLAB_REDIS_URL"),
         concurrency=_int("CONNLAB_CONCURRENCY", low=1),
+        jobs=_choice("CONNLAB_JOBS", _JOBS),
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, create_engine, make_url, text
 
-from connlab_twin import config
+from connlab_twin import config, unsafe_conn
 from connlab_twin.per_process import PerProcess
 
 _PG_SLEEP = text("SELECT pg_sleep(:seconds)")
@@ -34,8 +34,12 @@ def make_engine(url: str, *, group: str, pool_size: int, checkout_timeout_s: flo
 
 
 def pg_sleep(engine: Engine, ms: float) -> None:
-    """Check a connection out, run ``SELECT pg_sleep(ms/1000.0)``, give it back."""
-    with engine.connect() as conn:
+    """Check a connection out, run ``SELECT pg_sleep(ms/1000.0)``, give it back.
+
+    The reply budget only binds the fork-unsafe engine's connections
+    (``connlab_twin.unsafe_conn``); other connections ignore it.
+    """
+    with unsafe_conn.replies_within(ms / 1000.0 + unsafe_conn.SLACK_S), engine.connect() as conn:
         conn.execute(_PG_SLEEP, {"seconds": ms / 1000.0})
 
 

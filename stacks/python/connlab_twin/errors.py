@@ -1,8 +1,9 @@
 """Map an exception to the HTTP status and headers of stacks/CONTRACT.md.
 
 503: pool checkout timeout; 502: a Postgres connection that could not be
-made or was lost; 504: any Redis (or dramatiq broker) error; 500: anything
-else. The app only reports the exception's class and first message line;
+made, was lost, or got a reply psycopg could not make sense of (a connection
+two processes share); 504: any Redis (or dramatiq / RQ broker) error; 500:
+anything else. The app only reports the exception's class and first message line;
 the harness decides what kind of failure it was.
 """
 
@@ -46,11 +47,22 @@ class ErrorReply:
         return f"{self.name}: {self.message}".encode("ascii")
 
 
+def _garbled(exc: BaseException) -> bool:
+    """psycopg's own complaint about a reply that fits no query it sent.
+
+    A bare ``psycopg.InternalError`` without SQLSTATE (so not an error the
+    server sent), e.g. "got no result from the query": what a connection
+    shared by two processes produces when one reads the other's reply.
+    """
+    orig = exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) else exc
+    return isinstance(orig, psycopg.InternalError) and orig.sqlstate is None
+
+
 def status_for(exc: BaseException) -> str:
     """The HTTP status line for ``exc``."""
     if isinstance(exc, sqlalchemy.exc.TimeoutError):
         return "503 Service Unavailable"
-    if isinstance(exc, _DB_CONNECTION_ERRORS):
+    if isinstance(exc, _DB_CONNECTION_ERRORS) or _garbled(exc):
         return "502 Bad Gateway"
     if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
         return "502 Bad Gateway"

@@ -1,18 +1,23 @@
 """The job the worker runs: hold one database connection for a while.
 
-This is the plain function; ``connlab_twin.queue.declare_hold`` turns it into
+This is the plain function; ``connlab_twin.broker.declare_hold`` turns it into
 a dramatiq actor on a given broker, so that no broker (and no Redis pool) is
-created as a side effect of importing this module.
+created as a side effect of importing this module. RQ enqueues it by name
+(``connlab_twin.jobs.hold``) and runs it in a forked work horse.
 """
 
 from __future__ import annotations
 
-from connlab_twin import db
+from connlab_twin import db, fork
 
 #: The dramatiq actor name (and so the message's ``actor_name``).
 HOLD = "hold"
 
 
 def hold(ms: float) -> None:
-    """Check a connection out of this process's pool and ``pg_sleep`` ``ms`` ms."""
-    db.pg_sleep(db.engine.get(), ms)
+    """Check a connection out of this process's pool and ``pg_sleep`` ``ms`` ms.
+
+    The pool is the process's own (fork safe) or, with CONNLAB_FORK_SAFETY=unsafe,
+    the one a parent opened before forking (see ``connlab_twin.fork``).
+    """
+    db.pg_sleep(fork.engine(), ms)

@@ -49,6 +49,11 @@ class PerProcess(Generic[T]):
                 self._pid = os.getpid()
             return self._value
 
+    def built_here(self) -> T | None:
+        """The value if the calling process built it, else None; never builds."""
+        value, pid = self._value, self._pid
+        return value if value is not None and pid == os.getpid() else None
+
     def reset(self) -> None:
         """Forget the value (built by this or a parent process)."""
         self._lock = threading.Lock()  # a parent's thread may have held the old one

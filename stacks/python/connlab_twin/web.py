@@ -2,12 +2,18 @@
 
 GET /health          200 ok, touches neither Postgres nor Redis
 GET /db?ms=N         one pooled connection runs SELECT pg_sleep(N/1000.0)
-GET /enqueue?ms=N&n=K  K dramatiq ``hold`` jobs of N ms each (K defaults to 1)
+GET /enqueue?ms=N&n=K  K ``hold`` jobs of N ms each (K defaults to 1), through
+                     dramatiq or, with CONNLAB_JOBS=rq, RQ
 
 Any exception becomes the status and X-Connlab-Error headers of
 stacks/CONTRACT.md (see ``connlab_twin.errors``). The database engine and the
-Redis pool behind the broker are per worker process and built on first use,
-so /health never opens a connection and the gunicorn master never does.
+Redis pool behind the job library are per worker process and built on first
+use, so /health never opens a connection and the gunicorn master never does.
+
+Except with CONNLAB_FORK_SAFETY=unsafe: gunicorn then preloads this module in
+the master, and importing it builds the engine and runs one query there (as
+an app that checks its database at boot), so every worker inherits that open
+connection; see ``connlab_twin.fork``.
 """
 
 from __future__ import annotations
@@ -18,18 +24,24 @@ from collections.abc import Callable, Iterable
 from urllib.parse import parse_qs
 from wsgiref.types import StartResponse, WSGIEnvironment
 
-import dramatiq
+import redis
 
-from connlab_twin import broker, config, db, errors
+from connlab_twin import broker, config, db, errors, fork, rq_jobs
 from connlab_twin.per_process import PerProcess
 
 _log = logging.getLogger(__name__)
 
 Query = dict[str, list[str]]
+#: Enqueues one ``hold(ms)`` job.
+Sender = Callable[[float], None]
 
 
-def _web_hold() -> dramatiq.Actor[[float], None]:
-    """The ``hold`` actor on this process's broker (Redis pool of THREADS)."""
+def _web_sender() -> Sender:
+    """How this process enqueues ``hold``: over its own Redis pool of THREADS.
+
+    dramatiq: the ``hold`` actor's ``send`` on a RedisBroker; RQ: an enqueue
+    on the app's queue. Both use the same pool (client name CONNLAB_GROUP).
+    """
     settings = config.web()
     pool = broker.web_pool(
         settings.redis_url,
@@ -37,10 +49,22 @@ def _web_hold() -> dramatiq.Actor[[float], None]:
         threads=settings.threads,
         timeout_s=settings.database.checkout_timeout_s,
     )
-    return broker.declare_hold(broker.make_broker(pool))
+    if settings.jobs == "rq":
+        queue = rq_jobs.make_queue(redis.Redis(connection_pool=pool))
+
+        def send_rq(ms: float) -> None:
+            rq_jobs.enqueue_hold(queue, ms)
+
+        return send_rq
+    actor = broker.declare_hold(broker.make_broker(pool))
+
+    def send_dramatiq(ms: float) -> None:
+        actor.send(ms)
+
+    return send_dramatiq
 
 
-_hold: PerProcess[dramatiq.Actor[[float], None]] = PerProcess(_web_hold)
+_send_hold: PerProcess[Sender] = PerProcess(_web_sender)
 
 
 def _param(query: Query, name: str, default: str) -> str:
@@ -68,14 +92,14 @@ def _health(query: Query) -> None:
 
 def _db(query: Query) -> None:
     ms = _ms(query)
-    db.pg_sleep(db.engine.get(), ms)
+    db.pg_sleep(fork.engine(), ms)
 
 
 def _enqueue(query: Query) -> None:
     ms, n = _ms(query), _count(query)
-    actor = _hold.get()
+    send = _send_hold.get()
     for _ in range(n):
-        actor.send(ms)
+        send(ms)
 
 
 _ROUTES: dict[str, Callable[[Query], None]] = {
@@ -114,3 +138,16 @@ def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[byt
             _log.exception("unexpected error on %s", path)
         return _reply(start_response, reply.status, reply.body(), reply.headers())
     return _reply(start_response, "200 OK", b"ok")
+
+
+def _boot() -> None:
+    """At import: with CONNLAB_FORK_SAFETY=unsafe, connect now, in this process.
+
+    That process is the gunicorn master (``preload_app``), before it forks.
+    """
+    settings = config.database()
+    if settings.fork_safety == "unsafe":
+        fork.build_before_fork(settings)
+
+
+_boot()

@@ -1,12 +1,17 @@
 """The job-worker process (bin/worker): dramatiq's CLI with one process.
 
+With CONNLAB_JOBS=rq, ``main()`` hands over to ``connlab_twin.rq_worker``
+instead (a supervisor of CONNLAB_CONCURRENCY forking RQ workers); the rest of
+this docstring is about dramatiq.
+
 ``main()`` runs in the process the harness started. It checks the settings
 (exit 2 on a missing variable) and then runs dramatiq's own CLI in place,
 which forks ONE worker process with CONNLAB_CONCURRENCY threads. That child
 imports ``connlab_twin.worker:boot`` (the CLI's broker argument), which builds
 the broker, declares the ``hold`` actor and adds ``Ready``. The master never
-touches Postgres or Redis. SIGTERM to the process group stops both: the child
-finishes or abandons its jobs within ``--worker-shutdown-timeout``.
+touches Redis, nor Postgres unless CONNLAB_FORK_SAFETY=unsafe (see ``main``).
+SIGTERM to the process group stops both: the child finishes or abandons its
+jobs within ``--worker-shutdown-timeout``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dramatiq.broker import Broker
 from dramatiq.middleware import Middleware
 from dramatiq.worker import Worker
 
-from connlab_twin import broker, config
+from connlab_twin import broker, config, fork
 
 #: Milliseconds a stopping worker process waits for its job threads, then again for
 #: its consumer threads: keeps a graceful stop well inside the harness's 5 s grace.
@@ -81,8 +86,20 @@ def boot() -> None:
 
 
 def main() -> int:
-    """Check settings, then become dramatiq's master with one worker process."""
+    """Check settings, then become dramatiq's master with one worker process.
+
+    With CONNLAB_FORK_SAFETY=unsafe the master first opens a connection (see
+    ``connlab_twin.fork``) that the forked worker process inherits and its job
+    threads use; with one worker process no other process uses it at the same
+    time, so the hazard stays latent.
+    """
     settings = config.worker()
+    if settings.jobs == "rq":
+        from connlab_twin import rq_worker
+
+        return rq_worker.main(settings)
+    if settings.database.fork_safety == "unsafe":
+        fork.build_before_fork(settings.database)
     argv = [
         "connlab_twin.worker:boot",
         "--processes",

@@ -3,7 +3,7 @@
 # Puma config for one dyno (bin/web): CONNLAB_WORKERS processes x
 # CONNLAB_THREADS threads on 127.0.0.1:CONNLAB_PORT. The app is preloaded in
 # the master, which never opens a Postgres or Redis connection; each worker
-# connects lazily after fork.
+# connects lazily after fork (unless CONNLAB_FORK_SAFETY=unsafe, below).
 require_relative "../lib/connlab_boot"
 
 threads_count = ConnlabBoot.int!("CONNLAB_THREADS")
@@ -23,12 +23,16 @@ worker_shutdown_timeout 2
 worker_boot_timeout 30
 worker_timeout 30
 
-before_fork do
-  # Defensive: the master has opened nothing, but never hand a socket to a child.
-  ActiveRecord::Base.connection_handler.clear_all_connections! if defined?(ActiveRecord::Base)
-end
+# CONNLAB_FORK_SAFETY=unsafe (config.ru connects at boot in the master): no
+# hooks at all, the workers keep what they inherit.
+if ENV.fetch("CONNLAB_FORK_SAFETY", "safe") == "safe"
+  before_fork do
+    # Defensive: the master has opened nothing, but never hand a socket to a child.
+    ActiveRecord::Base.connection_handler.clear_all_connections! if defined?(ActiveRecord::Base)
+  end
 
-on_worker_boot do
-  # A fresh pool per worker (lazy: connects on first checkout).
-  ActiveRecord::Base.establish_connection
+  on_worker_boot do
+    # A fresh pool per worker (lazy: connects on first checkout).
+    ActiveRecord::Base.establish_connection
+  end
 end

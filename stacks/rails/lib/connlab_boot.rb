@@ -45,6 +45,16 @@ module ConnlabBoot
     die("environment variable #{name} must be a number, got #{ENV[name].inspect}")
   end
 
+  # An optional variable with a fixed set of values; unset or empty means
+  # `default` (written back to ENV so later readers see it).
+  def choice!(name, values, default)
+    v = ENV[name].to_s.strip
+    v = default if v.empty?
+    return ENV[name] = v if values.include?(v)
+
+    die("environment variable #{name} must be one of #{values.join(', ')}, got #{ENV[name].inspect}")
+  end
+
   # Checks gems are installed without loading them.
   def require_gems!(*names)
     names.flatten.each do |name|
