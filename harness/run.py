@@ -20,6 +20,7 @@ from harness.plan import Plan
 from harness.predict import Forecast, forecast
 from harness.stack.apps import ensure_app
 from harness.stack.local import LocalStack
+from harness.stack.postgres import ssl_bin_dir
 
 TICK_S = 0.05
 LOAD_OVERRUN_S = 30.0
@@ -77,6 +78,8 @@ def _postgres_observation(exact: Peaks, sampled: Peaks, traffic_start_epoch_s: f
 def run(plan: Plan, run_dir: Path, *, say: Callable[[str], None] = lambda _: None) -> Observation:
     """Run the scenario for real and return what was observed."""
     ensure_app(plan.app)
+    if plan.postgres.ssl:
+        ssl_bin_dir()  # fail before anything starts when no Postgres with OpenSSL is installed
     run_dir.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
     stack = LocalStack(plan, run_dir)
