@@ -16,7 +16,9 @@ wsgi_app = "connlab_twin.web:app"
 bind = [f"127.0.0.1:{_settings.port}"]
 workers = _settings.workers
 threads = _settings.threads
-worker_class = "gthread"
+# One thread: the sync worker, gunicorn's default, which accepts a request only when it is idle, so
+# requests spread over every process. gthread would accept (and queue) while busy and leave others idle.
+worker_class = "sync" if _settings.threads == 1 else "gthread"
 # Safe (default): the app is imported in each worker after fork, never in the
 # master. CONNLAB_FORK_SAFETY=unsafe: the master imports it before forking,
 # and importing it opens a connection there that every worker inherits.
