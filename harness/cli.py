@@ -37,7 +37,6 @@ from harness.errors import (
     LoadError_,
     MissingDependency,
     PlanError,
-    StackError,
 )
 from harness.plan import APPS, Plan, load_plan
 from harness.predict import forecast
@@ -110,6 +109,16 @@ def _run(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
     return ExitCode.OK
 
 
+def _exit_code(exc: ConnlabError) -> ExitCode:
+    if isinstance(exc, Interrupted):
+        return ExitCode.TERMINATED if exc.signal_name == "SIGTERM" else ExitCode.INTERRUPTED
+    for kind, code in ((PlanError, ExitCode.BAD_INPUT), (MissingDependency, ExitCode.MISSING_DEPENDENCY),
+                       (LoadError_, ExitCode.LOAD_FAILED)):
+        if isinstance(exc, kind):
+            return code
+    return ExitCode.STACK_FAILED  # StackError, and any other failure of a part of the run
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 120)
@@ -125,25 +134,10 @@ def main(argv: list[str] | None = None) -> int:
                 show_forecast(console, forecast(plan), plan.name)
             return ExitCode.OK
         return _run(args, console, err)
-    except PlanError as exc:
-        for problem in exc.problems:
-            print(f"connlab: {problem}", file=sys.stderr)
-        return ExitCode.BAD_INPUT
-    except MissingDependency as exc:
-        print(f"connlab: {exc}", file=sys.stderr)
-        return ExitCode.MISSING_DEPENDENCY
-    except StackError as exc:
-        print(f"connlab: {exc}", file=sys.stderr)
-        return ExitCode.STACK_FAILED
-    except LoadError_ as exc:
-        print(f"connlab: {exc}", file=sys.stderr)
-        return ExitCode.LOAD_FAILED
-    except Interrupted as exc:
-        print(f"connlab: {exc}", file=sys.stderr)
-        return ExitCode.TERMINATED if exc.signal_name == "SIGTERM" else ExitCode.INTERRUPTED
-    except ConnlabError as exc:  # pragma: no cover - every subclass is mapped above
-        print(f"connlab: {exc}", file=sys.stderr)
-        return ExitCode.STACK_FAILED
+    except ConnlabError as exc:
+        for line in exc.problems if isinstance(exc, PlanError) else [str(exc)]:
+            print(f"connlab: {line}", file=sys.stderr)
+        return _exit_code(exc)
     finally:
         left = sweep()
         if left:
