@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from harness.errors import PlanError
+from harness.validate import Range, Reader
 
 APPS = ("python", "rails")
 ERROR_KINDS = ("pool_timeout", "server_full", "redis_full", "connection_lost", "other")
@@ -135,27 +136,6 @@ class Event:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Range:
-    """An expected figure: ``min <= value <= max`` (either bound may be open)."""
-
-    min: float | None = None
-    max: float | None = None
-
-    def holds(self, value: float) -> bool:
-        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
-
-    def __str__(self) -> str:
-        if self.min is not None and self.min == self.max:
-            return f"= {self.min:g}"
-        parts = []
-        if self.min is not None:
-            parts.append(f">= {self.min:g}")
-        if self.max is not None:
-            parts.append(f"<= {self.max:g}")
-        return " and ".join(parts) or "anything"
-
-
-@dataclass(frozen=True, kw_only=True)
 class ResourceExpectation:
     peak: Range | None = None
     rejected: Range | None = None
@@ -186,107 +166,7 @@ class Plan:
     expect: Expectations
 
 
-class _Reader:
-    """Walks a parsed YAML mapping, collecting one line per problem instead of stopping."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.problems: list[str] = []
-
-    def problem(self, where: str, text: str) -> None:
-        self.problems.append(f"{self.path}: {where}: {text}")
-
-    def mapping(self, value: Any, where: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.problem(where, f"must be a mapping with keys {', '.join(allowed)}")
-            return {}
-        for key in value:
-            if key not in allowed:
-                self.problem(
-                    f"{where}.{key}" if where else str(key),
-                    f"unknown key; allowed here: {', '.join(allowed)}",
-                )
-        return value
-
-    def integer(self, data: dict[str, Any], key: str, where: str, *, minimum: int,
-                default: int | None = None) -> int:
-        value = data.get(key, default)
-        name = f"{where}.{key}"
-        if value is None:
-            self.problem(name, f"is required: an integer >= {minimum}")
-            return minimum
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.problem(name, f"must be an integer >= {minimum}, got {value!r}")
-            return minimum
-        if value < minimum:
-            self.problem(name, f"must be >= {minimum}, got {value}")
-            return minimum
-        return value
-
-    def number(self, data: dict[str, Any], key: str, where: str, *, minimum: float,
-               default: float | None = None, maximum: float | None = None,
-               exclusive_min: bool = False) -> float:
-        value = data.get(key, default)
-        name = f"{where}.{key}"
-        bounds = f"{'>' if exclusive_min else '>='} {minimum:g}"
-        if maximum is not None:
-            bounds += f" and <= {maximum:g}"
-        if value is None:
-            self.problem(name, f"is required: a number {bounds}")
-            return minimum
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.problem(name, f"must be a number {bounds}, got {value!r}")
-            return minimum
-        too_low = value <= minimum if exclusive_min else value < minimum
-        if too_low or (maximum is not None and value > maximum):
-            self.problem(name, f"must be {bounds}, got {value}")
-            return minimum
-        return float(value)
-
-    def text(self, data: dict[str, Any], key: str, where: str, *, choices: tuple[str, ...] = (),
-             default: str | None = None) -> str:
-        value = data.get(key, default)
-        name = f"{where}.{key}" if where else key
-        if not isinstance(value, str) or not value:
-            allowed = f"one of {', '.join(choices)}" if choices else "a non-empty string"
-            self.problem(name, f"must be {allowed}, got {value!r}")
-            return choices[0] if choices else ""
-        if choices and value not in choices:
-            self.problem(name, f"must be one of {', '.join(choices)}, got {value!r}")
-            return choices[0]
-        return value
-
-    def boolean(self, data: dict[str, Any], key: str, where: str, *, default: bool) -> bool:
-        value = data.get(key, default)
-        if not isinstance(value, bool):
-            self.problem(f"{where}.{key}", f"must be true or false, got {value!r}")
-            return default
-        return value
-
-    def range_(self, value: Any, where: str) -> Range | None:
-        if isinstance(value, bool):
-            self.problem(where, f"must be a number or {{min: , max: }}, got {value!r}")
-            return None
-        if isinstance(value, int | float):
-            return Range(min=float(value), max=float(value))
-        data = self.mapping(value, where, ("min", "max"))
-        if not data:
-            self.problem(where, "must be a number or a mapping with min and/or max")
-            return None
-        bounds: dict[str, float] = {}
-        for key in ("min", "max"):
-            if key in data:
-                bound = data[key]
-                if isinstance(bound, bool) or not isinstance(bound, int | float):
-                    self.problem(f"{where}.{key}", f"must be a number, got {bound!r}")
-                else:
-                    bounds[key] = float(bound)
-        return Range(min=bounds.get("min"), max=bounds.get("max"))
-
-
-def _web(r: _Reader, raw: Any) -> WebTier:
+def _web(r: Reader, raw: Any) -> WebTier:
     data = r.mapping(raw, "tiers.web", ("dynos", "processes", "threads", "pool", "checkout_timeout_s",
                                         "fork_safety"))
     if raw is None:
@@ -302,7 +182,7 @@ def _web(r: _Reader, raw: Any) -> WebTier:
     )
 
 
-def _worker(r: _Reader, raw: Any) -> WorkerTier | None:
+def _worker(r: Reader, raw: Any) -> WorkerTier | None:
     if raw is None:
         return None
     data = r.mapping(raw, "tiers.worker", ("processes", "concurrency", "pool", "checkout_timeout_s", "kind",
@@ -318,7 +198,7 @@ def _worker(r: _Reader, raw: Any) -> WorkerTier | None:
     )
 
 
-def _extras(r: _Reader, raw: Any) -> tuple[Extra, ...]:
+def _extras(r: Reader, raw: Any) -> tuple[Extra, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -342,7 +222,7 @@ def _extras(r: _Reader, raw: Any) -> tuple[Extra, ...]:
     return tuple(extras)
 
 
-def _traffic(r: _Reader, raw: Any) -> Traffic:
+def _traffic(r: Reader, raw: Any) -> Traffic:
     allowed = ("query_ms", "stages", "enqueue_share", "job_ms", "jobs_per_enqueue")
     data = r.mapping(raw, "traffic", allowed)
     stages_raw = data.get("stages")
@@ -377,7 +257,7 @@ _EVENT_FIELDS = {
 }
 
 
-def _events(r: _Reader, raw: Any, duration_s: float) -> tuple[Event, ...]:
+def _events(r: Reader, raw: Any, duration_s: float) -> tuple[Event, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -403,7 +283,7 @@ def _events(r: _Reader, raw: Any, duration_s: float) -> tuple[Event, ...]:
     return tuple(sorted(events, key=lambda e: e.at_s))
 
 
-def _resource_expectation(r: _Reader, raw: Any, where: str) -> ResourceExpectation:
+def _resource_expectation(r: Reader, raw: Any, where: str) -> ResourceExpectation:
     data = r.mapping(raw, where, ("peak", "rejected", "exhausted", "groups"))
     exhausted = data.get("exhausted")
     if exhausted is not None and not isinstance(exhausted, bool):
@@ -420,7 +300,7 @@ def _resource_expectation(r: _Reader, raw: Any, where: str) -> ResourceExpectati
     )
 
 
-def _expect(r: _Reader, raw: Any) -> Expectations:
+def _expect(r: Reader, raw: Any) -> Expectations:
     data = r.mapping(raw, "expect", ("postgres", "redis", "errors"))
     errors_raw = r.mapping(data.get("errors"), "expect.errors", ERROR_KINDS)
     errors = {k: rng for k, v in errors_raw.items()
@@ -438,7 +318,7 @@ TOP_KEYS = ("name", "description", "app", "postgres", "redis", "tiers", "extras"
 
 def parse_plan(raw: Any, path: Path) -> Plan:
     """Build a ``Plan`` from parsed YAML, or raise ``PlanError`` listing every problem."""
-    r = _Reader(path)
+    r = Reader(path)
     if not isinstance(raw, dict):
         raise PlanError([f"{path}: the file must hold a mapping with keys {', '.join(TOP_KEYS)}"])
     data = r.mapping(raw, "", TOP_KEYS)
