@@ -122,3 +122,11 @@ def test_a_crashed_component_ends_the_run_and_everything_else(tmp_path: Path) ->
     assert proc.wait(timeout=60) == 4, log.read_text()[-2000:]
     assert "web.1 exited with status -9 during the run" in log.read_text()
     assert processes_under(marker) == []
+
+
+def test_require_fit_exits_6_when_a_pool_starves(tmp_path: Path) -> None:
+    marker = uuid.uuid4().hex
+    result = run_cli(ROOT / "scenarios" / "pool-starvation.yaml", tmp_path, marker, "--require-fit")
+    assert result.returncode == 6, result.stderr[-2000:]
+    assert "configuration does not fit" in result.stdout
+    assert processes_under(marker) == []

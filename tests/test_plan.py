@@ -99,3 +99,14 @@ def test_predict_json_needs_no_server() -> None:
                             capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
     assert '"expected": 8' in result.stdout and '"worst_case": 20' in result.stdout
+
+
+def test_app_override_changes_the_redis_rule() -> None:
+    result = subprocess.run([sys.executable, "-m", "harness", "predict", "--json", "--app", "rails",
+                             "scenarios/baseline.yaml"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 0, result.stderr
+    import json
+
+    redis = next(r for r in json.loads(result.stdout)["initial"]["resources"] if r["name"] == "redis")
+    worker = next(g for g in redis["groups"] if g["group"] == "worker.1")
+    assert (worker["expected"], worker["worst_case"]) == (3, 7)  # Sidekiq at concurrency 2: C + 1, C + 5
