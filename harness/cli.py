@@ -90,7 +90,8 @@ def _plan(args: argparse.Namespace) -> Plan:
 def _run(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
     plan = _plan(args)
     began = time.monotonic()
-    run_dir = args.out / f"{plan.name}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
+    # absolute: Locust and the apps run in other working directories
+    run_dir = args.out.resolve() / f"{plan.name}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
     if not args.json:
         show_forecast(console, forecast(plan), plan.name)
     observation = run(plan, run_dir, say=lambda line: err.print(f"[dim]connlab: {line}[/dim]"))

@@ -49,10 +49,10 @@ class LoadResult:
 class LoadRun:
     def __init__(self, plan: Plan, run_dir: Path, targets: list[str]) -> None:
         self.plan = plan
-        self.run_dir = run_dir
-        self.targets_file = run_dir / "targets.json"
-        self.tally_file = run_dir / "load.json"
-        self.log_path = run_dir / "locust.log"
+        self.run_dir = run_dir.resolve()  # Locust runs in it: every path it is given must be absolute
+        self.targets_file = self.run_dir / "targets.json"
+        self.tally_file = self.run_dir / "load.json"
+        self.log_path = self.run_dir / "locust.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.started_epoch_s: float | None = None
         self.set_targets(targets)

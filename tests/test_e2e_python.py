@@ -130,3 +130,13 @@ def test_require_fit_exits_6_when_a_pool_starves(tmp_path: Path) -> None:
     assert result.returncode == 6, result.stderr[-2000:]
     assert "configuration does not fit" in result.stdout
     assert processes_under(marker) == []
+
+
+def test_a_relative_out_folder_works_as_make_scenario_uses_it(tmp_path: Path) -> None:
+    marker = uuid.uuid4().hex
+    result = subprocess.run([sys.executable, "-m", "harness", "run", str(ROOT / "scenarios" / "dynos-2x2x2.yaml"),
+                             "--out", "runs"], capture_output=True, text=True, cwd=tmp_path, timeout=180,
+                            env={**env_with_marker(marker), "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(list((tmp_path / "runs").glob("dynos-2x2x2-*/results.json"))) == 1
+    assert processes_under(marker) == []
