@@ -126,7 +126,10 @@ def judge(observation: Observation) -> Verdict:
         if predicted.status == FITS and exhausted[name]:
             failures.append(f"{name}: predicted to fit but refused {seen.rejected} connection(s)")
         busy = min(predicted.expected, predicted.capacity)
-        if seen.peak < busy:
+        if seen.peak < busy and exhausted[name]:
+            notes.append(f"{name}: {seen.peak} of the {busy} slots held by the apps at the peak; refused attempts "
+                         "held the others for a moment (Postgres checks the reserved slots after taking one)")
+        elif seen.peak < busy:
             notes.append(f"{name}: the load kept {seen.peak} of the {busy} expected connections open at "
                          "once (too few users or too short queries to make every thread busy)")
     starved = observation.forecast.initial.pool_starvation
