@@ -94,15 +94,14 @@ def run(plan: Plan, run_dir: Path, *, say: Callable[[str], None] = lambda _: Non
         load = LoadRun(plan, run_dir, stack.web_targets)
         try:
             events = _drive(plan, stack, load, say)
+            redis_rejected = redis_sampler.rejected()
         finally:
             load.stop()
             sampled_pg = pg_sampler.stop()
-            redis_rejected = redis_sampler.rejected()
             sampled_redis = redis_sampler.stop()
         load_result = load.result()
-        stack.down()  # apps first: their disconnections land in the log before the replay
     finally:
-        stack.down()
+        stack.down()  # apps first, then the servers: every disconnection is in the log before the replay
     exact_pg = replay_postgres_log(stack.postgres.log_path)
     postgres = _postgres_observation(exact_pg, sampled_pg, load.started_epoch_s or 0.0)
     if postgres.first_rejected_s is not None:

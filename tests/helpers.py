@@ -7,11 +7,19 @@ import subprocess
 import time
 from pathlib import Path
 
-SERVER_PATTERN = ("postgres", "valkey-server", "gunicorn", "puma", "sidekiq", "dramatiq", "locust")
+SERVER_PATTERN = ("postgres", "valkey-server", "gunicorn", "puma", "sidekiq", "dramatiq", "locust", "rq", "ruby")
+_BEFORE: dict[str, set[int]] = {}
+
+
+def _pids() -> set[int]:
+    return {int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()}
 
 
 def processes_under(marker: str) -> list[str]:
-    """Command lines of live processes whose environment or command line mentions ``marker``."""
+    """Live processes a test started: ``marker`` in their environment or command line, or, since
+    ``env_with_marker(marker)`` was called, any new process that looks like a server of ours (servers that
+    retitle themselves, as Valkey, Postgres backends and Puma do, can overwrite their environment)."""
+    before = _BEFORE.get(marker)
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -24,7 +32,9 @@ def processes_under(marker: str) -> list[str]:
             continue
         if stat.split(") ", 1)[-1].startswith("Z"):
             continue  # a zombie is already gone, waiting only for its parent to read its status
-        if marker in cmdline or marker in environ:
+        new_server = before is not None and int(entry.name) not in before and any(
+            pattern in cmdline for pattern in SERVER_PATTERN)
+        if marker in cmdline or marker in environ or new_server:
             found.append(f"{entry.name}: {cmdline.strip()}")
     return found
 
@@ -44,4 +54,6 @@ def wait_for_line(proc: subprocess.Popen[str], log: Path, needle: str, *, timeou
 
 
 def env_with_marker(marker: str) -> dict[str, str]:
+    """The environment for a run whose processes ``processes_under(marker)`` will look for."""
+    _BEFORE[marker] = _pids()
     return {**os.environ, "LABTEST_MARKER": marker}

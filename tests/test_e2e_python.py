@@ -111,18 +111,26 @@ def test_signal_mid_run_leaves_nothing_behind(tmp_path: Path, sig: signal.Signal
     assert processes_under(marker) == []
 
 
-def test_a_crashed_component_ends_the_run_and_everything_else(tmp_path: Path) -> None:
+def _dyno_web_1(pid: int, cmdline: str) -> bool:
+    return "gunicorn" in cmdline and b"CONNLAB_GROUP=web.1\0" in Path(f"/proc/{pid}/environ").read_bytes()
+
+
+@pytest.mark.parametrize(("victim", "name"), [
+    (_dyno_web_1, "web.1"),  # the whole dyno dies at once, as an OOM-killed container would
+    (lambda pid, cmdline: "valkey-server" in cmdline, "redis"),
+    (lambda pid, cmdline: "postgres -D" in cmdline, "postgres"),  # the postmaster
+], ids=["dyno", "redis", "postgres"])
+def test_a_crashed_component_ends_the_run_and_everything_else(tmp_path: Path, victim, name: str) -> None:  # type: ignore[no-untyped-def]
     marker = uuid.uuid4().hex
     proc, log = start_long_run(tmp_path, marker)
-    victims = [int(line.split(":")[0]) for line in processes_under(marker) if "gunicorn" in line]
-    for pid in victims:  # the whole dyno dies at once, as an OOM-killed container would
-        environ = Path(f"/proc/{pid}/environ").read_bytes()
-        if b"CONNLAB_GROUP=web.1\0" in environ:
-            os.kill(pid, signal.SIGKILL)
+    for line in processes_under(marker):
+        pid_text, cmdline = line.split(": ", 1)
+        if victim(int(pid_text), cmdline):
+            os.kill(int(pid_text), signal.SIGKILL)
     assert proc.wait(timeout=60) == 4, log.read_text()[-2000:]
-    assert "web.1 exited with status -9 during the run" in log.read_text()
+    text = log.read_text()
+    assert f"{name} exited with status -9 during the run" in text and "Traceback" not in text, text[-2000:]
     assert processes_under(marker) == []
-
 
 def test_require_fit_exits_6_when_a_pool_starves(tmp_path: Path) -> None:
     marker = uuid.uuid4().hex
