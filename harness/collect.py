@@ -67,7 +67,8 @@ class Peaks:
     timeline: tuple[tuple[float, int], ...] = ()
 
 
-def _is_app(name: str) -> bool:
+def is_app(name: str) -> bool:
+    """False for the harness's own connections (``connlab-*``)."""
     return not name.startswith(HARNESS_PREFIX)
 
 
@@ -94,7 +95,7 @@ def replay_postgres_log(path: Path) -> Peaks:
             if level == "LOG" and message.startswith("connection authorized:"):
                 name_match = _APP_NAME.search(message)
                 group = name_match.group(1) if name_match else UNNAMED
-                if _is_app(group):
+                if is_app(group):
                     open_by_pid[pid] = (group, len(events))
                     events.append((t, 1, pid, group))
             elif level == "LOG" and message.startswith(SHUTDOWN_MESSAGES):
@@ -205,7 +206,7 @@ class RedisSampler(_Sampler):
             name = str(entry.get("name") or UNNAMED)
             if name == UNNAMED and str(entry.get("cmd", "")).lower() in HANDSHAKE_COMMANDS:
                 continue  # connected a moment ago, its CLIENT SETNAME not yet run: counted once named
-            if _is_app(name):
+            if is_app(name):
                 counts[name] += 1
         return counts
 

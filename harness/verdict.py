@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from harness.collect import FULL_MESSAGES
 from harness.predict import AT_RISK, EXHAUSTS, FITS, ResourcePrediction
 from harness.run import Observation
 
@@ -25,7 +26,7 @@ _SEVERITY = {FITS: 0, AT_RISK: 1, EXHAUSTS: 2}
 def classify_error(error_class: str, message: str) -> str:
     """The kind of an error, the same for Rails and Python, from its class and message."""
     text = f"{error_class} {message}".lower()
-    if "too many clients" in text or "connection slots are reserved" in text:
+    if any(message in text for message in FULL_MESSAGES):
         return "server_full"
     if "max number of clients" in text:
         return "redis_full"

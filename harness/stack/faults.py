@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import psycopg
 
+from harness.collect import HARNESS_PREFIX, is_app
 from harness.stack.postgres import PostgresServer
 from harness.stack.redis import RedisServer
-
-HARNESS_PREFIX = "connlab"
 
 
 def terminate_backends(postgres: PostgresServer, group: str) -> int:
@@ -31,6 +30,6 @@ def kill_redis_clients(redis_server: RedisServer, group: str) -> int:
     with redis_server.client("connlab-faults") as client:
         for entry in client.client_list():
             name = str(entry.get("name") or "")
-            if name.startswith(group) and not name.startswith(HARNESS_PREFIX):
+            if name.startswith(group) and is_app(name):
                 killed += int(client.client_kill_filter(_id=entry["id"]))
     return killed

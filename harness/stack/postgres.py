@@ -126,7 +126,6 @@ class PostgresServer:
         self.log_path = run_dir / "postgres.log"
         self.service: Service | None = None
         self._data_parent: Path | None = None
-        self.start_s: float | None = None
 
     @property
     def app_url(self) -> str:
@@ -187,7 +186,6 @@ class PostgresServer:
         )
 
     def start(self) -> None:
-        began = time.monotonic()
         user = _service_user()
         bin_dir = _reachable_bin_dir(ssl_bin_dir() if self.ssl else pg_bin_dir(), user)
         try:
@@ -199,7 +197,6 @@ class PostgresServer:
         except BaseException:
             self.stop()
             raise
-        self.start_s = time.monotonic() - began
 
     def restart(self) -> float:
         """Fast shutdown (every backend terminated), then start on the same port and data; return seconds down."""

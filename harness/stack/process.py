@@ -173,7 +173,6 @@ class Service:
         self.user = user
         self.stop_signal = stop_signal
         self.proc: subprocess.Popen[bytes] | None = None
-        self.start_s: float | None = None
         self.stopping = False
 
     def start(self) -> None:
@@ -190,7 +189,6 @@ class Service:
         except BaseException:
             self.stop()
             raise
-        self.start_s = time.monotonic() - began
 
     def _wait_ready(self, began: float) -> None:
         if self.readiness is None:

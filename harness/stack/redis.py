@@ -6,7 +6,6 @@ Ready when it answers ``PING``. No persistence: the server lives as long as the 
 from __future__ import annotations
 
 import importlib.util
-import time
 from pathlib import Path
 
 import redis
@@ -40,7 +39,6 @@ class RedisServer:
         self.port = free_port()
         self.log_path = run_dir / "redis.log"
         self.service: Service | None = None
-        self.start_s: float | None = None
 
     @property
     def url(self) -> str:
@@ -57,7 +55,6 @@ class RedisServer:
             return False
 
     def start(self) -> None:
-        began = time.monotonic()
         argv = [
             str(valkey_server_path()), "--bind", "127.0.0.1", "--port", str(self.port),
             "--maxclients", str(self.maxclients), "--save", "", "--appendonly", "no",
@@ -68,7 +65,6 @@ class RedisServer:
             readiness=Readiness(name="PING", check=self._ready, timeout_s=self.ready_timeout_s),
         )
         self.service.start()
-        self.start_s = time.monotonic() - began
 
     def stop(self) -> None:
         if self.service is not None:
