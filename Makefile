@@ -19,16 +19,15 @@ venv: $(BIN)/connlab
 
 ## Run one scenario for real: make scenario NAME=over-limit [APP=rails] [ARGS=--json]
 scenario: $(BIN)/connlab
-	@test -f scenarios/$(NAME).yaml || { echo "connlab: no scenario scenarios/$(NAME).yaml; choose one of: $$(ls scenarios/*.yaml | xargs -n1 basename | sed 's/.yaml//' | tr '\n' ' ')"; exit 2; }
-	$(BIN)/connlab run scenarios/$(NAME).yaml $(APP_FLAG) $(ARGS)
+	$(BIN)/connlab run $(NAME) $(APP_FLAG) $(ARGS)
 
 ## The arithmetic alone, no servers: make predict NAME=dynos-2x2x2
 predict: $(BIN)/connlab
-	$(BIN)/connlab predict scenarios/$(NAME).yaml $(APP_FLAG)
+	$(BIN)/connlab predict $(NAME) $(APP_FLAG)
 
 ## The test suite (real Postgres, Valkey, gunicorn, Locust; Rails when Ruby is installed)
 test: $(BIN)/connlab
-	$(BIN)/ruff check harness tests scenarios stacks/python
+	$(BIN)/ruff check harness tests
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q $(ARGS)
 

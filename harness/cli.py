@@ -2,6 +2,10 @@
 
     connlab predict SCENARIO [--json] [--app python|rails]
     connlab run SCENARIO [--out DIR] [--json] [--app python|rails] [--require-fit]
+    connlab scenarios
+    connlab --version
+
+SCENARIO is a file, or the name of a shipped scenario (``connlab scenarios`` lists them).
 
 Exit codes (``ExitCode``)::
 
@@ -12,6 +16,7 @@ Exit codes (``ExitCode``)::
     4    STACK_FAILED        a server did not start, or died during the run
     5    LOAD_FAILED         Locust failed
     6    DOES_NOT_FIT        with --require-fit: the run held, but the configuration exhausted a server or a pool
+    70   CRASHED             connlab itself failed: one line, and the traceback in a file it names
     130  INTERRUPTED         Ctrl-C (143 for SIGTERM); the stack was torn down first
 """
 
@@ -19,9 +24,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
+import tempfile
 import time
+import traceback
 from dataclasses import replace
 from datetime import datetime
 from enum import IntEnum
@@ -31,6 +39,8 @@ from typing import NoReturn
 
 from rich.console import Console
 
+from harness import __version__
+from harness.assets import scenario_path, shipped_scenarios
 from harness.errors import (
     ConnlabError,
     Interrupted,
@@ -54,19 +64,22 @@ class ExitCode(IntEnum):
     STACK_FAILED = 4
     LOAD_FAILED = 5
     DOES_NOT_FIT = 6
+    CRASHED = 70
     INTERRUPTED = 130
     TERMINATED = 143
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="connlab", description="Reproduce connection exhaustion on real stacks.")
+    parser.add_argument("--version", action="version", version=f"connlab {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("scenarios", help="list the shipped scenarios")
     predict = commands.add_parser("predict", help="print the connection arithmetic, start nothing")
-    predict.add_argument("scenario", type=Path)
+    predict.add_argument("scenario", help="a scenario file, or the name of a shipped scenario")
     predict.add_argument("--json", action="store_true", help="print the prediction as JSON")
     predict.add_argument("--app", choices=APPS, help="override the scenario's app")
     run_ = commands.add_parser("run", help="run the scenario on a real stack and judge the prediction")
-    run_.add_argument("scenario", type=Path)
+    run_.add_argument("scenario", help="a scenario file, or the name of a shipped scenario")
     run_.add_argument("--out", type=Path, default=Path("runs"), help="where run folders go (default: runs)")
     run_.add_argument("--json", action="store_true", help="print results.json to stdout instead of tables")
     run_.add_argument("--app", choices=APPS, help="run the scenario on this app instead of its own")
@@ -83,7 +96,7 @@ def _raise_interrupted(signum: int, _frame: FrameType | None) -> NoReturn:
 
 
 def _plan(args: argparse.Namespace) -> Plan:
-    plan = load_plan(args.scenario)
+    plan = load_plan(scenario_path(args.scenario))
     return replace(plan, app=args.app) if args.app else plan
 
 
@@ -120,6 +133,15 @@ def _exit_code(exc: ConnlabError) -> ExitCode:
     return ExitCode.STACK_FAILED  # StackError, and any other failure of a part of the run
 
 
+def _save_traceback() -> Path:
+    """Write the current exception's traceback to a file of its own; return its path."""
+    handle, name = tempfile.mkstemp(prefix="connlab-crash-", suffix=".txt")
+    with os.fdopen(handle, "w") as out:
+        out.write(f"connlab {__version__} {' '.join(sys.argv)}\n")
+        traceback.print_exc(file=out)
+    return Path(name)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 120)
@@ -127,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupted)
     signal.signal(signal.SIGINT, _raise_interrupted)
     try:
+        if args.command == "scenarios":
+            for name in shipped_scenarios():
+                print(name)
+            return ExitCode.OK
         if args.command == "predict":
             plan = _plan(args)
             if args.json:
@@ -139,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.problems if isinstance(exc, PlanError) else [str(exc)]:
             print(f"connlab: {line}", file=sys.stderr)
         return _exit_code(exc)
+    except Exception:  # noqa: BLE001 - a bug of connlab's own: one line and a file, never a bare traceback
+        print(f"connlab: crashed ({sys.exc_info()[1]!r:.200}); the traceback is in {_save_traceback()}",
+              file=sys.stderr)
+        return ExitCode.CRASHED
     finally:
         left = sweep()
         if left:

@@ -45,7 +45,7 @@ _APP_NAME = re.compile(r"application_name=(\S+)")
 
 
 def job_errors(run_dir: Path) -> tuple[ErrorTally, ...]:
-    """Errors raised inside jobs, from the ``connlab-job-failed`` lines the workers log (stacks/CONTRACT.md)."""
+    """Errors raised inside jobs, from the ``connlab-job-failed`` lines the workers log (harness/apps/CONTRACT.md)."""
     counts: Counter[tuple[str, str]] = Counter()
     for log in sorted(run_dir.glob("worker.*.log")):
         for line in log.read_text(errors="replace").splitlines():

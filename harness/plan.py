@@ -369,7 +369,8 @@ def load_plan(path: Path) -> Plan:
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise PlanError([f"{path}: no such scenario file; see scenarios/ for the shipped ones"]) from None
+        raise PlanError([f"{path}: no such scenario file or shipped scenario; "
+                         "`connlab scenarios` lists the shipped ones"]) from None
     except OSError as exc:
         raise PlanError([f"{path}: cannot read it ({exc.strerror})"]) from None
     try:

@@ -31,7 +31,7 @@ def groups(document: dict[str, object], name: str) -> dict[str, tuple[int, int, 
 
 def run_scenario(name: str, tmp_path: Path) -> dict[str, object]:
     marker = uuid.uuid4().hex
-    result = run_cli(ROOT / "scenarios" / f"{name}.yaml", tmp_path, marker)
+    result = run_cli(ROOT / "harness" / "scenarios" / f"{name}.yaml", tmp_path, marker)
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
     document = only_results(tmp_path)
     validate(document)
@@ -99,7 +99,7 @@ def test_autoscale_crosses_capacity_mid_run(tmp_path: Path) -> None:
 
 def test_missing_ruby_is_one_line_naming_the_packages(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": str(tmp_path), "CONNLAB_NO_INSTALL": "1"}
-    result = subprocess.run([sys.executable, "-m", "harness", "run", "scenarios/rails-baseline.yaml", "--out",
+    result = subprocess.run([sys.executable, "-m", "harness", "run", "harness/scenarios/rails-baseline.yaml", "--out",
                              str(tmp_path)], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
     assert result.returncode == 3
     assert result.stderr.strip() == ("connlab: the Rails app needs Ruby and its gems (ruby is missing): "

@@ -31,7 +31,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_every_shipped_scenario_is_valid() -> None:
-    for path in sorted((ROOT / "scenarios").glob("*.yaml")):
+    for path in sorted((ROOT / "harness" / "scenarios").glob("*.yaml")):
         assert load_plan(path).name == path.stem
 
 
@@ -90,12 +90,12 @@ def test_missing_file_is_one_line() -> None:
     result = subprocess.run([sys.executable, "-m", "harness", "predict", "scenarios/nope.yaml"],
                             capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 2
-    assert result.stderr.strip() == "connlab: scenarios/nope.yaml: no such scenario file; see scenarios/ " \
-                                    "for the shipped ones"
+    assert result.stderr.strip() == "connlab: scenarios/nope.yaml: no such scenario file or shipped scenario; " \
+                                    "`connlab scenarios` lists the shipped ones"
 
 
 def test_predict_json_needs_no_server() -> None:
-    result = subprocess.run([sys.executable, "-m", "harness", "predict", "--json", "scenarios/dynos-2x2x2.yaml"],
+    result = subprocess.run([sys.executable, "-m", "harness", "predict", "--json", "dynos-2x2x2"],
                             capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
     assert '"expected": 8' in result.stdout and '"worst_case": 20' in result.stdout
@@ -103,7 +103,7 @@ def test_predict_json_needs_no_server() -> None:
 
 def test_app_override_changes_the_redis_rule() -> None:
     result = subprocess.run([sys.executable, "-m", "harness", "predict", "--json", "--app", "rails",
-                             "scenarios/baseline.yaml"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+                             "baseline"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
     import json
 

@@ -1,6 +1,6 @@
 """The sample apps: where they live, what they need, how each process of theirs starts.
 
-Both apps follow ``stacks/CONTRACT.md``: ``bin/web``, ``bin/worker`` and
+Both apps follow ``harness/apps/CONTRACT.md``: ``bin/web``, ``bin/worker`` and
 ``bin/oneoff`` exec the real servers (gunicorn / Puma, dramatiq / Sidekiq),
 configured through ``CONNLAB_*`` variables.
 """
@@ -14,12 +14,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.assets import APPS_DIR
 from harness.errors import MissingDependency
 from harness.plan import Plan
 from harness.stack.process import Service, free_port, http_ready, log_line_ready
 
-ROOT = Path(__file__).resolve().parents[2]
-STACKS = ROOT / "stacks"
 WEB_READY_TIMEOUT_S = 30.0
 WORKER_READY_TIMEOUT_S = 30.0
 READY_LINE = "connlab-ready"
@@ -101,7 +100,7 @@ def web_service(plan: Plan, endpoints: Endpoints, *, dyno: int, run_dir: Path) -
     port = free_port()
     web = plan.web
     group = f"web.{dyno}"
-    app_dir = STACKS / plan.app
+    app_dir = APPS_DIR / plan.app
     env = _env(plan, endpoints, group, port=port, workers=web.processes, threads=web.threads,
                pool=web.pool, checkout_timeout_s=web.checkout_timeout_s, fork_safety=web.fork_safety)
     base = f"http://127.0.0.1:{port}"
@@ -116,7 +115,7 @@ def web_service(plan: Plan, endpoints: Endpoints, *, dyno: int, run_dir: Path) -
 def worker_service(plan: Plan, endpoints: Endpoints, *, process: int, run_dir: Path) -> Service:
     assert plan.worker is not None
     group = f"worker.{process}"
-    app_dir = STACKS / plan.app
+    app_dir = APPS_DIR / plan.app
     env = _env(plan, endpoints, group, concurrency=plan.worker.concurrency, pool=plan.worker.pool,
                checkout_timeout_s=plan.worker.checkout_timeout_s, fork_safety=plan.worker.fork_safety)
     log_path = run_dir / f"{group}.log"
@@ -128,7 +127,7 @@ def worker_service(plan: Plan, endpoints: Endpoints, *, process: int, run_dir: P
 
 def oneoff_service(plan: Plan, endpoints: Endpoints, *, group: str, index: int, hold_s: float,
                    connections: int, run_dir: Path) -> Service:
-    app_dir = STACKS / plan.app
+    app_dir = APPS_DIR / plan.app
     env = _env(plan, endpoints, group, hold_s=hold_s, connections=connections, pool=connections,
                checkout_timeout_s=5)
     return Service(

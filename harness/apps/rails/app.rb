@@ -108,7 +108,7 @@ if ENV["CONNLAB_REDIS_URL"]
   end
   Sidekiq.configure_server do |config| # worker: default size = concurrency + 5
     config.redis = { url: ENV["CONNLAB_REDIS_URL"], id: ENV["CONNLAB_GROUP"] }
-    # One line per failed job, which the harness counts (stacks/CONTRACT.md).
+    # One line per failed job, which the harness counts (harness/apps/CONTRACT.md).
     config.error_handlers << proc do |ex, ctx|
       jid = ctx.is_a?(Hash) && ctx[:job].is_a?(Hash) ? ctx[:job]["jid"] : "-"
       $stdout.puts "connlab-job-failed pid=#{Process.pid} job=#{jid} #{ex.class.name}: " \

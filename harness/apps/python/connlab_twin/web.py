@@ -6,7 +6,7 @@ GET /enqueue?ms=N&n=K  K ``hold`` jobs of N ms each (K defaults to 1), through
                      dramatiq or, with CONNLAB_JOBS=rq, RQ
 
 Any exception becomes the status and X-Connlab-Error headers of
-stacks/CONTRACT.md (see ``connlab_twin.errors``). The database engine and the
+harness/apps/CONTRACT.md (see ``connlab_twin.errors``). The database engine and the
 Redis pool behind the job library are per worker process and built on first
 use, so /health never opens a connection and the gunicorn master never does.
 

@@ -16,12 +16,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.assets import LOCUSTFILE
 from harness.errors import LoadError_
 from harness.plan import Plan
 from harness.stack.process import forget_group, kill_group, register_group, tail
 
-ROOT = Path(__file__).resolve().parents[1]
-LOCUSTFILE = ROOT / "scenarios" / "locustfile.py"
 START_TIMEOUT_S = 30.0
 READY_LINE = "connlab-load-started"
 STOP_GRACE_S = 10.0
