@@ -7,7 +7,7 @@ Postgres
     instant, in total and per application_name; refusals for a full server are
     counted from their FATAL lines.
   * sampled: ``PostgresSampler`` counts ``pg_stat_activity`` rows per
-    application_name every ``SAMPLE_INTERVAL_S`` over one superuser connection.
+    application_name every ``SAMPLE_INTERVAL_S`` over the harness's admin connection.
 
 Redis
   * sampled: ``RedisSampler`` counts ``CLIENT LIST`` entries per client name;
@@ -18,7 +18,6 @@ The harness's own connections are named ``connlab-*`` and never counted.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import threading
 import time
@@ -27,10 +26,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import redis
 
 from harness.load import ErrorTally
+from harness.stack.postgres import AdminConnection
 
 SAMPLE_INTERVAL_S = 0.05
 HARNESS_PREFIX = "connlab"
@@ -176,29 +175,26 @@ class _Sampler:
 
 
 class PostgresSampler(_Sampler):
+    """Counts pg_stat_activity rows over the harness's one admin connection (it reconnects after a restart)."""
+
     QUERY = ("select coalesce(nullif(application_name, ''), %s), count(*) from pg_stat_activity "
              "where backend_type = 'client backend' and coalesce(state, 'starting') <> 'starting' "
              "and application_name not like 'connlab%%' group by 1")
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, admin: AdminConnection) -> None:
         super().__init__(name="postgres")
-        self.dsn = dsn
-        self.conn = psycopg.connect(dsn, autocommit=True)
+        self.admin = admin
 
     def _sample(self) -> Counter[str]:
-        if self.conn.closed or self.conn.broken:  # Postgres restarted: connect again
-            self.conn = psycopg.connect(self.dsn, autocommit=True)
-        return Counter({str(name): int(n) for name, n in self.conn.execute(self.QUERY, (UNNAMED,))})
-
-    def _close(self) -> None:
-        self.conn.close()
+        return Counter({str(name): int(n) for name, n in self.admin.execute(self.QUERY, (UNNAMED,))})
 
 
 class RedisSampler(_Sampler):
+    """Counts CLIENT LIST entries over the harness's one admin connection (a pool of one, held all run)."""
+
     def __init__(self, client: redis.Redis) -> None:
         super().__init__(name="redis")
         self.client = client
-        self.client.ping()  # hold the connection from the start, before the apps can fill maxclients
 
     def _sample(self) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -212,7 +208,3 @@ class RedisSampler(_Sampler):
 
     def rejected(self) -> int:
         return int(self.client.info("stats").get("rejected_connections", 0))
-
-    def _close(self) -> None:
-        with contextlib.suppress(redis.RedisError):
-            self.client.close()

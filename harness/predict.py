@@ -11,13 +11,14 @@ Postgres, per group (T = threads, S = pool, P = processes per dyno, D = dynos)::
               next ones while it holds: the most bursts holding at one instant)
 
     expected (resource) = sum over groups = D x P x min(T, S) + W x min(C, S) + extras
-    capacity            = max_connections - max(superuser_reserved_connections, 1)
+    capacity            = max_connections - superuser_reserved_connections
 
 A thread holds at most one connection, and a pool never lends more than S at
 once, hence ``min(T, S)``; the worst case is every pool filled to its size
-(threads that died and were replaced, app code that spawns threads). The
-harness's own sampler connects as superuser: it sits in a reserved slot, or
-takes one ordinary slot when none is reserved, hence the ``max(..., 1)``.
+(threads that died and were replaced, app code that spawns threads).
+Capacity is what production gives the apps' role (not a superuser); the
+harness's own connections are not in it: the stack starts each server with one
+extra slot for the harness's one admin connection (``harness.stack.postgres``).
 
 Redis, per group::
 
@@ -29,7 +30,7 @@ Redis, per group::
               python (dramatiq): expected = worst = C + 2 (two consumers
               plus one ack per job thread, see ``_worker_redis``);
               forking (RQ): expected 3C + 1, worst 4C + 1
-    capacity  = maxclients - 1 (the harness's CLIENT LIST connection)
+    capacity  = maxclients (the harness's one connection has a slot of its own)
 
 Status: ``exhausts`` when expected > capacity, ``at-risk`` when only the worst
 case is, ``fits`` otherwise. Pool starvation (T > S, or C > S) is flagged apart:
@@ -41,9 +42,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.plan import Plan, WorkerTier
-
-HARNESS_REDIS_CLIENTS = 1
-HARNESS_PG_SLOTS = 1
 
 FITS, AT_RISK, EXHAUSTS = "fits", "at-risk", "exhausts"
 
@@ -160,7 +158,7 @@ def _postgres(plan: Plan, dynos: int) -> ResourcePrediction:
     return ResourcePrediction(
         name="postgres",
         limit=limits.max_connections,
-        capacity=limits.max_connections - max(limits.superuser_reserved_connections, HARNESS_PG_SLOTS),
+        capacity=limits.max_connections - limits.superuser_reserved_connections,
         groups=tuple(groups),
     )
 
@@ -181,7 +179,7 @@ def _redis(plan: Plan, dynos: int) -> ResourcePrediction:
     return ResourcePrediction(
         name="redis",
         limit=plan.redis.maxclients,
-        capacity=plan.redis.maxclients - HARNESS_REDIS_CLIENTS,
+        capacity=plan.redis.maxclients,
         groups=tuple(groups),
     )
 

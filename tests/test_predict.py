@@ -64,15 +64,15 @@ def test_worker_and_extras_add_their_groups() -> None:
                                             "rake", "console"}
 
 
-def test_capacity_subtracts_reserved_slots_or_the_harness_slot() -> None:
+def test_capacity_is_the_production_formula_with_no_harness_term() -> None:
     web = {"dynos": 1, "processes": 1, "threads": 1, "pool": 1}
     assert predict(plan_of(web, max_connections=100, reserved=3)).resource("postgres").capacity == 97
-    assert predict(plan_of(web, max_connections=10, reserved=0)).resource("postgres").capacity == 9
+    assert predict(plan_of(web, max_connections=10, reserved=0)).resource("postgres").capacity == 10
 
 
-@pytest.mark.parametrize(("max_connections", "status"), [(30, FITS), (15, AT_RISK), (8, EXHAUSTS)])
+@pytest.mark.parametrize(("max_connections", "status"), [(30, FITS), (15, AT_RISK), (8, AT_RISK), (7, EXHAUSTS)])
 def test_status_thresholds(max_connections: int, status: str) -> None:
-    # expected 2 x 2 x 2 = 8, worst 2 x 2 x 5 = 20; capacity = max - 1 (no reserved slots)
+    # expected 2 x 2 x 2 = 8, worst 2 x 2 x 5 = 20; capacity = max (no reserved slots)
     plan = plan_of({"dynos": 2, "processes": 2, "threads": 2, "pool": 5}, max_connections=max_connections,
                    reserved=0)
     assert predict(plan).resource("postgres").status == status
@@ -85,7 +85,7 @@ def test_redis_sidekiq_rule_and_web_enqueue_threads() -> None:
     # web: 2 dynos x 2 x 3 threads = 12; Sidekiq: (10 + 1) expected, (10 + 5) ceiling per process
     assert redis.expected == 12 + 2 * 11
     assert redis.worst_case == 12 + 2 * 15
-    assert redis.capacity == 99
+    assert redis.capacity == 100
 
 
 def test_scaling_events_give_the_final_topology() -> None:

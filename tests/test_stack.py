@@ -70,9 +70,9 @@ def test_sweep_ends_groups_left_running(tmp_path: Path) -> None:
 
 def test_postgres_log_replay_gives_exact_peaks_and_refusals(tmp_path: Path) -> None:
     with PostgresServer(run_dir=tmp_path, max_connections=6, superuser_reserved_connections=0) as pg:
-        sampler = PostgresSampler(pg.superuser_dsn("connlab-sampler"))  # takes 1 of the 6 slots
+        sampler = PostgresSampler(pg.admin)  # has a slot of its own: the apps get all 6
         sampler.start()
-        held = [psycopg.connect(pg.app_url + f"?application_name=web.{1 + i % 2}") for i in range(5)]
+        held = [psycopg.connect(pg.app_url + f"?application_name=web.{1 + i % 2}") for i in range(6)]
         refused = 0
         for _ in range(3):
             try:
@@ -92,16 +92,19 @@ def test_postgres_log_replay_gives_exact_peaks_and_refusals(tmp_path: Path) -> N
         pid = pg.service.pid
     assert refused == 3
     exact = replay_postgres_log(tmp_path / "postgres.log")
-    assert exact.total == 5
-    assert exact.by_group == {"web.1": 3, "web.2": 2, "rake": 1}
+    assert exact.total == 6
+    assert exact.by_group == {"web.1": 3, "web.2": 3, "rake": 1}
     assert exact.rejected == 3
-    assert sampled.total == 5 and sampled.by_group == {"web.1": 3, "web.2": 2}
+    assert sampled.total == 6 and sampled.by_group == {"web.1": 3, "web.2": 3}
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
 
 
 def test_postgres_reserved_slots_refuse_the_app_role(tmp_path: Path) -> None:
+    """The apps get exactly max_connections - reserved while the harness's admin connection is open."""
     with PostgresServer(run_dir=tmp_path, max_connections=5, superuser_reserved_connections=2) as pg:
+        assert pg.admin.execute("select count(*) from pg_stat_activity where application_name = 'connlab-admin'") \
+            == [(1,)]
         held = [psycopg.connect(pg.app_url + "?application_name=web.1") for _ in range(3)]
         with pytest.raises(psycopg.OperationalError, match="reserved for roles with the SUPERUSER"):
             psycopg.connect(pg.app_url + "?application_name=web.1")
@@ -112,12 +115,11 @@ def test_postgres_reserved_slots_refuse_the_app_role(tmp_path: Path) -> None:
 
 
 def test_redis_sampler_counts_named_clients_and_rejections(tmp_path: Path) -> None:
+    """maxclients 4 gives the apps exactly 4 while the harness's admin connection samples them."""
     with RedisServer(run_dir=tmp_path, maxclients=4) as server:
-        sampler = RedisSampler(server.client("connlab-monitor"))
-        while len(sampler.client.client_list()) > 1:  # the readiness probe's connection is closing
-            time.sleep(0.01)
+        sampler = RedisSampler(server.admin)
         sampler.start()
-        clients = [redis.Redis(port=server.port, client_name="worker.1", retry=None) for _ in range(3)]
+        clients = [redis.Redis(port=server.port, client_name="worker.1", retry=None) for _ in range(4)]
         for client in clients:
             client.ping()
         extra = redis.Redis(port=server.port, client_name="web.1", retry=None)
@@ -128,13 +130,13 @@ def test_redis_sampler_counts_named_clients_and_rejections(tmp_path: Path) -> No
         peaks = sampler.stop()
         for client in clients:
             client.close()
-    assert peaks.by_group == {"worker.1": 3} and peaks.total == 3
-    assert rejected >= 1
+    assert peaks.by_group == {"worker.1": 4} and peaks.total == 4
+    assert rejected == 1
 
 
 def test_log_replay_closes_everything_at_a_restart_and_the_sampler_reconnects(tmp_path: Path) -> None:
     with PostgresServer(run_dir=tmp_path, max_connections=20, superuser_reserved_connections=3) as pg:
-        sampler = PostgresSampler(pg.superuser_dsn("connlab-sampler"))
+        sampler = PostgresSampler(pg.admin)
         sampler.start()
         before = [psycopg.connect(pg.app_url + "?application_name=web.1") for _ in range(4)]
         time.sleep(0.2)
@@ -164,8 +166,7 @@ def test_faults_end_only_the_named_group(tmp_path: Path) -> None:
         clients = [redis.Redis(port=server.port, client_name=name) for name in ("worker.1", "web.1")]
         ids = [client.client_id() for client in clients]
         assert faults.kill_redis_clients(server, "worker") == 1
-        with server.client("connlab-test") as admin:
-            left = {int(entry["id"]) for entry in admin.client_list()}
+        left = {int(entry["id"]) for entry in server.admin.client_list()}
         assert ids[0] not in left and ids[1] in left
 
 

@@ -2,12 +2,11 @@
 
 Each takes the server and a group prefix (``web`` matches web.1, web.2 ...; an
 empty prefix matches every app connection) and returns how many connections it
-ended. The harness's own connections (``connlab-*``) are never touched.
+ended. The harness's own connections (``connlab-*``) are never touched, and the faults
+run over the harness's one admin connection per server (see ``harness.stack.postgres``).
 """
 
 from __future__ import annotations
-
-import psycopg
 
 from harness.collect import HARNESS_PREFIX, is_app
 from harness.stack.postgres import PostgresServer
@@ -19,17 +18,16 @@ def terminate_backends(postgres: PostgresServer, group: str) -> int:
     query = ("select count(pg_terminate_backend(pid)) from pg_stat_activity "
              "where backend_type = 'client backend' and application_name like %s "
              "and application_name not like %s")
-    with psycopg.connect(postgres.superuser_dsn("connlab-faults"), autocommit=True) as conn:
-        row = conn.execute(query, (group.replace("%", r"\%") + "%", HARNESS_PREFIX + "%")).fetchone()
-    return int(row[0]) if row else 0
+    rows = postgres.admin.execute(query, (group.replace("%", r"\%") + "%", HARNESS_PREFIX + "%"))
+    return int(rows[0][0]) if rows else 0
 
 
 def kill_redis_clients(redis_server: RedisServer, group: str) -> int:
     """CLIENT KILL for the clients whose name starts with ``group``."""
     killed = 0
-    with redis_server.client("connlab-faults") as client:
-        for entry in client.client_list():
-            name = str(entry.get("name") or "")
-            if name.startswith(group) and is_app(name):
-                killed += int(client.client_kill_filter(_id=entry["id"]))
+    client = redis_server.admin
+    for entry in client.client_list():
+        name = str(entry.get("name") or "")
+        if name.startswith(group) and is_app(name):
+            killed += int(client.client_kill_filter(_id=entry["id"]))
     return killed

@@ -5,6 +5,15 @@ max_connections and connection logging (the collector replays the log), waits
 for ``SELECT 1``, and creates the apps' role (``connlab_app``, no superuser: the
 reserved slots apply to it as they do to a real app) and database.
 
+The harness is invisible to the apps. Postgres refuses a non-superuser when
+fewer than ``superuser_reserved_connections`` slots are free, counting every
+backend, superusers included (measured: max_connections 5, 2 reserved, gives
+the app role 3 connections, and 2 while one superuser connection is open). So
+the harness talks to Postgres over exactly one connection for the whole run
+(``AdminConnection``: readiness, setup, the sampler and the faults share it)
+and starts the server with ``max_connections`` + ``HARNESS_CONNECTIONS``: the
+apps meet exactly the plan's ``max_connections - superuser_reserved_connections``.
+
 Postgres refuses to run as root: as root the cluster lives in a temporary folder
 owned by an unprivileged system user (``connlab``, created when missing) and the
 server runs as that user.
@@ -19,8 +28,10 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -33,6 +44,41 @@ APP_ROLE = "connlab_app"
 APP_DATABASE = "connlab"
 SUPERUSER = "postgres"
 LOG_LINE_PREFIX = "%m [%p] "
+#: Connections the harness holds open during a run: its one admin connection.
+HARNESS_CONNECTIONS = 1
+ADMIN_NAME = "connlab-admin"
+
+
+class AdminConnection:
+    """The harness's one superuser connection, shared by threads under a lock; reconnects after a restart."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._conn: psycopg.Connection[Any] | None = None
+        self._lock = threading.Lock()
+
+    def execute(self, query: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run ``query`` and return its rows; connect (again) first when needed."""
+        with self._lock:
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                if self._conn is not None:
+                    self._conn.close()
+                self._conn = psycopg.connect(self.dsn, autocommit=True)
+            cursor = self._conn.execute(query, params)
+            return cursor.fetchall() if cursor.description is not None else []
+
+    def ping(self) -> bool:
+        try:
+            self.execute("select 1")
+            return True
+        except psycopg.Error:
+            return False
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
 
 def pg_bin_dir() -> Path:
@@ -126,6 +172,7 @@ class PostgresServer:
         self.log_path = run_dir / "postgres.log"
         self.service: Service | None = None
         self._data_parent: Path | None = None
+        self.admin = AdminConnection(self.superuser_dsn(ADMIN_NAME))
 
     @property
     def app_url(self) -> str:
@@ -137,12 +184,7 @@ class PostgresServer:
                 f"application_name={application_name} connect_timeout=2")
 
     def _ready(self) -> bool:
-        try:
-            with psycopg.connect(self.superuser_dsn("connlab-ready")) as conn:
-                conn.execute("select 1")
-            return True
-        except psycopg.OperationalError:
-            return False
+        return self.admin.ping()
 
     def _init_cluster(self, bin_dir: Path, user: str | None) -> list[str]:
         """initdb a cluster in a fresh temporary folder; return the server's argv."""
@@ -161,7 +203,7 @@ class PostgresServer:
         settings = {
             "listen_addresses": "127.0.0.1",
             "unix_socket_directories": "",
-            "max_connections": str(self.max_connections),
+            "max_connections": str(self.max_connections + HARNESS_CONNECTIONS),
             "superuser_reserved_connections": str(self.superuser_reserved_connections),
             "log_connections": "on",
             "log_disconnections": "on",
@@ -191,9 +233,8 @@ class PostgresServer:
         try:
             self.service = self._service(self._init_cluster(bin_dir, user), user)
             self.service.start()
-            with psycopg.connect(self.superuser_dsn("connlab-setup"), autocommit=True) as conn:
-                conn.execute(f"create role {APP_ROLE} login")
-                conn.execute(f"create database {APP_DATABASE} owner {APP_ROLE}")
+            self.admin.execute(f"create role {APP_ROLE} login")
+            self.admin.execute(f"create database {APP_DATABASE} owner {APP_ROLE}")
         except BaseException:
             self.stop()
             raise
@@ -208,6 +249,7 @@ class PostgresServer:
         return time.monotonic() - began
 
     def stop(self) -> None:
+        self.admin.close()
         if self.service is not None:
             self.service.stop()
         if self._data_parent is not None:

