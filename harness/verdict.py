@@ -102,6 +102,33 @@ def most_severe(observation: Observation, name: str) -> ResourcePrediction:
     return max(candidates, key=lambda r: (_SEVERITY[r.status], r.worst_case))
 
 
+def _shortfall(observation: Observation, name: str, predicted: ResourcePrediction, exhausted: bool) -> list[str]:
+    """Why a peak fell short of what the prediction says the apps would hold, with the figures that show it."""
+    seen = observation.resource(name)
+    if exhausted and seen.peak < predicted.capacity:
+        line = (f"{name}: refused connections although its peak ({seen.peak}) stayed below capacity "
+                f"({predicted.capacity})")
+        if name == "postgres" and observation.plan.postgres.superuser_reserved_connections > 0:
+            line += ("; with reserved slots a refused attempt holds a slot until its backend exits (measured: at "
+                     "~450 refused attempts a second, a reconnect into a free slot was refused 79% of the time)")
+        return [line]
+    if exhausted or seen.peak >= predicted.expected:
+        return []
+    line = f"{name}: the apps held {seen.peak} of the {predicted.expected} expected connections at once"
+    short = [f"{g.group} {seen.by_group.get(g.group, 0)} of {g.expected}" for g in predicted.groups
+             if seen.by_group.get(g.group, 0) < g.expected]
+    web = observation.plan.web
+    topologies = [observation.forecast.initial, *(p for _, p in observation.forecast.after_events)]
+    threads = max(p.web_dynos for p in topologies) * web.processes * web.threads
+    if observation.plan.traffic.max_users < threads:
+        line += f"; too few users to keep every thread busy ({observation.plan.traffic.max_users} users, {threads} " \
+                "web threads)"
+    elif short:
+        line += "; requests spread unevenly over the processes, groups short of their expected count: " + \
+                ", ".join(short[:8]) + (f" and {len(short) - 8} more" if len(short) > 8 else "")
+    return [line]
+
+
 def judge(observation: Observation) -> Verdict:
     failures: list[str] = []
     notes: list[str] = []
@@ -126,13 +153,7 @@ def judge(observation: Observation) -> Verdict:
                             f"{predicted.capacity}) but refused no connection")
         if predicted.status == FITS and exhausted[name]:
             failures.append(f"{name}: predicted to fit but refused {seen.rejected} connection(s)")
-        busy = min(predicted.expected, predicted.capacity)
-        if seen.peak < busy and exhausted[name]:
-            notes.append(f"{name}: {seen.peak} of the {busy} slots held by the apps at the peak; refused attempts "
-                         "held the others for a moment (Postgres checks the reserved slots after taking one)")
-        elif seen.peak < busy:
-            notes.append(f"{name}: the load kept {seen.peak} of the {busy} expected connections open at "
-                         "once (too few users or too short queries to make every thread busy)")
+        notes += _shortfall(observation, name, predicted, exhausted[name])
     starved = observation.forecast.initial.pool_starvation
     if kinds["pool_timeout"] and not starved:
         failures.append(f"{kinds['pool_timeout']} pool timeout(s) although no pool is smaller than its threads")

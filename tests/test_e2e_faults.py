@@ -34,6 +34,7 @@ def test_preboot_deploy_doubles_the_web_tier_against_capacity(prefix: str, tmp_p
     pg = resource(document, "postgres")
     assert pg["predicted"]["status"] == "fits"  # type: ignore[index]
     assert pg["exhaustion"] == {"predicted": "exhausts", "observed": True}
+    assert pg["observed"]["peak"] == pg["capacity"] == 12  # type: ignore[index]
     assert {g["group"] for g in pg["groups"]} >= {"web.3", "web.4"}  # type: ignore[attr-defined]
     events = document["events"]
     assert isinstance(events, list)

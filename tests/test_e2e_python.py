@@ -65,7 +65,7 @@ def test_shipped_python_scenario(name: str, tmp_path: Path) -> None:
         assert pg["observed"]["peak"] == 8  # type: ignore[index]
     if name == "over-limit":
         assert pg["exhaustion"] == {"predicted": "exhausts", "observed": True}
-        assert pg["observed"]["peak"] == pg["capacity"] == 9  # type: ignore[index]
+        assert pg["observed"]["peak"] == pg["capacity"] == 10  # type: ignore[index]
         assert kinds.get("server_full", 0) > 0
     if name == "pool-starvation":
         assert kinds.get("pool_timeout", 0) > 0 and pg["observed"]["peak"] == 1  # type: ignore[index]

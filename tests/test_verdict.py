@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from harness.verdict import classify_error
+import pytest
+import yaml
+
+from harness.load import LoadResult
+from harness.plan import parse_plan
+from harness.predict import forecast
+from harness.run import Observation, ResourceObservation
+from harness.verdict import classify_error, judge
 
 CASES = [
     ("ActiveRecord::ConnectionTimeoutError", "could not obtain a connection from the pool within N.N seconds "
@@ -33,3 +40,45 @@ CASES = [
 @pytest.mark.parametrize(("error_class", "message", "kind"), CASES)
 def test_kinds_of_real_messages(error_class: str, message: str, kind: str) -> None:
     assert classify_error(error_class, message) == kind
+
+
+def _observation(text: str, *, peak: int, by_group: dict[str, int], rejected: int = 0) -> Observation:
+    plan = parse_plan(yaml.safe_load(text), Path("s.yaml"))
+    seen = ResourceObservation(name="postgres", peak=peak, peak_method="log-events", sampled_peak=peak,
+                               rejected=rejected, by_group=by_group)
+    idle = ResourceObservation(name="redis", peak=0, peak_method="sampled", sampled_peak=0, rejected=0, by_group={})
+    return Observation(plan=plan, forecast=forecast(plan), run_dir=Path("."), postgres=seen, redis=idle,
+                       load=LoadResult(total=10, failed=0, errors=(), failures_per_second={}), job_errors=(),
+                       events=(), startup_s={}, stack_up_s=0.0, duration_s=0.0)
+
+
+PLAN = """
+app: python
+postgres: {max_connections: 100, superuser_reserved_connections: 3}
+redis: {maxclients: 50}
+tiers:
+  web: {dynos: 3, processes: 2, threads: 5, pool: 5}
+traffic:
+  query_ms: 500
+  stages: [{duration_s: 5, users: USERS}]
+"""
+
+
+def test_a_short_peak_names_the_expected_count_and_too_few_users() -> None:
+    verdict = judge(_observation(PLAN.replace("USERS", "20"), peak=20, by_group={"web.1": 7, "web.2": 7,
+                                                                                "web.3": 6}))
+    assert verdict.notes == ("postgres: the apps held 20 of the 30 expected connections at once; too few users "
+                             "to keep every thread busy (20 users, 30 web threads)",)
+
+
+def test_a_short_peak_with_enough_users_names_the_groups_short_of_their_count() -> None:
+    verdict = judge(_observation(PLAN.replace("USERS", "60"), peak=27, by_group={"web.1": 10, "web.2": 10,
+                                                                                "web.3": 7}))
+    assert verdict.notes == ("postgres: the apps held 27 of the 30 expected connections at once; requests spread "
+                             "unevenly over the processes, groups short of their expected count: web.3 7 of 10",)
+
+
+def test_a_full_peak_needs_no_note() -> None:
+    verdict = judge(_observation(PLAN.replace("USERS", "60"), peak=30, by_group={"web.1": 10, "web.2": 10,
+                                                                                "web.3": 10}))
+    assert verdict.notes == () and verdict.prediction_held
