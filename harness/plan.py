@@ -266,8 +266,11 @@ def _events(r: Reader, raw: Any, duration_s: float) -> tuple[Event, ...]:
     events = []
     for i, item in enumerate(raw):
         where = f"events[{i}]"
+        known = len(r.problems)
         action = r.text(item if isinstance(item, dict) else {}, "action", where, choices=EVENT_ACTIONS)
-        data = r.mapping(item, where, ("at_s", "action", *_EVENT_FIELDS[action]))
+        # an unknown action's own fields are not "unknown keys": the action is the one mistake
+        fields = _EVENT_FIELDS[action] if len(r.problems) == known else tuple(item) if isinstance(item, dict) else ()
+        data = r.mapping(item, where, ("at_s", "action", *fields))
         event = Event(
             at_s=r.number(data, "at_s", where, minimum=0),
             action=action,
@@ -326,13 +329,15 @@ def parse_plan(raw: Any, path: Path) -> Plan:
     rd = r.mapping(data.get("redis"), "redis", ("maxclients",))
     tiers = r.mapping(data.get("tiers"), "tiers", ("web", "worker"))
     traffic = _traffic(r, data.get("traffic"))
+    known = len(r.problems)
     postgres = PostgresLimits(
         max_connections=r.integer(pg, "max_connections", "postgres", minimum=2),
         superuser_reserved_connections=r.integer(pg, "superuser_reserved_connections", "postgres",
                                                  minimum=0, default=3),
         ssl=r.boolean(pg, "ssl", "postgres", default=False),
     )
-    if postgres.superuser_reserved_connections >= postgres.max_connections:
+    # compare the two only when both were read as given: a mistake in one is reported once, not twice
+    if len(r.problems) == known and postgres.superuser_reserved_connections >= postgres.max_connections:
         r.problem("postgres.superuser_reserved_connections",
                   f"must be below max_connections ({postgres.max_connections})")
     description = data.get("description", "")

@@ -92,8 +92,11 @@ class Reader:
              default: str | None = None) -> str:
         value = data.get(key, default)
         name = f"{where}.{key}" if where else key
+        allowed = f"one of {', '.join(choices)}" if choices else "a non-empty string"
+        if value is None:
+            self.problem(name, f"is required: {allowed}")
+            return choices[0] if choices else ""
         if not isinstance(value, str) or not value:
-            allowed = f"one of {', '.join(choices)}" if choices else "a non-empty string"
             self.problem(name, f"must be {allowed}, got {value!r}")
             return choices[0] if choices else ""
         if choices and value not in choices:

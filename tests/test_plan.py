@@ -110,3 +110,17 @@ def test_app_override_changes_the_redis_rule() -> None:
     redis = next(r for r in json.loads(result.stdout)["initial"]["resources"] if r["name"] == "redis")
     worker = next(g for g in redis["groups"] if g["group"] == "worker.1")
     assert (worker["expected"], worker["worst_case"]) == (3, 7)  # Sidekiq at concurrency 2: C + 1, C + 5
+
+
+def test_each_mistake_is_reported_once_in_the_users_words(tmp_path: Path) -> None:
+    bad = GOOD.replace("app: python\n", "").replace("max_connections: 20", "max_connections: many") + \
+        "events: [{at_s: 1, action: explode, dynos: 3}]\n"
+    with pytest.raises(PlanError) as caught:
+        load_plan(write(tmp_path, bad))
+    where = tmp_path / "s.yaml"
+    assert caught.value.problems == [
+        f"{where}: postgres.max_connections: must be an integer >= 2, got 'many'",
+        f"{where}: app: is required: one of python, rails",
+        f"{where}: events[0].action: must be one of scale, deploy, kill_backends, restart_postgres, "
+        "kill_redis_clients, got 'explode'",
+    ]
