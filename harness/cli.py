@@ -53,6 +53,7 @@ from harness.predict import forecast
 from harness.report import prediction_document, results, show_forecast, show_results, write_results
 from harness.run import run
 from harness.stack.process import sweep
+from harness.stack.registry import begin_run
 from harness.verdict import judge
 
 
@@ -102,6 +103,8 @@ def _plan(args: argparse.Namespace) -> Plan:
 
 def _run(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
     plan = _plan(args)
+    for line in begin_run():  # end what runs that died left; record this run, with a reaper that outlives it
+        print(f"connlab: {line}", file=sys.stderr)
     began = time.monotonic()
     # absolute: Locust and the apps run in other working directories
     run_dir = args.out.resolve() / f"{plan.name}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"

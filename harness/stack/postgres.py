@@ -37,6 +37,7 @@ import psycopg
 
 from harness.errors import MissingDependency, StackError
 from harness.stack.process import Readiness, Service, free_port
+from harness.stack.registry import note_folder
 
 READY_TIMEOUT_S = 20.0
 SERVICE_USER = "connlab"
@@ -206,6 +207,7 @@ class PostgresServer:
     def _init_cluster(self, bin_dir: Path, user: str | None) -> list[str]:
         """initdb a cluster in a fresh temporary folder; return the server's argv."""
         self._data_parent = Path(tempfile.mkdtemp(prefix="connlab-pg-"))
+        note_folder(self._data_parent)  # removed by a sweep if the run is killed
         data = self._data_parent / "data"
         if user is not None:
             shutil.chown(self._data_parent, user=user)

@@ -6,7 +6,9 @@ timeout names the service, the time waited and its last log lines. Stopping
 sends SIGTERM to the whole process group, then SIGKILL after ``STOP_GRACE_S``.
 
 Every group started is also recorded in ``LIVE_GROUPS`` so that ``sweep()``
-can end whatever is left, whatever path the run took out.
+can end whatever is left, whatever path the run took out, and, during a
+``connlab run``, in the run registry on disk (``registry``), so that the run's
+reaper, or the next run, ends them if the harness itself is killed.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 from types import TracebackType
 
 from harness.errors import ComponentDied, StartTimeout
+from harness.stack import registry
 
 STOP_GRACE_S = 5.0
 POLL_INTERVAL_S = 0.05
@@ -106,25 +109,29 @@ def kill_group(pgid: int, *, grace_s: float = STOP_GRACE_S,
         os.killpg(pgid, signal.SIGKILL)
 
 
-def register_group(pgid: int, name: str) -> None:
-    """Remember a process group the harness started, for ``sweep()``."""
+def register_group(pgid: int, name: str, stop_signal: signal.Signals = signal.SIGTERM) -> None:
+    """Remember a process group the harness started, for ``sweep()`` and in the run's record on disk."""
     with _LIVE_LOCK:
         LIVE_GROUPS[pgid] = name
+    registry.note_group(pgid, name, stop_signal)
 
 
 def forget_group(pgid: int) -> None:
     with _LIVE_LOCK:
         LIVE_GROUPS.pop(pgid, None)
+    registry.drop_group(pgid)
 
 
 def sweep() -> list[str]:
-    """End every process group the harness started and has not stopped; return their names."""
+    """End every process group the harness started and has not stopped, then the run's record and
+    reaper (nothing is left for them); return the groups' names."""
     with _LIVE_LOCK:
         groups = dict(LIVE_GROUPS)
     for pgid in groups:
         kill_group(pgid, grace_s=1.0)
     for pgid in groups:
         forget_group(pgid)
+    registry.end_run()
     return list(groups.values())
 
 
@@ -183,7 +190,7 @@ class Service:
                 self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=self.env, cwd=self.cwd, start_new_session=True, user=self.user,
             )
-        register_group(self.proc.pid, self.name)
+        register_group(self.proc.pid, self.name, self.stop_signal)
         try:
             self._wait_ready(began)
         except BaseException:
