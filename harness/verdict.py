@@ -115,8 +115,8 @@ def _shortfall(observation: Observation, name: str, predicted: ResourcePredictio
     if exhausted or seen.peak >= predicted.expected:
         return []
     line = f"{name}: the apps held {seen.peak} of the {predicted.expected} expected connections at once"
-    short = [f"{g.group} {seen.by_group.get(g.group, 0)} of {g.expected}" for g in predicted.groups
-             if seen.by_group.get(g.group, 0) < g.expected]
+    below = [g for g in predicted.groups if seen.by_group.get(g.group, 0) < g.expected]
+    short = [f"{g.group} {seen.by_group.get(g.group, 0)} of {g.expected}" for g in below]
     web = observation.plan.web
     topologies = [observation.forecast.initial, *(p for _, p in observation.forecast.after_events)]
     threads = max(p.web_dynos for p in topologies) * web.processes * web.threads
@@ -124,8 +124,10 @@ def _shortfall(observation: Observation, name: str, predicted: ResourcePredictio
         line += f"; too few users to keep every thread busy ({observation.plan.traffic.max_users} users, {threads} " \
                 "web threads)"
     elif short:
-        line += "; requests spread unevenly over the processes, groups short of their expected count: " + \
-                ", ".join(short[:8]) + (f" and {len(short) - 8} more" if len(short) > 8 else "")
+        uneven = all(g.tier == "web" for g in below)
+        line += ("; requests spread unevenly over the processes, groups" if uneven else "; groups") + \
+            " short of their expected count: " + ", ".join(short[:8]) + \
+            (f" and {len(short) - 8} more" if len(short) > 8 else "")
     return [line]
 
 

@@ -25,7 +25,8 @@ def test_dead_connections_fail_in_flight_requests_then_pools_refill(prefix: str,
     assert lost > 0
     pg = resource(document, "postgres")
     # the pools refill to one connection per busy thread, within the worst case (every pool full)
-    assert 10 <= pg["observed"]["peak"] <= pg["predicted"]["worst_case"] == 18  # type: ignore[index]
+    assert pg["observed"]["peak"] == pg["predicted"]["expected"] == 10  # type: ignore[index]
+    assert pg["predicted"]["worst_case"] == 18  # type: ignore[index]
 
 
 @pytest.mark.parametrize("prefix", APPS)
