@@ -70,6 +70,10 @@ class RedisServer:
             str(valkey_server_path()), "--bind", "127.0.0.1", "--port", str(self.port),
             "--maxclients", str(self.maxclients + HARNESS_CONNECTIONS), "--save", "", "--appendonly", "no",
             "--dir", str(self.run_dir), "--protected-mode", "yes",
+            # every accept and close in the log, names included, epoch-ms stamps, and the harness's DEBUG LOG
+            # markers (its kills, its last CLIENT LIST) in place: harness.redis_log replays it
+            "--loglevel", "verbose", "--hide-user-data-from-log", "no", "--log-timestamp-format", "milliseconds",
+            "--enable-debug-command", "local",
         ]
         self.service = Service(
             name="redis", argv=argv, log_path=self.log_path,
