@@ -18,9 +18,12 @@ from harness.events import timeline
 from harness.load import ErrorTally, LoadResult, LoadRun
 from harness.plan import Plan
 from harness.predict import Forecast, forecast
+from harness.redis_log import FinalRead, exact_or_why, final_read, replay_redis_log
+from harness.stack import faults
 from harness.stack.apps import ensure_app
 from harness.stack.local import LocalStack
 from harness.stack.postgres import ssl_bin_dir
+from harness.stack.redis import HARNESS_CONNECTIONS
 
 TICK_S = 0.05
 LOAD_OVERRUN_S = 30.0
@@ -75,6 +78,27 @@ def _postgres_observation(exact: Peaks, sampled: Peaks, traffic_start_epoch_s: f
     )
 
 
+def _redis_observation(stack: LocalStack, final: FinalRead, sampled: Peaks,
+                       traffic_start_epoch_s: float) -> tuple[ResourceObservation, str | None]:
+    """The exact figures replayed from Valkey's log when they agree with the server, else the sampled ones and why."""
+    try:
+        exact = replay_redis_log(stack.redis.log_path, maxclients=stack.redis.maxclients + HARNESS_CONNECTIONS,
+                                 final_clients=final.clients, kills=faults.redis_kills(stack.redis))
+    except OSError as exc:
+        why: str | None = f"Valkey's log could not be read: {exc}"
+    else:
+        why = exact_or_why(exact, final)
+    if why is not None:
+        return ResourceObservation(name="redis", peak=sampled.total, peak_method="sampled", sampled_peak=sampled.total,
+                                   rejected=final.rejected, by_group=sampled.by_group), why
+    first = exact.first_rejected_epoch_s
+    return ResourceObservation(
+        name="redis", peak=exact.total, peak_method="log-events", sampled_peak=sampled.total, rejected=exact.rejected,
+        by_group=exact.by_group,
+        first_rejected_s=None if first is None else round(first - traffic_start_epoch_s, 3),
+    ), None
+
+
 def run(plan: Plan, run_dir: Path, *, say: Callable[[str], None] = lambda _: None) -> Observation:
     """Run the scenario for real and return what was observed."""
     ensure_app(plan.app)
@@ -94,12 +118,12 @@ def run(plan: Plan, run_dir: Path, *, say: Callable[[str], None] = lambda _: Non
         load = LoadRun(plan, run_dir, stack.web_targets)
         try:
             events = _drive(plan, stack, load, say)
-            redis_rejected = redis_sampler.rejected()
         finally:
             load.stop()
             sampled_pg = pg_sampler.stop()
             sampled_redis = redis_sampler.stop()
         load_result = load.result()
+        redis_final = final_read(stack.redis.admin)  # the clients still connected, and the server's refusals
     finally:
         stack.down()  # apps first, then the servers: every disconnection is in the log before the replay
     exact_pg = replay_postgres_log(stack.postgres.log_path)
@@ -107,14 +131,19 @@ def run(plan: Plan, run_dir: Path, *, say: Callable[[str], None] = lambda _: Non
     if postgres.first_rejected_s is not None:
         events.append(TimelineEvent(t=postgres.first_rejected_s,
                                     what=f"postgres refused its first connection ({postgres.rejected} in all)"))
+    redis, redis_why = _redis_observation(stack, redis_final, sampled_redis, load.started_epoch_s or 0.0)
+    if redis.first_rejected_s is not None:
+        events.append(TimelineEvent(t=redis.first_rejected_s,
+                                    what=f"redis refused its first connection ({redis.rejected} in all)"))
+    if redis_why is not None:
+        events.append(TimelineEvent(t=max(e.t for e in events),
+                                    what=f"redis: the sampled peak is reported, not an exact one: {redis_why}"))
     return Observation(
         plan=plan,
         forecast=forecast(plan),
         run_dir=run_dir,
         postgres=postgres,
-        redis=ResourceObservation(name="redis", peak=sampled_redis.total, peak_method="sampled",
-                                  sampled_peak=sampled_redis.total, rejected=redis_rejected,
-                                  by_group=sampled_redis.by_group),
+        redis=redis,
         load=load_result,
         job_errors=job_errors(run_dir),
         events=tuple(sorted(events, key=lambda e: e.t)),
