@@ -120,10 +120,11 @@ def final_read(admin: redis.Redis) -> FinalRead:
 @dataclass(kw_only=True)
 class _Conn:
     addr: str
-    opened_ms: int
+    opened: tuple[int, int]  # (epoch ms, position in the log): the log's order is the server's
     name: str | None = None
-    closed_ms: int | None = None  # by a line with its address or by a kill
+    closed: tuple[int, int] | None = None  # by a line with its address or by a kill, then by pass 2
     final: bool = False  # in the final CLIENT LIST
+    silent: bool = False  # no line closed it: the server went, or the log ends, with it connected
     refused: bool = False
     open: bool = False
 
@@ -200,31 +201,31 @@ def replay_redis_log(path: Path, *, maxclients: int, final_clients: Mapping[str,
     about: list[_Conn | None] = []  # the connection each merged event is about
     latest: dict[str, _Conn] = {}
 
-    def mark_final() -> None:
+    def mark_final(strict: bool) -> None:
         for addr, name in final_clients.items():
             found = latest.get(addr)
-            if found is None or found.closed_ms is not None:
-                problems.append(f"{addr} ({name or UNNAMED}) in the final CLIENT LIST is not in the log as connected")
-            else:
+            if found is not None and found.closed is None:
                 found.final, found.name = True, found.name or name or None
+            elif strict:  # at the marker; without one, at the end, it may have closed after the read
+                problems.append(f"{addr} ({name or UNNAMED}) in the final CLIENT LIST is not in the log as connected")
 
-    for ms, _, _, kind, addr, name in merged:
+    for seq, (ms, _, _, kind, addr, name) in enumerate(merged):
         conn: _Conn | None = None
         if kind == "accept":
-            conn = _Conn(addr=addr, opened_ms=ms)
+            conn = _Conn(addr=addr, opened=(ms, seq))
             conns.append(conn)
             latest[addr] = conn
         elif kind in ("close", "kill"):
             found = latest.get(addr)
-            if found is not None and found.closed_ms is None:
-                conn, found.closed_ms = found, ms
+            if found is not None and found.closed is None:
+                conn, found.closed = found, (ms, seq)
                 found.name = found.name if name is None else name
         elif kind == "final":
-            mark_final()
+            mark_final(strict=True)
         about.append(conn)
     has_final = any(kind == "final" for _, kind, _, _ in events)
     if not has_final:
-        mark_final()
+        mark_final(strict=False)
 
     # pass 2: the server's count of connected clients decides each Accepted
     connected = 0
@@ -233,9 +234,9 @@ def replay_redis_log(path: Path, *, maxclients: int, final_clients: Mapping[str,
     rejected_at_final: int | None = None
     after_final = not has_final
     ambiguous = 0
-    for (ms, _, _, kind, _addr, _name), conn in zip(merged, about, strict=True):
+    for seq, ((ms, _, _, kind, _addr, _name), conn) in enumerate(zip(merged, about, strict=True)):
         if kind == "accept" and conn is not None:
-            seen_later = conn.closed_ms is not None or conn.final
+            seen_later = conn.closed is not None or conn.final
             while recent_closes and recent_closes[0] < ms - ASYNC_FREE_MS:
                 recent_closes.popleft()
             if connected >= maxclients or (not seen_later and connected + len(recent_closes) >= maxclients):
@@ -254,14 +255,16 @@ def replay_redis_log(path: Path, *, maxclients: int, final_clients: Mapping[str,
             if kind == "close":  # a kill frees the client at once
                 recent_closes.append(ms)
         elif kind == "anon":
-            # a close without an address ends a connection with no close of its own, the oldest: the count is
-            # exact whichever it was, the group only when they all share one
-            candidates = [c for c in conns if c.open and c.closed_ms is None and (not c.final or after_final)]
+            # a close without an address ends a connection with no close of its own, the oldest, one still
+            # connected at the final CLIENT LIST last: the count is exact whichever it was, the group only when
+            # they all share one
+            candidates = sorted((c for c in conns if c.open and c.closed is None and (not c.final or after_final)),
+                                key=lambda c: (c.final, c.opened))
             if not candidates:
                 problems.append(f"a close at {ms / 1000:.3f} without an address matches no connected client")
                 continue
             ambiguous += len({c.name for c in candidates}) > 1
-            candidates[0].closed_ms, candidates[0].open = ms, False
+            candidates[0].closed, candidates[0].open = (ms, seq), False
             connected -= 1
             recent_closes.append(ms)
         elif kind == "final":
@@ -271,37 +274,36 @@ def replay_redis_log(path: Path, *, maxclients: int, final_clients: Mapping[str,
             if connected != len(open_now) or open_now != set(final_clients):
                 problems.append(f"at the final CLIENT LIST the replay had {connected} clients connected "
                                 f"({len(open_now)} known), the server {len(final_clients)}")
-        elif kind == "gone":
+        elif kind == "gone":  # what no line closed was open until the server went
             connected = 0
             for c in conns:
+                if c.open and c.closed is None:
+                    c.closed, c.silent = (ms, seq), True
                 c.open = False
 
-    # what no line closed was open until the server went (or the log ends)
-    gone = [ms for ms, kind, _, _ in events if kind == "gone"]
-    end_ms = events[-1][0] if events else 0
     for c in conns:
-        if not c.refused and c.closed_ms is None:
-            c.closed_ms = next((g for g in gone if g >= c.opened_ms), end_ms)
-            if not c.final:
-                problems.append(f"{c.addr} ({c.name or UNNAMED}) closed without a log line (QUIT?), "
-                                "counted open until the server stopped")
+        if not c.refused and c.closed is None:
+            c.closed, c.silent = (merged[-1][0], len(merged)), True
+        if c.silent and not c.final:
+            problems.append(f"{c.addr} ({c.name or UNNAMED}) closed without a log line (QUIT?), "
+                            "counted open until the server stopped")
     if ambiguous:
         problems.append(f"{ambiguous} close(s) without an address could be any of several groups' connections")
 
-    # the app connections' timeline
-    changes: list[tuple[int, int, str]] = []
+    # the app connections' timeline, in the log's order
+    changes: list[tuple[tuple[int, int], int, str]] = []
     for c in conns:
         group = c.name or UNNAMED
         if c.refused or not is_app(group):
             continue
-        assert c.closed_ms is not None
-        changes += [(c.opened_ms, 1, group), (c.closed_ms, -1, group)]
-    changes.sort(key=lambda e: (e[0], e[1]))  # closes first at a tie, as the replay of Postgres' log does
+        assert c.closed is not None
+        changes += [(c.opened, 1, group), (c.closed, -1, group)]
+    changes.sort(key=lambda e: (e[0][1], e[1]))  # several closes at one gone line: closes first
     now: Counter[str] = Counter()
     peak_by_group: Counter[str] = Counter()
     total = peak = 0
     timeline: list[tuple[float, int]] = []
-    for ms, delta, group in changes:
+    for (ms, _), delta, group in changes:
         now[group] += delta
         total += delta
         peak_by_group[group] = max(peak_by_group[group], now[group])
