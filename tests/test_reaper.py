@@ -134,6 +134,7 @@ def test_a_group_whose_leader_is_another_process_now_is_not_touched(tmp_path: Pa
         for leader_start, survives in ((start + 1, True), (start, False)):
             (tmp_path / "run-dead.json").write_text(json.dumps({
                 "boot_id": Path("/proc/sys/kernel/random/boot_id").read_text().strip(),
+                "pid_ns": os.readlink("/proc/self/ns/pid"),
                 "owner": {"pid": gone.pid, "start": gone_start},
                 "groups": [{"pgid": bystander.pid, "start": leader_start, "name": "b", "signal": 15}],
                 "folders": []}))

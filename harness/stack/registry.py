@@ -4,7 +4,7 @@ A run writes one record, ``run-<pid>-<start>.json``, in a folder of the user's
 own (``$TMPDIR/connlab-runs-<uid>``, mode 0700; ``CONNLAB_RUNS_DIR`` overrides
 it)::
 
-    {"boot_id": "...", "owner": {"pid": 4242, "start": 1234567},
+    {"boot_id": "...", "pid_ns": "pid:[4026531836]", "owner": {"pid": 4242, "start": 1234567},
      "groups": [{"pgid": 4250, "start": 1234601, "name": "postgres", "signal": 2}, ...],
      "folders": ["/tmp/connlab-pg-x1y2z3"]}
 
@@ -85,6 +85,13 @@ def _boot_id() -> str:
         return ""
 
 
+def _pid_namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
 def runs_dir() -> Path:
     """The user's record folder, created 0700; refused when it is not a real folder of this user's."""
     path = Path(os.environ.get("CONNLAB_RUNS_DIR") or Path(tempfile.gettempdir()) / f"connlab-runs-{os.getuid()}")
@@ -145,7 +152,8 @@ class RunRecord:
         self._groups: dict[int, Group] = {}
         self._folders: list[str] = []
         self._closed = False
-        self._head = {"boot_id": _boot_id(), "owner": {"pid": self.pid, "start": start_time(self.pid)}}
+        self._head = {"boot_id": _boot_id(), "pid_ns": _pid_namespace(),
+                      "owner": {"pid": self.pid, "start": start_time(self.pid)}}
         self._write()
 
     @classmethod
@@ -346,8 +354,8 @@ def _dead(path: Path) -> bool:
     if not path.name.endswith(".json"):
         return False
     data = read_record(path)
-    if data is None:
-        return False  # unreadable: not ours to judge
+    if data is None or data.get("pid_ns", "") != _pid_namespace():
+        return False  # unreadable, or its pids are another namespace's (a container sharing /tmp): not ours to judge
     try:
         owner = owner_of(data)
     except (AttributeError, TypeError, ValueError):
