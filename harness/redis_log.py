@@ -51,9 +51,9 @@ import redis
 from harness.collect import UNNAMED, Peaks, is_app
 
 _LINE = re.compile(r"^\d+:[A-Z] (\d{13}|\d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d\.\d{3}) [.\-*#] (.*)$")
-_ACCEPTED = re.compile(r"^Accepted (\d+\.\d+\.\d+\.\d+:\d+|\[[0-9a-fA-F:.]+\]:\d+)$")
-_ADDR = re.compile(r"\baddr=(\S+?)[\s)]")
-_NAME = re.compile(r"\bname=(\S*)")
+_ACCEPTED = re.compile(r"^Accepted (\S+:\d+)$")
+_ADDR = re.compile(r"(?:^|[\s(])addr=(\S+?)[\s)]")  # not laddr=
+_NAME = re.compile(r"(?:^|\s)name=(\S*)")  # not lib-name=
 #: Lines that close the client whose ``addr=`` they carry.
 ADDRESSED_CLOSES = ("Client closed connection ", "Protocol error (", "Closing client that reached max query buffer",
                     "Accepted client connection in error state")
@@ -186,15 +186,19 @@ def replay_redis_log(path: Path, *, maxclients: int, final_clients: Mapping[str,
     problems: list[str] = []
     marked = Counter(addr for _, kind, addr, _ in events if kind == "kill")
     names = {k.addr: k.name for k in kills}
-    merged: list[tuple[int, int, int, str, str, str | None]] = [
-        (ms, 1, i, kind, addr, names.get(addr, name) if kind == "kill" else name)
-        for i, (ms, kind, addr, name) in enumerate(events)]
-    for i, kill in enumerate(kills):
+    unmarked: list[Event] = []
+    for kill in kills:
         if marked[kill.addr]:
             marked[kill.addr] -= 1
         else:  # no marker: placed by the time it was sent, before the lines of that millisecond
-            merged.append((int(kill.epoch_s * 1000), 0, i, "kill", kill.addr, kill.name))
-    merged.sort(key=lambda e: e[:3])
+            unmarked.append((int(kill.epoch_s * 1000), "kill", kill.addr, kill.name))
+    unmarked.sort(key=lambda e: e[0])
+    merged: list[Event] = []  # the log's lines in their order, the unmarked kills among them
+    for ms, kind, addr, name in events:
+        while unmarked and unmarked[0][0] <= ms:
+            merged.append(unmarked.pop(0))
+        merged.append((ms, kind, addr, names.get(addr, name) if kind == "kill" else name))
+    merged += unmarked
 
     # pass 1: who is who. Each Accepted is a connection; a line with its address or a kill ends it.
     conns: list[_Conn] = []
@@ -209,7 +213,7 @@ def replay_redis_log(path: Path, *, maxclients: int, final_clients: Mapping[str,
             elif strict:  # at the marker; without one, at the end, it may have closed after the read
                 problems.append(f"{addr} ({name or UNNAMED}) in the final CLIENT LIST is not in the log as connected")
 
-    for seq, (ms, _, _, kind, addr, name) in enumerate(merged):
+    for seq, (ms, kind, addr, name) in enumerate(merged):
         conn: _Conn | None = None
         if kind == "accept":
             conn = _Conn(addr=addr, opened=(ms, seq))
@@ -234,7 +238,7 @@ def replay_redis_log(path: Path, *, maxclients: int, final_clients: Mapping[str,
     rejected_at_final: int | None = None
     after_final = not has_final
     ambiguous = 0
-    for seq, ((ms, _, _, kind, _addr, _name), conn) in enumerate(zip(merged, about, strict=True)):
+    for seq, ((ms, kind, _addr, _name), conn) in enumerate(zip(merged, about, strict=True)):
         if kind == "accept" and conn is not None:
             seen_later = conn.closed is not None or conn.final
             while recent_closes and recent_closes[0] < ms - ASYNC_FREE_MS:
