@@ -82,7 +82,7 @@ class RedisServer:
         self.service.start()
 
     def stop(self) -> None:
-        self.admin.close()
+        self.admin.connection_pool.disconnect()  # close() leaves a pool it was handed open
         if self.service is not None:
             self.service.stop()
 
