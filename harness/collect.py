@@ -10,8 +10,11 @@ Postgres
     application_name every ``SAMPLE_INTERVAL_S`` over the harness's admin connection.
 
 Redis
-  * sampled: ``RedisSampler`` counts ``CLIENT LIST`` entries per client name;
-    ``rejected_connections`` comes from ``INFO stats`` at the end.
+  * exact: ``harness.redis_log.replay_redis_log`` replays Valkey's verbose log
+    (every accepted and closed connection, the harness's kills and its final
+    CLIENT LIST marked in the log), checked against ``INFO stats``
+    ``rejected_connections``;
+  * sampled: ``RedisSampler`` counts ``CLIENT LIST`` entries per client name.
 
 The harness's own connections are named ``connlab-*`` and never counted.
 """
