@@ -168,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.problems if isinstance(exc, PlanError) else [str(exc)]:
             print(f"connlab: {line}", file=sys.stderr)
         return _exit_code(exc)
+    except BrokenPipeError:  # `connlab predict --json | head`: the reader left, nothing went wrong here
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.OK
     except Exception:  # noqa: BLE001 - a bug of connlab's own: one line and a file, never a bare traceback
         print(f"connlab: crashed ({sys.exc_info()[1]!r:.200}); the traceback is in {_save_traceback()}",
               file=sys.stderr)

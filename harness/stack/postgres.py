@@ -136,6 +136,16 @@ def _service_user() -> str | None:
     return SERVICE_USER
 
 
+def _readable_by_all(root: Path) -> None:
+    """Let every user read ``root``'s tree, enter its folders and run what its owner may run."""
+    for path in [root, *root.rglob("*")]:
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode
+        executable = path.is_dir() or mode & 0o100
+        path.chmod(mode | 0o044 | (0o011 if executable else 0))
+
+
 def _reachable_bin_dir(bin_dir: Path, user: str | None) -> Path:
     """``bin_dir``, or a copy under /tmp when ``user`` cannot reach it (a venv under /root or a 0700 folder).
 
@@ -161,8 +171,7 @@ def _reachable_bin_dir(bin_dir: Path, user: str | None) -> Path:
             shutil.copytree(install, staging / package.name / install.name, symlinks=True)
             if libs.is_dir():
                 shutil.copytree(libs, staging / libs.name, symlinks=True)
-            for folder in (staging, staging / package.name):
-                folder.chmod(0o755)
+            _readable_by_all(staging)  # the copy keeps the wheel's modes: owner-only under a 077 umask
             staging.rename(copy)
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)
