@@ -100,11 +100,24 @@ class Stage:
 
 @dataclass(frozen=True, kw_only=True)
 class Traffic:
+    """What each user request does: ``GET /enqueue`` (``enqueue_share`` of them), ``GET /cache``
+    (``cache_share``: a cache read holding its Redis connection ``redis_ms``), else ``GET /db``
+    (holding a Postgres connection ``query_ms``). Each job holds Postgres ``job_ms`` and, when
+    ``job_redis_ms`` > 0, first reads the cache holding its Redis connection that long."""
+
     query_ms: int
     stages: tuple[Stage, ...]
     enqueue_share: float = 0.0
     job_ms: int = 500
     jobs_per_enqueue: int = 1
+    cache_share: float = 0.0
+    redis_ms: int = 100
+    job_redis_ms: int = 0
+
+    @property
+    def db_share(self) -> float:
+        """The share of requests that are ``GET /db``."""
+        return max(0.0, round(1.0 - self.enqueue_share - self.cache_share, 9))
 
     @property
     def duration_s(self) -> float:
@@ -223,7 +236,8 @@ def _extras(r: Reader, raw: Any) -> tuple[Extra, ...]:
 
 
 def _traffic(r: Reader, raw: Any) -> Traffic:
-    allowed = ("query_ms", "stages", "enqueue_share", "job_ms", "jobs_per_enqueue")
+    allowed = ("query_ms", "stages", "enqueue_share", "job_ms", "jobs_per_enqueue", "cache_share", "redis_ms",
+               "job_redis_ms")
     data = r.mapping(raw, "traffic", allowed)
     stages_raw = data.get("stages")
     stages: list[Stage] = []
@@ -239,13 +253,20 @@ def _traffic(r: Reader, raw: Any) -> Traffic:
                 spawn_rate=r.number(stage, "spawn_rate", where, minimum=0, exclusive_min=True,
                                     default=100.0),
             ))
-    return Traffic(
+    traffic = Traffic(
         query_ms=r.integer(data, "query_ms", "traffic", minimum=0),
         stages=tuple(stages),
         enqueue_share=r.number(data, "enqueue_share", "traffic", minimum=0, maximum=1, default=0.0),
         job_ms=r.integer(data, "job_ms", "traffic", minimum=0, default=500),
         jobs_per_enqueue=r.integer(data, "jobs_per_enqueue", "traffic", minimum=1, default=1),
+        cache_share=r.number(data, "cache_share", "traffic", minimum=0, maximum=1, default=0.0),
+        redis_ms=r.integer(data, "redis_ms", "traffic", minimum=0, default=100),
+        job_redis_ms=r.integer(data, "job_redis_ms", "traffic", minimum=0, default=0),
     )
+    if traffic.enqueue_share + traffic.cache_share > 1 + 1e-9:
+        r.problem("traffic.cache_share", f"enqueue_share + cache_share must be <= 1 (the rest are /db requests), "
+                  f"got {traffic.enqueue_share:g} + {traffic.cache_share:g}")
+    return traffic
 
 
 _EVENT_FIELDS = {
@@ -361,6 +382,9 @@ def parse_plan(raw: Any, path: Path) -> Plan:
     if plan.worker is not None and plan.worker.kind == "forking" and plan.app != "python":
         r.problem("tiers.worker.kind", "forking workers (RQ) exist in the python app only; use kind: threaded "
                   "(Sidekiq) for rails")
+    if plan.traffic.job_redis_ms > 0 and plan.traffic.enqueue_share == 0:
+        r.problem("traffic.job_redis_ms", "jobs read the cache but no request enqueues any; set enqueue_share "
+                  "above 0 or job_redis_ms to 0")
     if plan.traffic.enqueue_share > 0 and plan.worker is None:
         r.problem("traffic.enqueue_share", "enqueues jobs but tiers.worker is missing; add a worker tier "
                   "or set enqueue_share to 0")

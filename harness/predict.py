@@ -20,17 +20,57 @@ Capacity is what production gives the apps' role (not a superuser); the
 harness's own connections are not in it: the stack starts each server with one
 extra slot for the harness's one admin connection (``harness.stack.postgres``).
 
-Redis, per group::
+Redis, per group, from the pools each process really opens (every pool opens
+lazily and keeps what it opened, so a pool's peak is the most connections its
+process ever used at one instant)::
 
-    web.i     expected = worst = P x T when the traffic enqueues jobs, else 0
-              (the client pool is sized to the threads; one connection per
-              thread that enqueues at the same instant)
-    worker.i  rails (Sidekiq 6): expected = C + 1 (one BRPOP per processor plus
-              the heartbeat, measured here), worst = C + 5 (Sidekiq's pool size)
-              python (dramatiq): expected = worst = C + 2 (two consumers
-              plus one ack per job thread, see ``_worker_redis``);
-              forking (RQ): expected 3C + 1, worst 4C + 1
+    web.i     P x (cache + job client), per web process:
+              cache pool (pool_size = T; when cache_share > 0):
+                  expected = T when no request holds a thread outside Redis for
+                  long (db_share = 0: the rest are ~1 ms enqueues), else 1
+                  (load-dependent: how many cache reads ever overlap); worst = T
+              job client pool (Sidekiq's client pool, the twin's web pool, size
+              T; when enqueue_share > 0): expected = 1 (enqueues that do not
+              overlap), worst = T (load-dependent: how many ever overlap)
+    worker.i  rails (Sidekiq 6.4): expected = C + 1 (a BRPOP per processor plus
+                  the heartbeat), worst = C + 5 (Sidekiq's server pool size)
+              python (dramatiq): expected = 2 (the queue's and the delay
+                  queue's consumers), worst = C + 2 (plus an ack per job thread)
+              forking (RQ): expected = 3C (each worker's fetch connection and
+                  pubsub thread, one per running work horse), worst = 4C (a
+                  horse recording its result holds a second: a WATCH pipeline
+                  and a call inside it); the supervisor opens none
+              + the worker's cache pool when jobs read the cache (job_redis_ms
+                  > 0; size C, an RQ horse opens its own): expected 1, worst C
     capacity  = maxclients (the harness's one connection has a slot of its own)
+
+Where an expectation is load-dependent (the job client pool; a cache pool or a
+worker whose figure lies between expected and worst), the expected figure is
+what is sure to open, so ``exhausts`` means exhausted for certain, and a run
+may land anywhere up to the worst case: give such scenarios no exact Redis
+``peak``. Exact: the cache pools with db_share = 0, Sidekiq and dramatiq idle.
+
+Measured (Valkey 8.1, redis-rb 4.8 / Sidekiq 6.4.1 / Rails 6.1, redis-py 8.1 /
+dramatiq 2.2 / rq 3.0; `connlab run <scenario>`: group peaks replayed from
+Valkey's log, per process from `ss -tnp` every ~20 ms, which pool from each
+connection's last command when it closed)::
+
+    cache pool, db_share 0     2 x 3, cache_share 1, redis_ms 500, 12 users: 3 + 3, both apps, 4 of 4 runs;
+                               2 x 4, cache 0.7 / enqueue 0.3, redis_ms 500: 4 + 4, both apps, 2 of 2;
+                               2 x 4, cache 0.3 / enqueue 0.7, redis_ms 20: 4 + 4, both apps, 2 of 2
+    cache pool, with /db       2 x 4, cache 0.5 / db 0.5, 500 ms each: 8 of 8 (python 2 of 2), 7 and 8 (rails)
+    job client pool            1 per process at low enqueue rates (autoscale 2 x 3: 1 in 10 of 10 processes;
+                               baseline 2 x 2: 2, 2, 3 per dyno); rails-baseline 2 x 2: 3, 3, 2; sidekiq
+                               1 x 2: 2, 2, 2; at high rates T (cache 0.3 / enqueue 0.7 with 20 ms reads,
+                               2 x 4: 8 of 8, both apps)
+    Sidekiq C + 1              C = 2: 3 (rails-baseline, 3 runs); C = 3: 4 (autoscale; idle, 3 runs; with
+                               jobs, 2 runs); C = 10: 11 in 3 of 4 processes (sidekiq), 10 in one (the first
+                               heartbeat done before the processors waited, the full queue kept them busy)
+    dramatiq 2                 C = 2: 2 (baseline, 3 runs; dead-connections); C = 3 idle: 2 (3 runs); with
+                               jobs reading the cache: 3 (2 runs)
+    RQ 3C .. 4C                C = 3: 11, 12, 12, 12, 12 (forking-worker-safe: 2 per RQ worker, 2 per horse,
+                               6 horse connections open at once), 9 (forking-worker-unsafe)
+    worker cache pool          C = 3, jobs reading the cache 200 ms: 3 (Sidekiq and dramatiq, 2 runs each)
 
 Status: ``exhausts`` when expected > capacity, ``at-risk`` when only the worst
 case is, ``fits`` otherwise. Pool starvation (T > S, or C > S) is flagged apart:
@@ -116,23 +156,44 @@ def _worker_postgres(worker: WorkerTier) -> tuple[int, int]:
     return min(c, s), s
 
 
-def _worker_redis(app: str, worker: WorkerTier) -> tuple[int, int]:
+def _web_redis(plan: Plan) -> tuple[int, int]:
+    """Redis connections of one web process: (expected, worst case)."""
+    t, traffic = plan.web.threads, plan.traffic
+    expected = worst = 0
+    if traffic.cache_share > 0:
+        # the cache pool (pool_size = threads): every thread in a cache read at once opens T. Sure only when
+        # nothing else holds the threads (the other requests are enqueues of a millisecond or so): measured
+        # 4 + 4 of 2 x 4 with 20 ms reads and 70 % enqueues; with /db requests beside them, load-dependent
+        expected += t if traffic.db_share == 0 else 1
+        worst += t
+    if traffic.enqueue_share > 0:
+        # the job library's client pool (size T): an enqueue holds it ~1 ms, so one connection unless two
+        # threads enqueue at the same instant; T at high enqueue rates (measured 1 .. T per process)
+        expected += 1
+        worst += t
+    return expected, worst
+
+
+def _worker_redis(plan: Plan, worker: WorkerTier) -> tuple[int, int]:
     """Redis connections of one worker process: (expected, worst case)."""
     c = worker.concurrency
     if worker.kind == "forking":
-        # RQ 3: each of the C workers keeps two (its blocking fetch and its heartbeat/registry
-        # calls), each running horse opens its own (redis-py does not share a pool across fork),
-        # the supervisor holds one: 3C + 1, measured 9-10 at C = 3; a horse reporting its
-        # result while another call is open can take a second one: 4C + 1
-        return 3 * c + 1, 4 * c + 1
-    if app == "rails":
-        return c + 1, c + 5
-    # dramatiq's RedisBroker: two consumers (the queue and its delay queue) each
-    # hold a connection; each job thread takes one to ack when it finishes.
-    # Measured here at concurrency 4: 2 idle, 3 with 2 s jobs, 4-5 in a burst
-    # of 0 ms jobs. Every thread acking at once is C + 2, and nothing else
-    # touches Redis, so the unbounded pool never goes past that.
-    return c + 2, c + 2
+        # RQ 3: each of the C workers keeps two (its fetch connection and its pubsub thread); each running
+        # horse opens its own (redis-py does not share a pool across fork), and a second while it records
+        # its result (a WATCH pipeline and a call inside it); the supervisor opens none
+        expected, worst = 3 * c, 4 * c
+    elif plan.app == "rails":
+        # Sidekiq 6.4: a BRPOP per processor (2 s timeout, then again) plus the heartbeat every 5 s;
+        # the pool is C + 5 (the scheduler's poller, every 5-15 s, is the rare extra)
+        expected, worst = c + 1, c + 5
+    else:
+        # dramatiq's RedisBroker: two consumers (the queue and its delay queue) fetch now and then; each
+        # job thread acks its own message when it finishes. Unbounded pool: C + 2 when all ack at once
+        expected, worst = 2, c + 2
+    if plan.traffic.job_redis_ms > 0 and plan.traffic.enqueue_share > 0:
+        # jobs read the cache: the process's cache pool (size C; an RQ horse opens one of its own)
+        expected, worst = expected + 1, worst + c
+    return expected, worst
 
 
 def _postgres(plan: Plan, dynos: int) -> ResourcePrediction:
@@ -164,14 +225,14 @@ def _postgres(plan: Plan, dynos: int) -> ResourcePrediction:
 
 
 def _redis(plan: Plan, dynos: int) -> ResourcePrediction:
-    web = plan.web
-    per_dyno = web.processes * web.threads if plan.traffic.enqueue_share > 0 else 0
+    per_process, per_process_worst = _web_redis(plan)
+    p = plan.web.processes
     groups = [
-        GroupPrediction(group=f"web.{i}", tier="web", expected=per_dyno, worst_case=per_dyno)
+        GroupPrediction(group=f"web.{i}", tier="web", expected=p * per_process, worst_case=p * per_process_worst)
         for i in range(1, dynos + 1)
     ]
     if plan.worker is not None:
-        expected, worst = _worker_redis(plan.app, plan.worker)
+        expected, worst = _worker_redis(plan, plan.worker)
         groups += [
             GroupPrediction(group=f"worker.{i}", tier="worker", expected=expected, worst_case=worst)
             for i in range(1, plan.worker.processes + 1)

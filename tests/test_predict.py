@@ -15,14 +15,15 @@ SCENARIOS = Path(__file__).resolve().parents[1] / "harness" / "scenarios"
 def plan_of(web: dict[str, object], *, max_connections: int = 100, reserved: int = 3,
             worker: dict[str, object] | None = None, extras: list[dict[str, object]] | None = None,
             app: str = "python", enqueue_share: float = 0.0, maxclients: int = 100,
-            events: list[dict[str, object]] | None = None):  # type: ignore[no-untyped-def]
+            events: list[dict[str, object]] | None = None, cache_share: float = 0.0,
+            job_redis_ms: int = 0):  # type: ignore[no-untyped-def]
     raw: dict[str, object] = {
         "app": app,
         "postgres": {"max_connections": max_connections, "superuser_reserved_connections": reserved},
         "redis": {"maxclients": maxclients},
         "tiers": {"web": web, **({"worker": worker} if worker else {})},
-        "traffic": {"query_ms": 100, "enqueue_share": enqueue_share,
-                    "stages": [{"duration_s": 10, "users": 1}]},
+        "traffic": {"query_ms": 100, "enqueue_share": enqueue_share, "cache_share": cache_share,
+                    "job_redis_ms": job_redis_ms, "stages": [{"duration_s": 10, "users": 1}]},
     }
     if extras:
         raw["extras"] = extras
@@ -78,12 +79,13 @@ def test_status_thresholds(max_connections: int, status: str) -> None:
     assert predict(plan).resource("postgres").status == status
 
 
-def test_redis_sidekiq_rule_and_web_enqueue_threads() -> None:
+def test_redis_sidekiq_rule_and_web_enqueue_pool() -> None:
     plan = plan_of({"dynos": 2, "processes": 2, "threads": 3, "pool": 3}, app="rails", enqueue_share=0.5,
                    worker={"processes": 2, "concurrency": 10, "pool": 10})
     redis = predict(plan).resource("redis")
-    # web: 2 dynos x 2 x 3 threads = 12; Sidekiq: (10 + 1) expected, (10 + 5) ceiling per process
-    assert redis.expected == 12 + 2 * 11
+    # web: the Sidekiq client pool, 1 per process when enqueues do not overlap (2 dynos x 2 = 4), up to the
+    # threads (2 x 2 x 3 = 12); Sidekiq: (10 + 1) expected, (10 + 5) its pool, per process
+    assert redis.expected == 4 + 2 * 11
     assert redis.worst_case == 12 + 2 * 15
     assert redis.capacity == 100
 
@@ -115,3 +117,68 @@ def test_preboot_deploy_doubles_the_web_tier_while_both_sets_run() -> None:
     assert (t1, overlap.resource("postgres").expected, overlap.resource("postgres").status) == (2, 16, EXHAUSTS)
     assert (t2, after.resource("postgres").expected) == (6, 8)
     assert result.initial.resource("postgres").status == FITS  # 8 of 12
+
+
+def redis_groups(plan) -> dict[str, tuple[int, int]]:  # type: ignore[no-untyped-def]
+    return {g.group: (g.expected, g.worst_case) for g in predict(plan).resource("redis").groups}
+
+
+WEB_2X5 = {"dynos": 1, "processes": 2, "threads": 5, "pool": 5}
+
+
+def test_redis_web_with_no_redis_traffic_opens_nothing() -> None:
+    assert redis_groups(plan_of(WEB_2X5)) == {"web.1": (0, 0)}
+
+
+def test_redis_cache_reads_only_hold_one_connection_per_thread() -> None:
+    # every request a cache read: every thread reads at once, 2 processes x 5 threads; the pool is the threads
+    assert redis_groups(plan_of(WEB_2X5, cache_share=1.0)) == {"web.1": (10, 10)}
+    # two dynos: per dyno
+    assert redis_groups(plan_of({**WEB_2X5, "dynos": 2}, cache_share=1.0)) == {"web.1": (10, 10), "web.2": (10, 10)}
+
+
+def test_redis_cache_reads_beside_db_requests_are_load_dependent() -> None:
+    # half the requests hold Postgres instead: sure of one cache connection per process, the pool at worst
+    assert redis_groups(plan_of(WEB_2X5, cache_share=0.5)) == {"web.1": (2, 10)}
+
+
+def test_redis_cache_and_enqueues_add_two_pools() -> None:
+    # no /db requests: cache 2 x 5 exact; the job client pool 2 x 1 sure, 2 x 5 at worst
+    plan = plan_of(WEB_2X5, cache_share=0.8, enqueue_share=0.2, worker={"concurrency": 5, "pool": 5})
+    assert redis_groups(plan)["web.1"] == (10 + 2, 10 + 10)
+
+
+def test_redis_enqueue_only_web_is_one_per_process_up_to_the_threads() -> None:
+    # the Heroku-like plan: 2 dynos x 3 x 5, 2 Sidekiq x 10, Redis at 40 clients
+    plan = plan_of({"dynos": 2, "processes": 3, "threads": 5, "pool": 5}, app="rails", enqueue_share=0.2,
+                   worker={"processes": 2, "concurrency": 10, "pool": 10}, maxclients=40)
+    redis = predict(plan).resource("redis")
+    # web 2 x 3 x 1 = 6 sure, 2 x 3 x 5 = 30 at worst; Sidekiq 2 x 11 and 2 x 15
+    assert (redis.expected, redis.worst_case) == (6 + 22, 30 + 30)
+    assert redis.status == AT_RISK  # 28 fit in 40, 60 do not: the run observed 38 and refused nothing
+
+
+@pytest.mark.parametrize(("app", "kind", "expected", "worst"), [
+    ("rails", "threaded", 5 + 1, 5 + 5),   # Sidekiq: a BRPOP per processor + the heartbeat; its pool C + 5
+    ("python", "threaded", 2, 5 + 2),      # dramatiq: two consumers; an ack per job thread at most
+    ("python", "forking", 3 * 5, 4 * 5),   # RQ: 2 per worker + 1 per running horse; a horse's second
+])
+def test_redis_worker_rules(app: str, kind: str, expected: int, worst: int) -> None:
+    plan = plan_of(WEB_2X5, app=app, enqueue_share=0.5, worker={"concurrency": 5, "pool": 5, "kind": kind})
+    assert redis_groups(plan)["worker.1"] == (expected, worst)
+    # jobs that read the cache add the worker's cache pool: 1 sure, C at worst
+    cached = plan_of(WEB_2X5, app=app, enqueue_share=0.5, job_redis_ms=100,
+                     worker={"concurrency": 5, "pool": 5, "kind": kind})
+    assert redis_groups(cached)["worker.1"] == (expected + 1, worst + 5)
+
+
+@pytest.mark.parametrize(("name", "expected", "worst", "capacity", "status"), [
+    ("rails-redis-full", 2 * (5 + 1) + (5 + 1) + 1, 2 * (5 + 5) + (5 + 5) + 5, 16, EXHAUSTS),
+    ("rails-redis-fits", 2 * 5 + (5 + 1), 2 * 5 + (5 + 5), 16, AT_RISK),
+    ("redis-full", 2 * (5 + 1) + 2 + 1, 2 * (5 + 5) + (5 + 2) + 5, 12, EXHAUSTS),
+    ("redis-fits", 2 * 5 + 2, 2 * 5 + (5 + 2), 12, AT_RISK),
+])
+def test_shipped_redis_scenarios_match_hand_figures(name: str, expected: int, worst: int, capacity: int,
+                                                    status: str) -> None:
+    redis = predict(load_plan(SCENARIOS / f"{name}.yaml")).resource("redis")
+    assert (redis.expected, redis.worst_case, redis.capacity, redis.status) == (expected, worst, capacity, status)

@@ -72,6 +72,9 @@ class LoadRun:
             "enqueue_share": traffic.enqueue_share,
             "job_ms": traffic.job_ms,
             "jobs_per_enqueue": traffic.jobs_per_enqueue,
+            "cache_share": traffic.cache_share,
+            "redis_ms": traffic.redis_ms,
+            "job_redis_ms": traffic.job_redis_ms,
             "targets_file": str(self.targets_file),
             "out": str(self.tally_file),
         }

@@ -3,8 +3,10 @@
 Run by ``harness.load`` in a process of its own (gevent patches everything it
 touches, so it must not run inside the harness). Reads ``CONNLAB_LOAD`` (a JSON
 file the harness writes): the stages, the query time, the share of requests
-that enqueue jobs, the file listing the live dynos (rewritten by the harness
-when the autoscaler adds or stops dynos) and where to write the tally.
+that enqueue jobs and of those that read the cache (``/cache``, holding a Redis
+connection ``redis_ms``; the rest are ``/db``), the file listing the live dynos
+(rewritten by the harness when the autoscaler adds or stops dynos) and where to
+write the tally.
 
 Each user is a client in a closed loop: request, answer, next request. A
 request goes to a dyno picked at random, on a new connection, as a router would. Failures are
@@ -126,8 +128,13 @@ class AppUser(HttpUser):
     @task
     def request(self) -> None:
         base = random.choice(TARGETS.current())
-        if random.random() < CONFIG["enqueue_share"]:
+        pick = random.random()
+        if pick < CONFIG["enqueue_share"]:
             path, name = f"/enqueue?ms={CONFIG['job_ms']}&n={CONFIG['jobs_per_enqueue']}", "/enqueue"
+            if CONFIG.get("job_redis_ms", 0):
+                path += f"&cache_ms={CONFIG['job_redis_ms']}"
+        elif pick < CONFIG["enqueue_share"] + CONFIG.get("cache_share", 0.0):
+            path, name = f"/cache?ms={CONFIG.get('redis_ms', 100)}", "/cache"
         else:
             path, name = f"/db?ms={CONFIG['query_ms']}", "/db"
         try:

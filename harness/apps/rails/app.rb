@@ -37,7 +37,25 @@ module Connlab
     config.cache_classes = true
     config.consider_all_requests_local = false
     config.secret_key_base = "connlab-not-a-secret-#{'0' * 64}"
-    config.cache_store = :null_store
+    # Rails.cache on Redis (the cache store every Rails app on Heroku-like
+    # platforms uses), with a connection pool per process: pool_size = the
+    # threads that may read the cache at once (Puma threads on the web,
+    # Sidekiq's concurrency in a worker), so a thread never waits for the
+    # pool and the process opens at most one cache connection per thread, and
+    # only as many as ever read at the same instant (connection_pool creates
+    # them lazily and keeps them). Without pool_size, Rails 6.1 shares ONE
+    # connection per process between all its threads. Connections are named
+    # CONNLAB_GROUP (id: = CLIENT SETNAME); the pool is built on first use,
+    # after fork, never in the Puma master.
+    config.cache_store = if ENV["CONNLAB_REDIS_URL"].to_s.empty?
+                           :null_store
+                         else
+                           [:redis_cache_store, {
+                             url: ENV["CONNLAB_REDIS_URL"], id: ENV["CONNLAB_GROUP"],
+                             pool_size: Integer(ENV["CONNLAB_THREADS"] || ENV["CONNLAB_CONCURRENCY"] || "1", 10),
+                             pool_timeout: Float(ENV.fetch("CONNLAB_CHECKOUT_TIMEOUT_S")),
+                           }]
+                         end
     config.public_file_server.enabled = false
     config.logger = ActiveSupport::Logger.new($stdout)
     config.log_level = ENV.fetch("CONNLAB_LOG_LEVEL", "warn").to_sym
@@ -241,11 +259,37 @@ module ConnlabReporting
   end
 end
 
+# A cache read that holds its Redis connection `ms` milliseconds: BLPOP with
+# a fractional timeout on a list nobody pushes to (a server-side wait, as
+# pg_sleep is for Postgres), then the read itself, on the same connection
+# (connection_pool's `with` is re-entrant within a thread).
+#
+# Through the store's own pool (`Rails.cache.redis.with`, as apps do for
+# locks and rate limits): RedisCacheStore's own reads swallow every
+# Redis::BaseError into a miss (its `failsafe`), so a full Redis would never
+# show; the hold lets the error through (Redis::CommandError "ERR max number
+# of clients reached" when Redis refuses the connection: a 504 for users, a
+# failed job in a worker). redis-rb waits for a blocking command its
+# read_timeout (1 s in the store) beyond the command's own timeout, so any
+# `ms` is safe; ms = 0 is a plain read (BLPOP 0 would wait forever).
+CACHE_KEY = "connlab:cache:greeting"
+CACHE_HOLD_KEY = "connlab:cache:never-pushed"
+
+def connlab_cache_read(ms)
+  Rails.cache.redis.with do |redis|
+    redis.blpop(CACHE_HOLD_KEY, timeout: Float(ms) / 1000.0) if ms.positive?
+    Rails.cache.read(CACHE_KEY)
+  end
+end
+
 class HoldJob
   include Sidekiq::Worker
   sidekiq_options retry: false
 
-  def perform(ms)
+  # cache_ms > 0: read the cache first (holding a connection of this Sidekiq
+  # process's cache pool that long), then hold a database connection.
+  def perform(ms, cache_ms = 0)
+    connlab_cache_read(cache_ms) if cache_ms.positive?
     connlab_hold(ms)
   end
 end
@@ -264,7 +308,14 @@ class ConnlabController < ActionController::Metal
   def enqueue
     ms = Integer(request.query_parameters.fetch("ms", "0"), 10)
     n = Integer(request.query_parameters.fetch("n", "1"), 10)
-    n.times { HoldJob.perform_async(ms) }
+    cache_ms = Integer(request.query_parameters.fetch("cache_ms", "0"), 10)
+    args = cache_ms.positive? ? [ms, cache_ms] : [ms]
+    n.times { HoldJob.perform_async(*args) }
+    reply "ok"
+  end
+
+  def cache
+    connlab_cache_read(Integer(request.query_parameters.fetch("ms", "0"), 10))
     reply "ok"
   end
 
@@ -283,4 +334,5 @@ Rails.application.routes.draw do
   get "/health" => "connlab#health"
   get "/db" => "connlab#db"
   get "/enqueue" => "connlab#enqueue"
+  get "/cache" => "connlab#cache"
 end

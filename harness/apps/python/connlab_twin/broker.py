@@ -53,7 +53,7 @@ def make_broker(pool: redis.ConnectionPool) -> RedisBroker:
     return RedisBroker(client=redis.Redis(connection_pool=pool))  # type: ignore[no-untyped-call]
 
 
-def declare_hold(broker: RedisBroker) -> dramatiq.Actor[[float], None]:
+def declare_hold(broker: RedisBroker) -> dramatiq.Actor[[float, float], None]:
     """Declare ``jobs.hold`` on ``broker``.
 
     ``max_retries=0``: a job that fails (say, with a pool timeout) is reported
@@ -64,10 +64,10 @@ def declare_hold(broker: RedisBroker) -> dramatiq.Actor[[float], None]:
     return decorate(_hold_reporting_failures)
 
 
-def _hold_reporting_failures(ms: float) -> None:
+def _hold_reporting_failures(ms: float, cache_ms: float = 0) -> None:
     """``jobs.hold``, plus the contract's ``connlab-job-failed`` line when it fails (then re-raised)."""
     try:
-        jobs.hold(ms)
+        jobs.hold(ms, cache_ms)
     except Exception as exc:
         line = f"connlab-job-failed pid={os.getpid()} job=- {errors.class_name(exc)}: {errors.first_line(exc)}\n"
         os.write(2, line.encode(errors="replace"))

@@ -64,6 +64,16 @@ class Worker:
 
 
 @dataclass(frozen=True)
+class Cache:
+    """How one process reaches the cache (``connlab_twin.cache``)."""
+
+    redis_url: str
+    group: str
+    pool: int
+    checkout_timeout_s: float
+
+
+@dataclass(frozen=True)
 class Oneoff:
     """Settings of one one-off process (bin/oneoff)."""
 
@@ -150,6 +160,17 @@ def worker() -> Worker:
         redis_url=_text("CONNLAB_REDIS_URL"),
         concurrency=_int("CONNLAB_CONCURRENCY", low=1),
         jobs=_choice("CONNLAB_JOBS", _JOBS),
+    )
+
+
+def cache() -> Cache:
+    """The cache pool: one connection per thread (CONNLAB_THREADS, else CONNLAB_CONCURRENCY, else 1)."""
+    threads = os.environ.get("CONNLAB_THREADS", "").strip()
+    return Cache(
+        redis_url=_text("CONNLAB_REDIS_URL"),
+        group=_text("CONNLAB_GROUP"),
+        pool=_int("CONNLAB_THREADS" if threads else "CONNLAB_CONCURRENCY", low=1, default=1),
+        checkout_timeout_s=_seconds("CONNLAB_CHECKOUT_TIMEOUT_S"),
     )
 
 

@@ -26,11 +26,12 @@ def make_queue(client: redis.Redis) -> rq.Queue:
     return rq.Queue(QUEUE, connection=client)
 
 
-def enqueue_hold(queue: rq.Queue, ms: float) -> None:
-    """Enqueue one ``hold(ms)`` job; on success its result is not kept."""
+def enqueue_hold(queue: rq.Queue, ms: float, cache_ms: float = 0) -> None:
+    """Enqueue one ``hold(ms, cache_ms)`` job; on success its result is not kept."""
     queue.enqueue(
         jobs.hold,
         ms,
-        job_timeout=math.ceil(ms / 1000.0) + HOLD_GRACE_S,
+        cache_ms,
+        job_timeout=math.ceil((ms + cache_ms) / 1000.0) + HOLD_GRACE_S,
         result_ttl=0,
     )

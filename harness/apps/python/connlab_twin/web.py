@@ -2,13 +2,17 @@
 
 GET /health          200 ok, touches neither Postgres nor Redis
 GET /db?ms=N         one pooled connection runs SELECT pg_sleep(N/1000.0)
-GET /enqueue?ms=N&n=K  K ``hold`` jobs of N ms each (K defaults to 1), through
-                     dramatiq or, with CONNLAB_JOBS=rq, RQ
+GET /enqueue?ms=N&n=K&cache_ms=M  K ``hold`` jobs of N ms each (K defaults to 1),
+                     through dramatiq or, with CONNLAB_JOBS=rq, RQ; with M > 0 each
+                     job first reads the cache holding a Redis connection M ms
+GET /cache?ms=N      a cache read holding a pooled Redis connection N ms
+                     (``connlab_twin.cache``: BLPOP with a timeout, then GET)
 
 Any exception becomes the status and X-Connlab-Error headers of
-harness/apps/CONTRACT.md (see ``connlab_twin.errors``). The database engine and the
-Redis pool behind the job library are per worker process and built on first
-use, so /health never opens a connection and the gunicorn master never does.
+harness/apps/CONTRACT.md (see ``connlab_twin.errors``). The database engine, the
+Redis pool behind the job library and the cache's Redis pool are per worker
+process and built on first use, so /health never opens a connection and the
+gunicorn master never does.
 
 Except with CONNLAB_FORK_SAFETY=unsafe: gunicorn then preloads this module in
 the master, and importing it builds the engine and runs one query there (as
@@ -26,14 +30,14 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 
 import redis
 
-from connlab_twin import broker, config, db, errors, fork, rq_jobs
+from connlab_twin import broker, cache, config, db, errors, fork, rq_jobs
 from connlab_twin.per_process import PerProcess
 
 _log = logging.getLogger(__name__)
 
 Query = dict[str, list[str]]
-#: Enqueues one ``hold(ms)`` job.
-Sender = Callable[[float], None]
+#: Enqueues one ``hold(ms, cache_ms)`` job.
+Sender = Callable[[float, float], None]
 
 
 def _web_sender() -> Sender:
@@ -52,14 +56,14 @@ def _web_sender() -> Sender:
     if settings.jobs == "rq":
         queue = rq_jobs.make_queue(redis.Redis(connection_pool=pool))
 
-        def send_rq(ms: float) -> None:
-            rq_jobs.enqueue_hold(queue, ms)
+        def send_rq(ms: float, cache_ms: float) -> None:
+            rq_jobs.enqueue_hold(queue, ms, cache_ms)
 
         return send_rq
     actor = broker.declare_hold(broker.make_broker(pool))
 
-    def send_dramatiq(ms: float) -> None:
-        actor.send(ms)
+    def send_dramatiq(ms: float, cache_ms: float) -> None:
+        actor.send(ms, cache_ms)
 
     return send_dramatiq
 
@@ -72,10 +76,10 @@ def _param(query: Query, name: str, default: str) -> str:
     return values[-1] if values else default
 
 
-def _ms(query: Query) -> float:
-    ms = float(_param(query, "ms", "0"))
+def _ms(query: Query, name: str = "ms") -> float:
+    ms = float(_param(query, name, "0"))
     if not math.isfinite(ms) or ms < 0:
-        raise ValueError(f"ms must be a finite number >= 0, got {ms!r}")
+        raise ValueError(f"{name} must be a finite number >= 0, got {ms!r}")
     return ms
 
 
@@ -96,16 +100,21 @@ def _db(query: Query) -> None:
 
 
 def _enqueue(query: Query) -> None:
-    ms, n = _ms(query), _count(query)
+    ms, n, cache_ms = _ms(query), _count(query), _ms(query, "cache_ms")
     send = _send_hold.get()
     for _ in range(n):
-        send(ms)
+        send(ms, cache_ms)
+
+
+def _cache(query: Query) -> None:
+    cache.read(_ms(query))
 
 
 _ROUTES: dict[str, Callable[[Query], None]] = {
     "/health": _health,
     "/db": _db,
     "/enqueue": _enqueue,
+    "/cache": _cache,
 }
 
 
