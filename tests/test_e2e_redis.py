@@ -1,0 +1,88 @@
+"""End to end: Redis running out of clients, and fitting exactly, on both apps.
+
+Each web request reads the cache (``GET /cache``: a pooled Redis connection
+held ``redis_ms``); the *-full scenarios also enqueue jobs that read the cache.
+Full: more connections than maxclients are opened, so Valkey refuses some, the
+peak (replayed from Valkey's log) pins at exactly capacity, users get 504s and
+jobs fail, both with the "max number of clients reached" error. Fits: the same
+stack with cache reads only opens exactly the predicted count, which is
+maxclients: no refusal, peak == expected == capacity.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import processes_under
+from tests.test_e2e_python import ROOT, only_results, resource, run_cli, validate
+from tests.test_e2e_rails import needs_rails
+
+APPS = {"redis-full": "python", "redis-fits": "python", "rails-redis-full": "rails", "rails-redis-fits": "rails"}
+REDIS_ERROR = {"python": "redis.exceptions.ConnectionError", "rails": "Redis::CommandError"}
+
+
+def run(name: str, tmp_path: Path) -> dict[str, object]:
+    marker = uuid.uuid4().hex
+    result = run_cli(ROOT / "harness" / "scenarios" / f"{name}.yaml", tmp_path, marker, "--json")
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    document = only_results(tmp_path)
+    validate(document)
+    assert processes_under(marker) == []
+    assert document["app"] == APPS[name]
+    assert document["verdict"] == {**document["verdict"],  # type: ignore[dict-item]
+                                   "prediction_held": True, "expectations_met": True}
+    return document
+
+
+def redis_errors(document: dict[str, object]) -> dict[tuple[str, str], int]:
+    """(class, source) -> count, for the errors of kind redis_full."""
+    errors = document["errors"]
+    assert isinstance(errors, list)
+    return {(e["class"], e["source"]): e["count"] for e in errors if e["kind"] == "redis_full"}
+
+
+def check_full(name: str, tmp_path: Path) -> None:
+    document = run(name, tmp_path)
+    redis = resource(document, "redis")
+    observed = redis["observed"]
+    assert isinstance(observed, dict)
+    assert redis["predicted"]["status"] == "exhausts"  # type: ignore[index]
+    assert redis["predicted"]["expected"] > redis["capacity"]  # type: ignore[index,operator]
+    assert observed["peak_method"] == "log-events"
+    assert observed["rejected"] > 0
+    assert observed["peak"] == redis["capacity"]  # pinned: Valkey refuses before it counts a client
+    assert redis["exhaustion"] == {"predicted": "exhausts", "observed": True}
+    errors = redis_errors(document)
+    error_class = REDIS_ERROR[APPS[name]]
+    assert errors.get((error_class, "web"), 0) > 0  # users got 504s naming the Redis error class
+    assert errors.get((error_class, "worker"), 0) > 0  # jobs failed on their cache read, counted from the log
+    assert set(errors) <= {(error_class, "web"), (error_class, "worker")}
+    assert document["verdict"]["config_fits"] is False  # type: ignore[index]
+
+
+def check_fits(name: str, tmp_path: Path) -> None:
+    document = run(name, tmp_path)
+    redis = resource(document, "redis")
+    observed = redis["observed"]
+    assert isinstance(observed, dict)
+    assert observed["peak_method"] == "log-events"
+    assert observed["rejected"] == 0
+    assert observed["peak"] == redis["predicted"]["expected"] == redis["capacity"]  # type: ignore[index]
+    assert redis["exhaustion"]["observed"] is False  # type: ignore[index]
+    assert redis_errors(document) == {}
+    failed = document["requests"]["failed"]  # type: ignore[index]
+    assert failed == 0
+    assert document["verdict"]["config_fits"] is True  # type: ignore[index]
+
+
+@pytest.mark.parametrize("name", ["redis-full", pytest.param("rails-redis-full", marks=needs_rails)])
+def test_redis_full_refuses_and_pins_the_peak_at_capacity(name: str, tmp_path: Path) -> None:
+    check_full(name, tmp_path)
+
+
+@pytest.mark.parametrize("name", ["redis-fits", pytest.param("rails-redis-fits", marks=needs_rails)])
+def test_redis_fits_exactly_at_capacity(name: str, tmp_path: Path) -> None:
+    check_fits(name, tmp_path)
