@@ -51,26 +51,34 @@ may land anywhere up to the worst case: give such scenarios no exact Redis
 ``peak``. Exact: the cache pools with db_share = 0, Sidekiq and dramatiq idle.
 
 Measured (Valkey 8.1, redis-rb 4.8 / Sidekiq 6.4.1 / Rails 6.1, redis-py 8.1 /
-dramatiq 2.2 / rq 3.0; `connlab run <scenario>`: group peaks replayed from
-Valkey's log, per process from `ss -tnp` every ~20 ms, which pool from each
-connection's last command when it closed)::
+dramatiq 2.2 / rq 3.0; ``connlab run <scenario>``: group peaks replayed from
+Valkey's log; per process from ``ss -tnp`` every ~20 ms; which pool, from the
+last command of each connection in Valkey's log when it closed: GET for the
+cache, LPUSH / EVALSHA for enqueues, BRPOP for fetchers)::
 
-    cache pool, db_share 0     2 x 3, cache_share 1, redis_ms 500, 12 users: 3 + 3, both apps, 4 of 4 runs;
-                               2 x 4, cache 0.7 / enqueue 0.3, redis_ms 500: 4 + 4, both apps, 2 of 2;
-                               2 x 4, cache 0.3 / enqueue 0.7, redis_ms 20: 4 + 4, both apps, 2 of 2
-    cache pool, with /db       2 x 4, cache 0.5 / db 0.5, 500 ms each: 8 of 8 (python 2 of 2), 7 and 8 (rails)
-    job client pool            1 per process at low enqueue rates (autoscale 2 x 3: 1 in 10 of 10 processes;
-                               baseline 2 x 2: 2, 2, 3 per dyno); rails-baseline 2 x 2: 3, 3, 2; sidekiq
-                               1 x 2: 2, 2, 2; at high rates T (cache 0.3 / enqueue 0.7 with 20 ms reads,
-                               2 x 4: 8 of 8, both apps)
-    Sidekiq C + 1              C = 2: 3 (rails-baseline, 3 runs); C = 3: 4 (autoscale; idle, 3 runs; with
-                               jobs, 2 runs); C = 10: 11 in 3 of 4 processes (sidekiq), 10 in one (the first
-                               heartbeat done before the processors waited, the full queue kept them busy)
-    dramatiq 2                 C = 2: 2 (baseline, 3 runs; dead-connections); C = 3 idle: 2 (3 runs); with
-                               jobs reading the cache: 3 (2 runs)
-    RQ 3C .. 4C                C = 3: 11, 12, 12, 12, 12 (forking-worker-safe: 2 per RQ worker, 2 per horse,
-                               6 horse connections open at once), 9 (forking-worker-unsafe)
-    worker cache pool          C = 3, jobs reading the cache 200 ms: 3 (Sidekiq and dramatiq, 2 runs each)
+    cache pool, db_share 0   2 x 5, cache_share 1, redis_ms 500, 20 users (redis-fits, rails-redis-fits):
+                             5 + 5 in 7 of 7 runs per app; 2 x 3, cache_share 1, 12 users: 3 + 3, 4 runs
+                             python, 3 rails; 2 x 4 with enqueues beside (cache 0.7 / 0.3 at 500 ms,
+                             0.3 / 0.7 at 20 ms): 4 + 4, 4 of 4 runs per app
+    cache pool, with /db     2 x 4, cache 0.5 / db 0.5, 500 ms each: 8 of 8 twice (python), 7 and 8 (rails)
+    job client pool          per process: 1 at low enqueue rates (autoscale 2 x 3 at 10 %: 1 in 10 of 10
+                             processes, 1-2 in another run), 1-2 (baseline, rails-baseline, dead-connections
+                             2 x 2 at 20 %), 2 of 2 (sidekiq 1 x 2 at 50 %, 3 runs), 2-3 of 4 (2 x 4 at 30 %),
+                             4 of 4 (2 x 4 at 70 % with 20 ms cache reads, both apps)
+    Sidekiq C + 1            C = 2: 3 (rails-baseline, 4 runs; rails-dead-connections); C = 3: 4 (autoscale,
+                             idle 3 runs, with jobs 2 runs); C = 5: 6 (rails-redis-fits/full, 20 runs);
+                             C = 10: 11 in 5 of 6 processes (sidekiq), 10 in one (its first heartbeat done
+                             before the processors waited, then the full queue kept them busy)
+    dramatiq 2               C = 2: 2 (baseline 5 runs, dead-connections 2); C = 3 or 5 idle: 2 (10 runs);
+                             3 with jobs reading the cache (acks overlapping a consumer's fetch)
+    RQ 3C .. 4C              C = 3: 12 in 5 of 7 runs, 11 in 2 (forking-worker-safe: 2 per RQ worker, 2 per
+                             horse, at most 6 horse connections open at once), 9 twice (forking-worker-unsafe)
+    worker cache pool        C = 3, jobs reading the cache 200 ms: 3 (Sidekiq and dramatiq, 2 runs each);
+                             RQ C = 3, 100 ms: 15 = 4C + C (jobs 100 ms, 2 per enqueue, queue kept full)
+    full Redis               redis-full (12) and rails-redis-full (16): peak exactly capacity in 26 of 26
+                             runs (13 per app), users' 504s in every run, jobs failing in 12 of 12 at the
+                             shipped 50 % enqueues (at 20 %, none in 1 of 5 Rails runs: no enqueue got a
+                             slot before the cache pools filled Redis)
 
 Status: ``exhausts`` when expected > capacity, ``at-risk`` when only the worst
 case is, ``fits`` otherwise. Pool starvation (T > S, or C > S) is flagged apart:
