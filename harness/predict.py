@@ -13,6 +13,11 @@ Postgres, per group (T = threads, S = pool, P = processes per dyno, D = dynos)::
     expected (resource) = sum over groups = D x P x min(T, S) + W x min(C, S) + extras
     capacity            = max_connections - superuser_reserved_connections
 
+The expected figures assume the traffic reaches the database: a web tier whose
+requests never query (db_share = 1 - enqueue_share - cache_share = 0) and a
+worker tier that gets no jobs (enqueue_share = 0) open nothing, since every
+pool connects lazily: their expected count is 0 (the worst case stays).
+
 A thread holds at most one connection, and a pool never lends more than S at
 once, hence ``min(T, S)``; the worst case is every pool filled to its size
 (threads that died and were replaced, app code that spawns threads).
@@ -206,13 +211,16 @@ def _worker_redis(plan: Plan, worker: WorkerTier) -> tuple[int, int]:
 
 def _postgres(plan: Plan, dynos: int) -> ResourcePrediction:
     web = plan.web
+    queries = plan.traffic.db_share > 0
     groups = [
-        GroupPrediction(group=f"web.{i}", tier="web", expected=web.processes * min(web.threads, web.pool),
+        GroupPrediction(group=f"web.{i}", tier="web",
+                        expected=web.processes * min(web.threads, web.pool) if queries else 0,
                         worst_case=web.processes * web.pool)
         for i in range(1, dynos + 1)
     ]
     if plan.worker is not None:
         expected, worst = _worker_postgres(plan.worker)
+        expected = expected if plan.traffic.enqueue_share > 0 else 0
         groups += [
             GroupPrediction(group=f"worker.{i}", tier="worker", expected=expected, worst_case=worst)
             for i in range(1, plan.worker.processes + 1)

@@ -55,7 +55,7 @@ def test_worker_and_extras_add_their_groups() -> None:
     plan = plan_of({"dynos": 4, "processes": 2, "threads": 5, "pool": 5},
                    worker={"processes": 2, "concurrency": 10, "pool": 12},
                    extras=[{"group": "rake", "count": 3, "hold_s": 5},
-                           {"group": "console", "count": 1, "hold_s": 5, "connections": 2}])
+                           {"group": "console", "count": 1, "hold_s": 5, "connections": 2}], enqueue_share=0.2)
     pg = predict(plan).resource("postgres")
     # web 4 x 2 x 5 = 40; worker 2 x min(10, 12) = 20; rake 3; console 2
     assert pg.expected == 40 + 20 + 3 + 2
@@ -63,6 +63,16 @@ def test_worker_and_extras_add_their_groups() -> None:
     assert pg.worst_case == 40 + 24 + 5
     assert {g.group for g in pg.groups} == {"web.1", "web.2", "web.3", "web.4", "worker.1", "worker.2",
                                             "rake", "console"}
+
+
+def test_tiers_the_traffic_never_reaches_open_nothing() -> None:
+    web = {"dynos": 2, "processes": 2, "threads": 5, "pool": 5}
+    worker = {"processes": 1, "concurrency": 5, "pool": 5}
+    cache_only = predict(plan_of(web, worker=worker, cache_share=1.0)).resource("postgres")
+    # no request queries Postgres, no job is enqueued: lazy pools open nothing; the worst case stays 2 x 2 x 5 + 5
+    assert (cache_only.expected, cache_only.worst_case) == (0, 25)
+    half = predict(plan_of(web, worker=worker, cache_share=0.5, enqueue_share=0.5)).resource("postgres")
+    assert (half.expected, half.worst_case) == (5, 25)  # the worker's jobs query; the web never does
 
 
 def test_capacity_is_the_production_formula_with_no_harness_term() -> None:
