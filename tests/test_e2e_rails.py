@@ -67,7 +67,7 @@ def test_sidekiq_connections_per_process(tmp_path: Path) -> None:
     for worker in ("worker.1", "worker.2"):
         expected, ceiling, observed = redis[worker]
         assert (expected, ceiling) == (11, 15)  # measured rule C + 1, Sidekiq's pool C + 5
-        assert 8 <= observed <= ceiling
+        assert observed in (10, 11)  # C + 1; C when the first heartbeat ends before the processors first wait
 
 
 @needs_rails
