@@ -44,7 +44,10 @@ class Ready(Middleware):
     started. A daemon thread then PINGs Redis until it answers (Redis may be
     full or down at boot: the consumers keep retrying too) and only then
     announces readiness. The PING uses a throwaway connection, closed at once,
-    so the broker's pool keeps only what dramatiq itself opens. The line goes
+    so the broker's pool keeps only what dramatiq itself opens, and named as
+    the harness's (``connlab-ready.<group>``): it is the harness's readiness
+    probe, not the app's, and the exact Redis replay saw it as a third
+    connection of the worker's group when it overlapped the two consumers'. The line goes
     straight to file descriptor 2 because dramatiq redirects the child's
     ``sys.stderr`` into its log pipe.
     """
@@ -60,7 +63,7 @@ class Ready(Middleware):
         threading.Thread(target=self._announce, name="connlab-ready", daemon=True).start()
 
     def _ping(self) -> bool:
-        client = redis.Redis.from_url(self.redis_url, client_name=self.group)
+        client = redis.Redis.from_url(self.redis_url, client_name=f"connlab-ready.{self.group}")
         try:
             return bool(client.ping())
         except redis.RedisError:
