@@ -16,8 +16,7 @@ from functools import partial
 from harness.load import LoadRun
 from harness.plan import Event, Extra, Plan
 from harness.predict import predict
-from harness.stack.local import LocalStack
-from harness.stack.process import Service
+from harness.stack.base import Deployment, Stack
 
 Action = Callable[[], str]
 Clock = Callable[[], float]
@@ -36,8 +35,8 @@ def _predicted(plan: Plan, dynos: int) -> str:
     return f"postgres now expected {pg.expected}, worst case {pg.worst_case}, capacity {pg.capacity}: {pg.status}"
 
 
-def _scale(plan: Plan, stack: LocalStack, load: LoadRun, dynos: int) -> str:
-    before = len(stack.web)
+def _scale(plan: Plan, stack: Stack, load: LoadRun, dynos: int) -> str:
+    before = stack.web_dynos
     stack.scale_web(dynos)
     load.set_targets(stack.web_targets)
     return f"scaled web from {before} to {dynos} dynos; {_predicted(plan, dynos)}"
@@ -46,42 +45,45 @@ def _scale(plan: Plan, stack: LocalStack, load: LoadRun, dynos: int) -> str:
 class _Deploy:
     """A preboot deploy: new dynos first, traffic moved to them, old ones stopped ``overlap_s`` after that."""
 
-    def __init__(self, plan: Plan, stack: LocalStack, load: LoadRun, clock: Clock, event: Event) -> None:
+    def __init__(self, plan: Plan, stack: Stack, load: LoadRun, clock: Clock, event: Event) -> None:
         self.plan, self.stack, self.load, self.clock = plan, stack, load, clock
-        self.old: list[Service] = []
+        self.old: Deployment | None = None
+        self.replaced = 0
         self.finish_step = Step(at_s=event.at_s + event.overlap_s, action=self.finish)
         self.overlap_s = event.overlap_s
 
     def start(self) -> str:
+        self.replaced = self.stack.web_dynos
         self.old = self.stack.deploy()
         self.load.set_targets(self.stack.web_targets)
         self.finish_step.at_s = self.clock() + self.overlap_s
-        running, old = len(self.stack.web), len(self.old)
+        running, old = self.stack.web_dynos, self.replaced
         return f"deploy: {running - old} new dynos up beside {old} old; {_predicted(self.plan, running)}"
 
     def finish(self) -> str:
+        assert self.old is not None
         self.stack.retire(self.old)
-        return f"deploy: {len(self.old)} old dynos stopped; {_predicted(self.plan, len(self.stack.web))}"
+        return f"deploy: {self.replaced} old dynos stopped; {_predicted(self.plan, self.stack.web_dynos)}"
 
 
-def _kill_backends(stack: LocalStack, group: str) -> str:
+def _kill_backends(stack: Stack, group: str) -> str:
     return f"terminated {stack.terminate_backends(group)} Postgres backend(s) of {group or 'every app'}*"
 
 
-def _restart_postgres(stack: LocalStack) -> str:
+def _restart_postgres(stack: Stack) -> str:
     return f"restarted Postgres (down and back in {stack.restart_postgres():.1f} s)"
 
 
-def _kill_redis_clients(stack: LocalStack, group: str) -> str:
+def _kill_redis_clients(stack: Stack, group: str) -> str:
     return f"killed {stack.kill_redis_clients(group)} Redis client(s) of {group or 'every app'}*"
 
 
-def _start_extra(stack: LocalStack, extra: Extra) -> str:
+def _start_extra(stack: Stack, extra: Extra) -> str:
     stack.start_extra(extra)
     return f"started {extra.count} x {extra.group} holding {extra.connections} connection(s) for {extra.hold_s:g} s"
 
 
-def _event_steps(plan: Plan, stack: LocalStack, load: LoadRun, clock: Clock, event: Event) -> list[Step]:
+def _event_steps(plan: Plan, stack: Stack, load: LoadRun, clock: Clock, event: Event) -> list[Step]:
     if event.action == "scale":
         return [Step(at_s=event.at_s, action=partial(_scale, plan, stack, load, event.dynos))]
     if event.action == "deploy":
@@ -96,7 +98,7 @@ def _event_steps(plan: Plan, stack: LocalStack, load: LoadRun, clock: Clock, eve
     raise AssertionError(f"unknown event action {event.action!r}")  # the plan only admits EVENT_ACTIONS
 
 
-def timeline(plan: Plan, stack: LocalStack, load: LoadRun, clock: Clock) -> list[Step]:
+def timeline(plan: Plan, stack: Stack, load: LoadRun, clock: Clock) -> list[Step]:
     """The run's steps in time order; ``clock()`` is the time into the traffic."""
     steps: list[Step] = []
     for event in plan.events:

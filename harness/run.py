@@ -19,11 +19,9 @@ from harness.load import ErrorTally, LoadResult, LoadRun
 from harness.plan import Plan
 from harness.predict import Forecast, forecast
 from harness.redis_log import FinalRead, exact_or_why, final_read, replay_redis_log
-from harness.stack import faults
 from harness.stack.apps import ensure_app
-from harness.stack.local import LocalStack
+from harness.stack.base import Stack, make_stack
 from harness.stack.postgres import ssl_bin_dir
-from harness.stack.redis import HARNESS_CONNECTIONS
 
 TICK_S = 0.05
 LOAD_OVERRUN_S = 30.0
@@ -78,12 +76,12 @@ def _postgres_observation(exact: Peaks, sampled: Peaks, traffic_start_epoch_s: f
     )
 
 
-def _redis_observation(stack: LocalStack, final: FinalRead, sampled: Peaks,
+def _redis_observation(stack: Stack, final: FinalRead, sampled: Peaks,
                        traffic_start_epoch_s: float) -> tuple[ResourceObservation, str | None]:
     """The exact figures replayed from Valkey's log when they agree with the server, else the sampled ones and why."""
     try:
-        exact = replay_redis_log(stack.redis.log_path, maxclients=stack.redis.maxclients + HARNESS_CONNECTIONS,
-                                 final_clients=final.clients, kills=faults.redis_kills(stack.redis))
+        exact = replay_redis_log(stack.redis_log, maxclients=stack.redis_server_maxclients,
+                                 final_clients=final.clients, kills=stack.redis_kills())
     except OSError as exc:
         why: str | None = f"Valkey's log could not be read: {exc}"
     else:
@@ -106,13 +104,13 @@ def run(plan: Plan, run_dir: Path, *, say: Callable[[str], None] = lambda _: Non
         ssl_bin_dir()  # fail before anything starts when no Postgres with OpenSSL is installed
     run_dir.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
-    stack = LocalStack(plan, run_dir)
+    stack = make_stack(plan, run_dir)
     try:
         say(f"starting Postgres, Valkey and {plan.app} on 127.0.0.1 ...")
         stack.up()
         say(f"stack up in {stack.up_s:.1f} s ({', '.join(f'{k} {v:.1f} s' for k, v in stack.startup_s.items())})")
-        pg_sampler = PostgresSampler(stack.postgres.admin)
-        redis_sampler = RedisSampler(stack.redis.admin)
+        pg_sampler = PostgresSampler(stack.postgres_admin)
+        redis_sampler = RedisSampler(stack.redis_admin)
         pg_sampler.start()
         redis_sampler.start()
         load = LoadRun(plan, run_dir, stack.web_targets)
@@ -123,10 +121,10 @@ def run(plan: Plan, run_dir: Path, *, say: Callable[[str], None] = lambda _: Non
             sampled_pg = pg_sampler.stop()
             sampled_redis = redis_sampler.stop()
         load_result = load.result()
-        redis_final = final_read(stack.redis.admin)  # the clients still connected, and the server's refusals
+        redis_final = final_read(stack.redis_admin)  # the clients still connected, and the server's refusals
     finally:
         stack.down()  # apps first, then the servers: every disconnection is in the log before the replay
-    exact_pg = replay_postgres_log(stack.postgres.log_path)
+    exact_pg = replay_postgres_log(stack.postgres_log)
     postgres = _postgres_observation(exact_pg, sampled_pg, load.started_epoch_s or 0.0)
     if postgres.first_rejected_s is not None:
         events.append(TimelineEvent(t=postgres.first_rejected_s,
@@ -153,7 +151,7 @@ def run(plan: Plan, run_dir: Path, *, say: Callable[[str], None] = lambda _: Non
     )
 
 
-def _drive(plan: Plan, stack: LocalStack, load: LoadRun, say: Callable[[str], None]) -> list[TimelineEvent]:
+def _drive(plan: Plan, stack: Stack, load: LoadRun, say: Callable[[str], None]) -> list[TimelineEvent]:
     """Start the traffic and fire the events timeline until the traffic ends."""
     t0 = 0.0
     pending = timeline(plan, stack, load, clock=lambda: time.time() - t0)

@@ -14,21 +14,36 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+import redis
+
 from harness.plan import Extra, Plan
+from harness.redis_log import RedisKill
 from harness.stack import faults
 from harness.stack.apps import Endpoints, oneoff_service, web_service, worker_service
-from harness.stack.postgres import PostgresServer
+from harness.stack.postgres import AdminConnection, PostgresServer
 from harness.stack.process import Service
-from harness.stack.redis import RedisServer
+from harness.stack.redis import HARNESS_CONNECTIONS, RedisServer
 
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class LocalDeployment:
+    """The dynos a preboot deploy replaced: they keep running, without traffic, until retired."""
+
+    old: tuple[Service, ...]
+
+
 class LocalStack:
+    """The ``Stack`` (``harness.stack.base``) as local processes."""
+
+    backend = "local"
+
     def __init__(self, plan: Plan, run_dir: Path) -> None:
         self.plan = plan
         self.run_dir = run_dir
@@ -133,17 +148,24 @@ class LocalStack:
             for service, _ in leaving:
                 service.stop()
 
-    def deploy(self) -> list[Service]:
+    @property
+    def web_dynos(self) -> int:
+        with self._lock:
+            return len(self.web)
+
+    def deploy(self) -> LocalDeployment:
         """Preboot: start as many new dynos as run now; the old ones stop taking traffic but keep running."""
         with self._lock:
             old = [service for service, _ in self.web]
         self._start_dynos(self._new_dynos(len(old)))
         with self._lock:
             self.retiring += old
-        return old
+        return LocalDeployment(old=tuple(old))
 
-    def retire(self, old: list[Service]) -> None:
+    def retire(self, deployment: object) -> None:
         """Stop the dynos a deploy replaced."""
+        assert isinstance(deployment, LocalDeployment)
+        old = deployment.old
         with self._lock:
             self.web = [(s, base) for s, base in self.web if s not in old]
             self.retiring = [s for s in self.retiring if s not in old]
@@ -158,6 +180,31 @@ class LocalStack:
 
     def kill_redis_clients(self, group: str) -> int:
         return faults.kill_redis_clients(self.redis, group)
+
+    def redis_kills(self) -> tuple[RedisKill, ...]:
+        return faults.redis_kills(self.redis)
+
+    # -- what the collectors read ---------------------------------------------------------------
+
+    @property
+    def postgres_admin(self) -> AdminConnection:
+        return self.postgres.admin
+
+    @property
+    def redis_admin(self) -> redis.Redis:
+        return self.redis.admin
+
+    @property
+    def postgres_log(self) -> Path:
+        return self.postgres.log_path
+
+    @property
+    def redis_log(self) -> Path:
+        return self.redis.log_path
+
+    @property
+    def redis_server_maxclients(self) -> int:
+        return self.redis.maxclients + HARNESS_CONNECTIONS
 
     def start_extra(self, extra: Extra) -> None:
         """Start ``extra.count`` one-off processes of a group; they end on their own."""

@@ -1,0 +1,98 @@
+"""The one interface every stack backend implements, and the one place a backend is chosen.
+
+``run``, ``events`` and the collectors see a stack only through ``Stack``: bring
+it up, tell the load where the live dynos are, change the web tier (scale, a
+preboot deploy), start one-offs, inject faults, give the samplers the
+harness's admin connections and the collector the servers' logs, and always
+take it down. ``LocalStack`` (processes on 127.0.0.1) is the only backend
+today; a docker backend implements the same protocol (see ``DESIGN.md``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import redis
+
+    from harness.plan import Extra, Plan
+    from harness.redis_log import RedisKill
+    from harness.stack.postgres import AdminConnection
+
+BACKENDS = ("local",)
+
+
+class Deployment(Protocol):
+    """What a preboot deploy started and must later retire (opaque to the timeline)."""
+
+
+class Stack(Protocol):
+    backend: str
+    startup_s: dict[str, float]
+    up_s: float | None
+
+    def up(self) -> None:
+        """Start every server of the plan; on any failure stop them all and re-raise."""
+
+    def down(self) -> None:
+        """Stop everything, apps first (their disconnections must reach the servers' logs)."""
+
+    def check_alive(self) -> None:
+        """Raise ``ComponentDied`` when a long-running server exited on its own."""
+
+    @property
+    def web_targets(self) -> list[str]:
+        """Base URLs of the dynos that take traffic now."""
+
+    @property
+    def web_dynos(self) -> int:
+        """Dynos running now, retiring ones included."""
+
+    def scale_web(self, dynos: int) -> None: ...
+
+    def deploy(self) -> Deployment:
+        """Preboot: start a new set of dynos beside the old ones, which stop taking traffic."""
+
+    def retire(self, deployment: Deployment) -> None:
+        """Stop the dynos a deploy replaced."""
+
+    def start_extra(self, extra: Extra) -> None: ...
+
+    def terminate_backends(self, group: str) -> int: ...
+
+    def restart_postgres(self) -> float: ...
+
+    def kill_redis_clients(self, group: str) -> int: ...
+
+    @property
+    def postgres_admin(self) -> AdminConnection:
+        """The harness's one Postgres connection (it has a slot of its own)."""
+
+    @property
+    def redis_admin(self) -> redis.Redis:
+        """The harness's one Redis connection (it has a slot of its own)."""
+
+    @property
+    def postgres_log(self) -> Path:
+        """Postgres' log, with log_connections and log_disconnections."""
+
+    @property
+    def redis_log(self) -> Path:
+        """Valkey's verbose log."""
+
+    @property
+    def redis_server_maxclients(self) -> int:
+        """The maxclients the Redis server runs with (the plan's plus the harness's slot)."""
+
+    def redis_kills(self) -> tuple[RedisKill, ...]:
+        """The clients ``kill_redis_clients`` ended, in order."""
+
+
+def make_stack(plan: Plan, run_dir: Path, *, backend: str = "local") -> Stack:
+    """The stack for ``plan`` on ``backend``: the one place a backend is chosen."""
+    if backend == "local":
+        from harness.stack.local import LocalStack
+
+        return LocalStack(plan, run_dir)
+    raise ValueError(f"unknown backend {backend!r}; one of {', '.join(BACKENDS)}")
