@@ -19,6 +19,12 @@ threads = _settings.threads
 # One thread: the sync worker, gunicorn's default, which accepts a request only when it is idle, so
 # requests spread over every process. gthread would accept (and queue) while busy and leave others idle.
 worker_class = "sync" if _settings.threads == 1 else "gthread"
+# gthread accepts (and queues) connections while its threads are busy: with the default worker_connections
+# (1000) one worker can take nearly every connection and leave another short (CI: a dyno of 2 processes x 2
+# threads held 3 of 4, one of 2 x 5 held 9 of 10). A worker accepts only what its threads can serve now, as
+# Puma does (it accepts only while a thread is free); Locust makes a connection per request: no keep-alive.
+worker_connections = _settings.threads
+keepalive = 0
 # Safe (default): the app is imported in each worker after fork, never in the
 # master. CONNLAB_FORK_SAFETY=unsafe: the master imports it before forking,
 # and importing it opens a connection there that every worker inherits.
