@@ -82,3 +82,16 @@ def test_a_full_peak_needs_no_note() -> None:
     verdict = judge(_observation(PLAN.replace("USERS", "60"), peak=30, by_group={"web.1": 10, "web.2": 10,
                                                                                 "web.3": 10}))
     assert verdict.notes == () and verdict.prediction_held
+
+
+def test_refusals_below_capacity_cite_the_measured_held_slots_only_with_reserved_slots() -> None:
+    over = PLAN.replace("USERS", "60").replace("max_connections: 100", "max_connections: 28")  # capacity 25 < 30
+    verdict = judge(_observation(over, peak=24, by_group={"web.1": 8, "web.2": 8, "web.3": 8}, rejected=9))
+    assert verdict.notes == ("postgres: refused connections although its peak (24) stayed below capacity (25); "
+                             "with reserved slots a refused attempt holds a slot until its backend exits (measured: "
+                             "with ~450 refused attempts a second, 730 reconnects into a free slot met 576 "
+                             "refusals)",)
+    none_reserved = over.replace("superuser_reserved_connections: 3", "superuser_reserved_connections: 0")
+    verdict = judge(_observation(none_reserved, peak=27, by_group={"web.1": 9, "web.2": 9, "web.3": 9},
+                                 rejected=9))
+    assert verdict.notes == ("postgres: refused connections although its peak (27) stayed below capacity (28)",)
