@@ -1,0 +1,227 @@
+"""Postgres 17 and Valkey as containers, for the docker backend: the servers of ``postgres.py`` and ``redis.py``.
+
+Each is a context manager with the same face as its local twin: ``start``
+(readiness named, with a timeout), ``stop`` (always, even after a failed start),
+``restart`` for Postgres, ``admin`` (the harness's one connection, which has a
+slot of its own: ``max_connections + 1``, ``maxclients + 1``), and ``log_path``
+(the container's whole output, restarts included, saved into the run folder
+when it stops, so the same log replays give exact peaks). Ports are published on 127.0.0.1 only; every container
+carries the run's label (``connlab.run``), and ``remove_labelled`` removes
+whatever a run left, whichever way it ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from harness.errors import StartTimeout
+from harness.stack.images import ensure_image
+from harness.stack.postgres import (
+    ADMIN_NAME,
+    APP_DATABASE,
+    APP_ROLE,
+    LOG_LINE_PREFIX,
+    SUPERUSER,
+    AdminConnection,
+)
+from harness.stack.postgres import HARNESS_CONNECTIONS as PG_HARNESS
+from harness.stack.process import free_port
+from harness.stack.redis import ADMIN_NAME as REDIS_ADMIN_NAME
+from harness.stack.redis import HARNESS_CONNECTIONS as REDIS_HARNESS
+
+if TYPE_CHECKING:
+    import docker
+
+RUN_LABEL = "connlab.run"
+READY_TIMEOUT_S = 30.0
+POLL_S = 0.1
+STOP_TIMEOUT_S = 5
+
+
+def remove_labelled(client: docker.DockerClient, run_id: str) -> list[str]:
+    """Remove every container and network carrying ``connlab.run=run_id``; return their names."""
+    gone = []
+    for container in client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run_id}"}):
+        with contextlib.suppress(Exception):
+            container.remove(force=True, v=True)
+            gone.append(str(container.name))
+    for network in client.networks.list(filters={"label": f"{RUN_LABEL}={run_id}"}):
+        with contextlib.suppress(Exception):
+            network.remove()
+            gone.append(str(network.name))
+    return gone
+
+
+class _Container:
+    """One server container: started from a cached image, its output followed into ``log_path``."""
+
+    name: str
+    image: str
+    port: str
+
+    def __init__(self, *, client: docker.DockerClient, run_id: str, run_dir: Path,
+                 say: Any = lambda _: None) -> None:
+        self.client = client
+        self.run_id = run_id
+        self.log_path = run_dir / f"{self.name}.log"
+        self.say = say
+        self.container: Any = None
+        self.host_port = 0
+
+    def _args(self) -> list[str]:
+        raise NotImplementedError
+
+    def _ready(self) -> bool:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        tag = ensure_image(self.client, self.image, self.say).tag
+        # a port of our choosing, not the engine's: a restarted container keeps it, so the apps find it again
+        self.host_port = free_port()
+        self.container = self.client.containers.run(
+            tag, self._args(), detach=True, labels={RUN_LABEL: self.run_id},
+            name=f"connlab-{self.run_id[:12]}-{self.name}", ports={self.port: ("127.0.0.1", self.host_port)})
+
+    def _last_lines(self) -> list[str]:
+        try:
+            return bytes(self.container.logs(tail=8)).decode(errors="replace").splitlines()
+        except Exception:  # noqa: BLE001 - a container that is gone has no last lines
+            return []
+
+    def _wait_ready(self, strategy: str) -> None:
+        began = time.monotonic()
+        while not self._ready():
+            self.container.reload()
+            if self.container.status == "exited" or time.monotonic() - began > READY_TIMEOUT_S:
+                raise StartTimeout(self.name, time.monotonic() - began, strategy, self._last_lines())
+            time.sleep(POLL_S)
+
+    def _stop_container(self) -> None:
+        """Stop, save the whole output (the engine keeps it across restarts) into ``log_path``, remove."""
+        if self.container is not None:
+            with contextlib.suppress(Exception):
+                self.container.stop(timeout=STOP_TIMEOUT_S)
+            with contextlib.suppress(Exception):
+                self.log_path.write_bytes(bytes(self.container.logs()))
+            with contextlib.suppress(Exception):
+                self.container.remove(force=True, v=True)
+            self.container = None
+
+
+class PostgresContainer(_Container):
+    """Postgres 17 (Debian trixie) in a container, set as the plan says, logging every connection."""
+
+    name = "postgres"
+    image = "postgres"
+    port = "5432/tcp"
+
+    def __init__(self, *, max_connections: int, superuser_reserved_connections: int, **kwargs: Any) -> None:
+        self.max_connections = max_connections
+        self.superuser_reserved_connections = superuser_reserved_connections
+        super().__init__(**kwargs)
+        self.admin = AdminConnection("")  # its address is known once the container runs
+
+    def superuser_dsn(self, application_name: str) -> str:
+        return (f"host=127.0.0.1 port={self.host_port} user={SUPERUSER} dbname=postgres "
+                f"application_name={application_name} connect_timeout=2")
+
+    @property
+    def app_url(self) -> str:
+        return f"postgresql://{APP_ROLE}@127.0.0.1:{self.host_port}/{APP_DATABASE}"
+
+    def _args(self) -> list[str]:
+        settings = {
+            "max_connections": self.max_connections + PG_HARNESS,
+            "superuser_reserved_connections": self.superuser_reserved_connections,
+            "log_connections": "on", "log_disconnections": "on", "log_line_prefix": LOG_LINE_PREFIX,
+            "log_timezone": "UTC", "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
+            "shared_buffers": "16MB",
+        }
+        return [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
+
+    def _ready(self) -> bool:
+        return self.admin.ping()
+
+    def start(self) -> None:
+        try:
+            self._run()
+            self.admin.dsn = self.superuser_dsn(ADMIN_NAME)
+            self._wait_ready("SQL select 1")
+            self.admin.execute(f"create role {APP_ROLE} login")
+            self.admin.execute(f"create database {APP_DATABASE} owner {APP_ROLE}")
+        except BaseException:
+            self.stop()
+            raise
+
+    def restart(self) -> float:
+        """Fast shutdown (every backend ends) and start again, same data and port; return seconds down."""
+        began = time.monotonic()
+        self.container.restart(timeout=STOP_TIMEOUT_S)
+        self._wait_ready("SQL select 1")
+        return time.monotonic() - began
+
+    def stop(self) -> None:
+        self.admin.close()
+        self._stop_container()
+
+    def __enter__(self) -> PostgresContainer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class RedisContainer(_Container):
+    """Valkey (Debian trixie) in a container, with the verbose log the exact replay reads."""
+
+    name = "redis"
+    image = "valkey"
+    port = "6379/tcp"
+
+    def __init__(self, *, maxclients: int, **kwargs: Any) -> None:
+        self.maxclients = maxclients
+        super().__init__(**kwargs)
+        self.admin: redis.Redis | None = None
+
+    def _args(self) -> list[str]:
+        # DEBUG LOG marks the harness's kills in the log; from a published port no client is "local",
+        # so the command is enabled for all: the port is published on 127.0.0.1 only
+        return ["--maxclients", str(self.maxclients + REDIS_HARNESS), "--loglevel", "verbose",
+                "--hide-user-data-from-log", "no", "--log-timestamp-format", "milliseconds",
+                "--enable-debug-command", "yes"]
+
+    def _ready(self) -> bool:
+        assert self.admin is not None
+        try:
+            return bool(self.admin.ping())
+        except redis.RedisError:
+            return False
+
+    def start(self) -> None:
+        try:
+            self._run()
+            self.admin = redis.Redis(connection_pool=redis.BlockingConnectionPool(  # type: ignore[no-untyped-call]
+                host="127.0.0.1", port=self.host_port, client_name=REDIS_ADMIN_NAME, socket_timeout=2.0,
+                max_connections=1, timeout=5.0))
+            self._wait_ready("PING")
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.admin is not None:
+            self.admin.connection_pool.disconnect()
+        self._stop_container()
+
+    def __enter__(self) -> RedisContainer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
