@@ -1,0 +1,212 @@
+"""The Rails app on Rails 7.2 / Puma 6 / Sidekiq 7 (harness/apps/images/rails/, trixie's packages).
+
+The image holds the gems only; the app (harness/apps/rails/) goes on top in a
+thin ``FROM <gems> / COPY app /app`` layer built from a context assembled here,
+because ``ensure_image``'s context is harness/apps/images/rails/ alone. Puma
+runs with ``--network host``, so it binds 127.0.0.1 as locally and reaches the
+local Postgres on 127.0.0.1.
+
+``python -m tests.test_rails72_image`` compares Rails 6.1 (local) with 7.2
+(image): how long a request holds its database connection when it runs one
+model query and then does work that touches no database (``/db?work_ms=``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import MissingDependency
+from harness.stack.engine import docker_client
+from harness.stack.images import IMAGE_REPOSITORY, LABEL, context_hash, ensure_image
+from harness.stack.postgres import PostgresServer
+from harness.stack.process import free_port
+
+RAILS_APP = Path(__file__).resolve().parent.parent / "harness" / "apps" / "rails"
+VERSIONS = ("ruby -e 'require \"rails\"; require \"puma\"; require \"sidekiq\"; "
+            "puts [Rails.version, Puma::Const::PUMA_VERSION, Sidekiq::VERSION].join(\" \")'")
+
+
+def app_image(client: Any, say: Callable[[str], None] = print) -> str:
+    """``connlab/rails-app:<hash>``: the gems image plus harness/apps/rails/ at /app (cached by hash)."""
+    gems = ensure_image(client, "rails", say)
+    with tempfile.TemporaryDirectory(prefix="connlab-rails-app-") as folder:
+        context = Path(folder)
+        shutil.copytree(RAILS_APP, context / "app", ignore=shutil.ignore_patterns("__pycache__", "*.log"))
+        (context / "Dockerfile").write_text(f"FROM {gems.tag}\nCOPY app /app\n")
+        digest = hashlib.sha256(f"{gems.tag} {context_hash(context)}".encode()).hexdigest()[:12]
+        tag = f"{IMAGE_REPOSITORY}/rails-app:{digest}"
+        try:
+            client.images.get(tag)
+        except Exception:  # noqa: BLE001 - ImageNotFound: build it
+            client.images.build(path=str(context), tag=tag, labels={LABEL: "1"}, rm=True, pull=False)
+    return tag
+
+
+def web_env(pg: PostgresServer, group: str, port: int, *, pool: int, threads: int, workers: int = 1,
+            checkout_timeout_s: float = 5.0) -> dict[str, str]:
+    return {"CONNLAB_DATABASE_URL": pg.app_url, "CONNLAB_REDIS_URL": "redis://127.0.0.1:1/0",
+            "CONNLAB_GROUP": group, "CONNLAB_POOL": str(pool), "CONNLAB_THREADS": str(threads),
+            "CONNLAB_WORKERS": str(workers), "CONNLAB_PORT": str(port),
+            "CONNLAB_CHECKOUT_TIMEOUT_S": str(checkout_timeout_s)}
+
+
+def _get(url: str, timeout_s: float = 30.0) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as reply:
+            reply.read()
+            return int(reply.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def wait_health(port: int, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if _get(f"http://127.0.0.1:{port}/health", 2.0) == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"/health on port {port} did not answer within {timeout_s} s")
+        time.sleep(0.2)
+
+
+@contextmanager
+def local_web(env: dict[str, str]) -> Iterator[None]:
+    """bin/web on this machine's gems (Rails 6.1), its process group killed at the end."""
+    proc = subprocess.Popen([str(RAILS_APP / "bin" / "web")], cwd=RAILS_APP, env={**os.environ, **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_health(int(env["CONNLAB_PORT"]))
+        yield
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@contextmanager
+def container_web(client: Any, tag: str, env: dict[str, str]) -> Iterator[Any]:
+    """bin/web in the image with host networking (binds 127.0.0.1:PORT), removed at the end."""
+    container = client.containers.run(tag, ["bin/web"], environment=env, network_mode="host", detach=True,
+                                      labels={"connlab.run": str(uuid.uuid4())},
+                                      name=f"connlab-rails72-{uuid.uuid4().hex[:8]}")
+    try:
+        try:
+            wait_health(int(env["CONNLAB_PORT"]))
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}; container log: {container.logs(tail=20).decode(errors='replace')}") from exc
+        yield container
+    finally:
+        container.remove(force=True)
+
+
+def drive(pg: PostgresServer, group: str, port: int, *, clients: int, seconds: float, query_ms: int,
+          work_ms: int) -> dict[str, Any]:
+    """``clients`` loops of ``/db?ms=query_ms&work_ms=work_ms`` for ``seconds`` (starts staggered over one
+    request's length); samples the group's Postgres connections every 20 ms. Returns the peak of open
+    connections, the statuses and requests/s."""
+    url = f"http://127.0.0.1:{port}/db?ms={query_ms}&work_ms={work_ms}"
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+    peak = {"open": 0, "active": 0}
+
+    def client(i: int) -> None:
+        time.sleep(i * (query_ms + work_ms) / 1000.0 / clients)
+        while time.monotonic() < stop:
+            status = _get(url)
+            with lock:
+                statuses[status] = statuses.get(status, 0) + 1
+
+    def sample() -> None:
+        while time.monotonic() < stop:
+            rows = pg.admin.execute("select count(*), count(*) filter (where state = 'active') "
+                                    "from pg_stat_activity where application_name = %s", (group,))
+            peak["open"] = max(peak["open"], int(rows[0][0]))
+            peak["active"] = max(peak["active"], int(rows[0][1]))
+            time.sleep(0.02)
+
+    began = time.monotonic()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)] + [threading.Thread(target=sample)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - began
+    done = sum(statuses.values())
+    return {"peak_open": peak["open"], "peak_active": peak["active"], "statuses": statuses,
+            "requests": done, "per_s": round(done / elapsed, 2)}
+
+
+@pytest.fixture(scope="module")
+def client() -> Any:
+    try:
+        engine = docker_client()
+        engine.ping()
+        return engine
+    except MissingDependency as exc:
+        pytest.skip(f"no Docker engine: {exc}")
+    except Exception as exc:  # noqa: BLE001 - the engine did not answer
+        pytest.skip(f"no Docker engine answers: {exc}")
+
+
+def test_rails72_image_serves_and_releases_between_queries(client: Any, tmp_path: Path) -> None:
+    tag = app_image(client)
+    versions = client.containers.run(tag, ["sh", "-c", VERSIONS], remove=True).decode().split()
+    rails, puma, sidekiq = versions
+    assert rails.startswith("7.2."), versions
+    assert puma.startswith("6."), versions
+    assert sidekiq.startswith("7."), versions
+    with PostgresServer(run_dir=tmp_path, max_connections=20, superuser_reserved_connections=3) as pg:
+        port = free_port()
+        env = web_env(pg, "web.1", port, pool=1, threads=4, checkout_timeout_s=5.0)
+        with container_web(client, tag, env):
+            assert _get(f"http://127.0.0.1:{port}/health") == 200
+            assert _get(f"http://127.0.0.1:{port}/db?ms=10") == 200
+            # pool 1, 4 threads, 8 clients, 100 ms query + 300 ms work: Rails 7.2 holds the connection for the
+            # query only, so the one connection serves all 4 threads (~10 req/s); Rails 6.1 would hold it
+            # the whole request (~2.5 req/s, the rest waiting for it).
+            result = drive(pg, "web.1", port, clients=8, seconds=4.0, query_ms=100, work_ms=300)
+    assert result["peak_open"] == 1, result
+    assert set(result["statuses"]) == {200}, result
+    assert result["per_s"] > 6.0, result
+
+
+def main() -> None:
+    """Rails 6.1 (local) vs 7.2 (image), 1 worker x 4 threads, 8 clients, 100 ms query + 400 ms work."""
+    engine = docker_client()
+    tag = app_image(engine)
+    print("image", tag, engine.containers.run(tag, ["sh", "-c", VERSIONS], remove=True).decode().strip())
+    seconds = float(os.environ.get("SECONDS_PER_RUN", "8"))
+    with tempfile.TemporaryDirectory(prefix="connlab-rails72-") as folder, \
+            PostgresServer(run_dir=Path(folder), max_connections=30, superuser_reserved_connections=3) as pg:
+        for pool in (4, 1):
+            for name in ("6.1 local", "7.2 image"):
+                port = free_port()
+                group = f"web.{name[:3]}.{pool}"
+                env = web_env(pg, group, port, pool=pool, threads=4, checkout_timeout_s=10.0)
+                runner = local_web(env) if name.startswith("6.1") else container_web(engine, tag, env)
+                with runner:
+                    result = drive(pg, group, port, clients=8, seconds=seconds, query_ms=100, work_ms=400)
+                print(f"rails {name}: pool {pool}, 1 worker x 4 threads, 8 clients, {seconds} s: {result}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
