@@ -88,22 +88,44 @@ def wait_health(port: int, timeout_s: float = 60.0) -> None:
         time.sleep(0.2)
 
 
+def replay_pool(log: str) -> dict[str, float]:
+    """Replays the app's ``connlab-pool`` lines (CONNLAB_POOL_LOG=1): checkouts, most connections checked
+    out at once, the mean checked out over the run, and how long one checkout lasted on average (ms)."""
+    events = []
+    for line in log.splitlines():
+        words = line.split()
+        if words[:1] == ["connlab-pool"]:
+            events.append((float(words[3][2:]), 1 if words[1] == "checkout" else -1))
+    events.sort()  # a checkin (-1) first at the same instant
+    held = peak = 0
+    area = 0.0
+    for (t, step), (t_next, _) in zip(events, events[1:] + events[-1:], strict=True):
+        held += step
+        peak = max(peak, held)
+        area += held * (t_next - t)
+    checkouts = sum(1 for _, step in events if step > 0)
+    span = events[-1][0] - events[0][0] if events else 0.0
+    return {"checkouts": checkouts, "peak_held": peak, "mean_held": round(area / span, 2) if span else 0.0,
+            "ms_per_checkout": round(1000 * area / checkouts, 1) if checkouts else 0.0}
+
+
 @contextmanager
-def local_web(env: dict[str, str]) -> Iterator[None]:
-    """bin/web on this machine's gems (Rails 6.1), its process group killed at the end."""
-    proc = subprocess.Popen([str(RAILS_APP / "bin" / "web")], cwd=RAILS_APP, env={**os.environ, **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+def local_web(env: dict[str, str], log: Path) -> Iterator[Callable[[], str]]:
+    """bin/web on this machine's gems (Rails 6.1), its process group killed at the end; yields its log."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(RAILS_APP / "bin" / "web")], cwd=RAILS_APP, env={**os.environ, **env},
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_health(int(env["CONNLAB_PORT"]))
-        yield
+        yield log.read_text
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
 
 
 @contextmanager
-def container_web(client: Any, tag: str, env: dict[str, str]) -> Iterator[Any]:
-    """bin/web in the image with host networking (binds 127.0.0.1:PORT), removed at the end."""
+def container_web(client: Any, tag: str, env: dict[str, str]) -> Iterator[Callable[[], str]]:
+    """bin/web in the image with host networking (binds 127.0.0.1:PORT), removed at the end; yields its log."""
     container = client.containers.run(tag, ["bin/web"], environment=env, network_mode="host", detach=True,
                                       labels={"connlab.run": str(uuid.uuid4())},
                                       name=f"connlab-rails72-{uuid.uuid4().hex[:8]}")
@@ -112,7 +134,7 @@ def container_web(client: Any, tag: str, env: dict[str, str]) -> Iterator[Any]:
             wait_health(int(env["CONNLAB_PORT"]))
         except TimeoutError as exc:
             raise TimeoutError(f"{exc}; container log: {container.logs(tail=20).decode(errors='replace')}") from exc
-        yield container
+        yield lambda: str(container.logs().decode(errors="replace"))
     finally:
         container.remove(force=True)
 
@@ -177,13 +199,17 @@ def test_rails72_image_serves_and_releases_between_queries(client: Any, tmp_path
     with PostgresServer(run_dir=tmp_path, max_connections=20, superuser_reserved_connections=3) as pg:
         port = free_port()
         env = web_env(pg, "web.1", port, pool=1, threads=4, checkout_timeout_s=5.0)
-        with container_web(client, tag, env):
+        env["CONNLAB_POOL_LOG"] = "1"
+        with container_web(client, tag, env) as log:
             assert _get(f"http://127.0.0.1:{port}/health") == 200
             assert _get(f"http://127.0.0.1:{port}/db?ms=10") == 200
             # pool 1, 4 threads, 8 clients, 100 ms query + 300 ms work: Rails 7.2 holds the connection for the
             # query only, so the one connection serves all 4 threads (~10 req/s); Rails 6.1 would hold it
             # the whole request (~2.5 req/s, the rest waiting for it).
             result = drive(pg, "web.1", port, clients=8, seconds=4.0, query_ms=100, work_ms=300)
+            pool = replay_pool(log())
+    # one checkout per query, held for the query (100 ms), not the request (400 ms)
+    assert pool["checkouts"] >= result["requests"] and 50 < pool["ms_per_checkout"] < 200, (pool, result)
     assert result["peak_open"] == 1, result
     assert set(result["statuses"]) == {200}, result
     assert result["per_s"] > 6.0, result
@@ -202,9 +228,12 @@ def main() -> None:
                 port = free_port()
                 group = f"web.{name[:3]}.{pool}"
                 env = web_env(pg, group, port, pool=pool, threads=4, checkout_timeout_s=10.0)
-                runner = local_web(env) if name.startswith("6.1") else container_web(engine, tag, env)
-                with runner:
+                env["CONNLAB_POOL_LOG"] = "1"
+                runner = (local_web(env, Path(folder) / f"{group}.log") if name.startswith("6.1")
+                          else container_web(engine, tag, env))
+                with runner as log:
                     result = drive(pg, group, port, clients=8, seconds=seconds, query_ms=100, work_ms=400)
+                    result.update(replay_pool(log()))
                 print(f"rails {name}: pool {pool}, 1 worker x 4 threads, 8 clients, {seconds} s: {result}", flush=True)
 
 

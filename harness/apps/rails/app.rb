@@ -2,7 +2,9 @@
 
 # connlab's sample Rails app, in one file: Rails 6.1 (ActiveRecord +
 # ActionController::Metal), Sidekiq 6.4, Redis 4.8, pg, all from Debian's
-# system gems (no Gemfile, no Bundler). Loaded by:
+# system gems (no Gemfile, no Bundler); also runs unchanged on Debian trixie's
+# Rails 7.2, Puma 6, Sidekiq 7.3 (redis-client), redis-rb 5.3
+# (harness/apps/images/rails/). Loaded by:
 #   config.ru   (bin/web: Puma, preloaded in the master, connections after
 #               fork; CONNLAB_FORK_SAFETY=unsafe: see ConnlabReporting)
 #   bin/worker  (sidekiq -r ./app.rb)
@@ -26,11 +28,16 @@ ConnlabBoot.load_gem("sidekiq/rails", "sidekiq") # Rails reloader around each jo
 
 # Sidekiq 6.4 calls redis-rb 4.8 in ways 4.8 deprecates (brpop timeout,
 # sadd): one warning per fetch otherwise.
-Redis.silence_deprecations = true
+Redis.silence_deprecations = true if Redis.respond_to?(:silence_deprecations=)
+
+# The two stacks this app runs on: Rails 6.1 + Sidekiq 6.4 + redis-rb 4.8
+# (bookworm, local) and Rails 7.2 + Sidekiq 7.3 + redis-client (trixie image).
+CONNLAB_RAILS = "#{Rails::VERSION::MAJOR}.#{Rails::VERSION::MINOR}"
+CONNLAB_RAILS72 = Rails.gem_version >= Gem::Version.new("7.2")
 
 module Connlab
   class Application < Rails::Application
-    config.load_defaults 6.1
+    config.load_defaults CONNLAB_RAILS
     config.root = __dir__
     config.api_only = true
     config.eager_load = false          # boot time: load nothing up front
@@ -50,11 +57,12 @@ module Connlab
     config.cache_store = if ENV["CONNLAB_REDIS_URL"].to_s.empty?
                            :null_store
                          else
-                           [:redis_cache_store, {
-                             url: ENV["CONNLAB_REDIS_URL"], id: ENV["CONNLAB_GROUP"],
-                             pool_size: Integer(ENV["CONNLAB_THREADS"] || ENV["CONNLAB_CONCURRENCY"] || "1", 10),
-                             pool_timeout: Float(ENV.fetch("CONNLAB_CHECKOUT_TIMEOUT_S")),
-                           }]
+                           size = Integer(ENV["CONNLAB_THREADS"] || ENV["CONNLAB_CONCURRENCY"] || "1", 10)
+                           timeout = Float(ENV.fetch("CONNLAB_CHECKOUT_TIMEOUT_S"))
+                           # 7.2 takes pool: {size:, timeout:} (pool_size/pool_timeout are gone)
+                           pool = CONNLAB_RAILS72 ? { pool: { size: size, timeout: timeout } }
+                                                  : { pool_size: size, pool_timeout: timeout }
+                           [:redis_cache_store, { url: ENV["CONNLAB_REDIS_URL"], id: ENV["CONNLAB_GROUP"], **pool }]
                          end
     config.public_file_server.enabled = false
     config.logger = ActiveSupport::Logger.new($stdout)
@@ -117,14 +125,17 @@ class ConnlabErrors
 end
 Connlab::Application.config.middleware.insert_after ActionDispatch::DebugExceptions, ConnlabErrors
 
-# Sidekiq: every Redis connection is named CONNLAB_GROUP (redis-rb `id:` does
-# CLIENT SETNAME on connect). Pools are lazy: nothing connects at load time.
+# Sidekiq: every Redis connection is named CONNLAB_GROUP (redis-rb 4.8 `id:`,
+# and on Sidekiq 7 redis-client's `id:`, do CLIENT SETNAME on connect). Pools are lazy: nothing connects at load time.
 if ENV["CONNLAB_REDIS_URL"]
   Sidekiq.configure_client do |config| # web / oneoff: one Redis connection per thread
     config.redis = { url: ENV["CONNLAB_REDIS_URL"], id: ENV["CONNLAB_GROUP"],
                      size: Integer(ENV.fetch("CONNLAB_THREADS", "5"), 10) }
   end
-  Sidekiq.configure_server do |config| # worker: default size = concurrency + 5
+  # worker: Sidekiq 6.4 one pool, default size concurrency + 5; Sidekiq 7.3 an
+  # "internal" pool of 10 plus the default capsule's pool of concurrency
+  # (both in its boot log).
+  Sidekiq.configure_server do |config|
     config.redis = { url: ENV["CONNLAB_REDIS_URL"], id: ENV["CONNLAB_GROUP"] }
     # One line per failed job, which the harness counts (harness/apps/CONTRACT.md).
     config.error_handlers << proc do |ex, ctx|
@@ -139,10 +150,29 @@ if ENV["CONNLAB_REDIS_URL"]
       unless $connlab_ready
         $connlab_ready = true
         $stdout.puts "connlab-ready sidekiq #{Sidekiq::VERSION} pid=#{Process.pid} " \
-                     "concurrency=#{Sidekiq.options[:concurrency]} group=#{ENV['CONNLAB_GROUP']}"
+                     "concurrency=#{connlab_concurrency} group=#{ENV['CONNLAB_GROUP']}"
         $stdout.flush
       end
     end
+  end
+end
+
+# Sidekiq 7 removed Sidekiq.options.
+def connlab_concurrency
+  Sidekiq.respond_to?(:default_configuration) ? Sidekiq.default_configuration[:concurrency] : Sidekiq.options[:concurrency]
+end
+
+# A model, for /db?work_ms=: its query goes through ActiveRecord's own model
+# path, which is what differs between versions: Rails 6.1 leases the thread a
+# connection on the first query and keeps it until the request ends (the
+# executor's clear_active_connections!); Rails 7.2 runs each model query in
+# with_connection (checked out for the query only). No table of ours: the
+# model reads pg_database's columns once, on first use (after fork).
+class ConnlabProbe < ActiveRecord::Base
+  self.table_name = "pg_database"
+
+  def self.sleep_query(ms)
+    find_by_sql(["SELECT 1 AS n FROM pg_sleep(?)", Float(ms) / 1000.0])
   end
 end
 
@@ -301,7 +331,18 @@ class ConnlabController < ActionController::Metal
 
   def db
     ms = Integer(request.query_parameters.fetch("ms", "0"), 10)
-    ConnlabReporting.connected? ? ConnlabReporting.hold(ms) : connlab_hold(ms)
+    work_ms = Integer(request.query_parameters.fetch("work_ms", "0"), 10)
+    if ConnlabReporting.connected?
+      ConnlabReporting.hold(ms)
+    elsif request.query_parameters.key?("work_ms")
+      # A model query, then work_ms of work that touches no database (sleep
+      # in Ruby): whether the connection stays checked out during the work
+      # is the version's (see ConnlabProbe).
+      ConnlabProbe.sleep_query(ms)
+      sleep(work_ms / 1000.0) if work_ms.positive?
+    else
+      connlab_hold(ms)
+    end
     reply "ok"
   end
 
@@ -328,6 +369,19 @@ class ConnlabController < ActionController::Metal
 end
 
 Rails.application.initialize!
+
+# CONNLAB_POOL_LOG=1: one stdout line per pool checkout / checkin (pid,
+# CLOCK_MONOTONIC), to replay how many connections a process held at once
+# (tests/test_rails72_image.py). The callbacks exist on 6.1 and 7.2 alike.
+if ENV["CONNLAB_POOL_LOG"] == "1"
+  %i[checkout checkin].each do |event|
+    ActiveRecord::ConnectionAdapters::AbstractAdapter.set_callback(event, :after) do
+      $stdout.write("connlab-pool #{event} pid=#{Process.pid} " \
+                    "t=#{Process.clock_gettime(Process::CLOCK_MONOTONIC)}\n")
+      $stdout.flush
+    end
+  end
+end
 
 # In a single-file app the routes must be drawn after initialize!.
 Rails.application.routes.draw do
