@@ -167,9 +167,9 @@ end
 # connection on the first query and keeps it until the request ends (the
 # executor's clear_active_connections!); Rails 7.2 runs each model query in
 # with_connection (checked out for the query only). No table of ours: the
-# model reads pg_database's columns once, on first use (after fork).
+# model reads pg_available_extensions' columns once, on first use (after fork).
 class ConnlabProbe < ActiveRecord::Base
-  self.table_name = "pg_database"
+  self.table_name = "pg_available_extensions" # a catalog view of plain types (name, text)
 
   def self.sleep_query(ms)
     find_by_sql(["SELECT 1 AS n FROM pg_sleep(?)", Float(ms) / 1000.0])
