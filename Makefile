@@ -4,8 +4,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 NAME   ?= autoscale
 APP    ?=
+BACKEND ?=
 ARGS   ?=
 APP_FLAG := $(if $(APP),--app $(APP))
+BACKEND_FLAG := $(if $(BACKEND),--backend $(BACKEND))
 
 .PHONY: scenario predict test lint venv clean
 
@@ -17,9 +19,9 @@ $(BIN)/connlab: pyproject.toml
 
 venv: $(BIN)/connlab
 
-## Run one scenario for real: make scenario NAME=over-limit [APP=rails] [ARGS=--json]
+## Run one scenario for real: make scenario NAME=over-limit [APP=rails] [BACKEND=docker] [ARGS=--json]
 scenario: $(BIN)/connlab
-	$(BIN)/connlab run $(NAME) $(APP_FLAG) $(ARGS)
+	$(BIN)/connlab run $(NAME) $(APP_FLAG) $(BACKEND_FLAG) $(ARGS)
 
 ## The arithmetic alone, no servers: make predict NAME=dynos-2x2x2
 predict: $(BIN)/connlab

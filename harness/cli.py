@@ -52,6 +52,7 @@ from harness.plan import APPS, Plan, load_plan
 from harness.predict import forecast
 from harness.report import prediction_document, results, show_forecast, show_results, write_results
 from harness.run import run
+from harness.stack.base import BACKENDS
 from harness.stack.process import sweep
 from harness.stack.registry import begin_run
 from harness.verdict import judge
@@ -84,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     run_.add_argument("--out", type=Path, default=Path("runs"), help="where run folders go (default: runs)")
     run_.add_argument("--json", action="store_true", help="print results.json to stdout instead of tables")
     run_.add_argument("--app", choices=APPS, help="run the scenario on this app instead of its own")
+    run_.add_argument("--backend", choices=BACKENDS, default="local",
+                      help="local processes (default) or containers (docker: the Rails 7.2 app so far)")
     run_.add_argument("--require-fit", action="store_true",
                       help="exit 6 when the configuration exhausts a server or a pool")
     return parser
@@ -110,7 +113,7 @@ def _run(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
     run_dir = args.out.resolve() / f"{plan.name}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
     if not args.json:
         show_forecast(console, forecast(plan), plan.name)
-    observation = run(plan, run_dir, say=lambda line: err.print(f"[dim]connlab: {line}[/dim]"))
+    observation = run(plan, run_dir, backend=args.backend, say=lambda line: err.print(f"[dim]connlab: {line}[/dim]"))
     verdict = judge(observation)
     document = results(observation, verdict, time_to_verdict_s=round(time.monotonic() - began, 3))
     path = write_results(document, run_dir)

@@ -60,7 +60,7 @@ def results(observation: Observation, verdict: Verdict, *, time_to_verdict_s: fl
         "schema": SCHEMA_ID,
         "scenario": plan.name,
         "app": plan.app,
-        "backend": "local",
+        "backend": observation.backend,
         "duration_s": observation.duration_s,
         "resources": [_resource(observation, verdict, name) for name in ("postgres", "redis")],
         "requests": {"total": observation.load.total, "failed": observation.load.failed},

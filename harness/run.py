@@ -57,6 +57,7 @@ class Observation:
     startup_s: dict[str, float]
     stack_up_s: float
     duration_s: float
+    backend: str = "local"
 
     def resource(self, name: str) -> ResourceObservation:
         return self.postgres if name == "postgres" else self.redis
@@ -97,16 +98,18 @@ def _redis_observation(stack: Stack, final: FinalRead, sampled: Peaks,
     ), None
 
 
-def run(plan: Plan, run_dir: Path, *, say: Callable[[str], None] = lambda _: None) -> Observation:
-    """Run the scenario for real and return what was observed."""
-    ensure_app(plan.app)
-    if plan.postgres.ssl:
-        ssl_bin_dir()  # fail before anything starts when no Postgres with OpenSSL is installed
+def run(plan: Plan, run_dir: Path, *, backend: str = "local",
+        say: Callable[[str], None] = lambda _: None) -> Observation:
+    """Run the scenario for real on ``backend`` and return what was observed."""
+    if backend == "local":
+        ensure_app(plan.app)
+        if plan.postgres.ssl:
+            ssl_bin_dir()  # fail before anything starts when no Postgres with OpenSSL is installed
     run_dir.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
-    stack = make_stack(plan, run_dir)
+    stack = make_stack(plan, run_dir, backend=backend, say=say)
     try:
-        say(f"starting Postgres, Valkey and {plan.app} on 127.0.0.1 ...")
+        say(f"starting Postgres, Valkey and {plan.app} on 127.0.0.1 ({backend}) ...")
         stack.up()
         say(f"stack up in {stack.up_s:.1f} s ({', '.join(f'{k} {v:.1f} s' for k, v in stack.startup_s.items())})")
         pg_sampler = PostgresSampler(stack.postgres_admin)
@@ -148,6 +151,7 @@ def run(plan: Plan, run_dir: Path, *, say: Callable[[str], None] = lambda _: Non
         startup_s=dict(stack.startup_s),
         stack_up_s=stack.up_s or 0.0,
         duration_s=round(time.monotonic() - began, 3),
+        backend=backend,
     )
 
 

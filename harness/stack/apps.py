@@ -81,28 +81,51 @@ def _job_library(plan: Plan) -> str:
     return "rq" if plan.worker is not None and plan.worker.kind == "forking" else "dramatiq"
 
 
-def _env(plan: Plan, endpoints: Endpoints, group: str, **extra: object) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CONNLAB_")}
-    env.update({
+def settings(plan: Plan, endpoints: Endpoints, group: str, **extra: object) -> dict[str, str]:
+    """The ``CONNLAB_*`` variables of one app process (harness/apps/CONTRACT.md), whichever backend runs it."""
+    env = {
         "CONNLAB_DATABASE_URL": endpoints.database_url,
         "CONNLAB_REDIS_URL": endpoints.redis_url,
         "CONNLAB_GROUP": group,
         "CONNLAB_PYTHON": sys.executable,
         # the job library the web enqueues to and the worker runs: RQ forks a process per job
         "CONNLAB_JOBS": _job_library(plan),
-    })
+    }
     env.update({f"CONNLAB_{key.upper()}": str(value) for key, value in extra.items()})
     return env
+
+
+def web_settings(plan: Plan, endpoints: Endpoints, *, dyno: int, port: int) -> dict[str, str]:
+    web = plan.web
+    return settings(plan, endpoints, f"web.{dyno}", port=port, workers=web.processes, threads=web.threads,
+                    pool=web.pool, checkout_timeout_s=web.checkout_timeout_s, fork_safety=web.fork_safety)
+
+
+def worker_settings(plan: Plan, endpoints: Endpoints, *, process: int) -> dict[str, str]:
+    assert plan.worker is not None
+    return settings(plan, endpoints, f"worker.{process}", concurrency=plan.worker.concurrency,
+                    pool=plan.worker.pool, checkout_timeout_s=plan.worker.checkout_timeout_s,
+                    fork_safety=plan.worker.fork_safety)
+
+
+def oneoff_settings(plan: Plan, endpoints: Endpoints, *, group: str, hold_s: float,
+                    connections: int) -> dict[str, str]:
+    return settings(plan, endpoints, group, hold_s=hold_s, connections=connections, pool=connections,
+                    checkout_timeout_s=5)
+
+
+def _env(app_settings: dict[str, str]) -> dict[str, str]:
+    """This process's environment, less any CONNLAB_* of its own, plus the app process's settings."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CONNLAB_")}
+    return {**env, **app_settings}
 
 
 def web_service(plan: Plan, endpoints: Endpoints, *, dyno: int, run_dir: Path) -> tuple[Service, str]:
     """Dyno number ``dyno`` of the web tier, and the base URL it serves on."""
     port = free_port()
-    web = plan.web
     group = f"web.{dyno}"
     app_dir = APPS_DIR / plan.app
-    env = _env(plan, endpoints, group, port=port, workers=web.processes, threads=web.threads,
-               pool=web.pool, checkout_timeout_s=web.checkout_timeout_s, fork_safety=web.fork_safety)
+    env = _env(web_settings(plan, endpoints, dyno=dyno, port=port))
     base = f"http://127.0.0.1:{port}"
     service = Service(
         name=group, argv=[str(app_dir / "bin" / "web")], env=env, cwd=app_dir,
@@ -113,11 +136,9 @@ def web_service(plan: Plan, endpoints: Endpoints, *, dyno: int, run_dir: Path) -
 
 
 def worker_service(plan: Plan, endpoints: Endpoints, *, process: int, run_dir: Path) -> Service:
-    assert plan.worker is not None
     group = f"worker.{process}"
     app_dir = APPS_DIR / plan.app
-    env = _env(plan, endpoints, group, concurrency=plan.worker.concurrency, pool=plan.worker.pool,
-               checkout_timeout_s=plan.worker.checkout_timeout_s, fork_safety=plan.worker.fork_safety)
+    env = _env(worker_settings(plan, endpoints, process=process))
     log_path = run_dir / f"{group}.log"
     return Service(
         name=group, argv=[str(app_dir / "bin" / "worker")], env=env, cwd=app_dir, log_path=log_path,
@@ -128,8 +149,7 @@ def worker_service(plan: Plan, endpoints: Endpoints, *, process: int, run_dir: P
 def oneoff_service(plan: Plan, endpoints: Endpoints, *, group: str, index: int, hold_s: float,
                    connections: int, run_dir: Path) -> Service:
     app_dir = APPS_DIR / plan.app
-    env = _env(plan, endpoints, group, hold_s=hold_s, connections=connections, pool=connections,
-               checkout_timeout_s=5)
+    env = _env(oneoff_settings(plan, endpoints, group=group, hold_s=hold_s, connections=connections))
     return Service(
         name=f"{group}#{index}", argv=[str(app_dir / "bin" / "oneoff")], env=env, cwd=app_dir,
         log_path=run_dir / f"{group}.{index}.log", readiness=None,

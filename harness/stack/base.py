@@ -4,12 +4,13 @@
 it up, tell the load where the live dynos are, change the web tier (scale, a
 preboot deploy), start one-offs, inject faults, give the samplers the
 harness's admin connections and the collector the servers' logs, and always
-take it down. ``LocalStack`` (processes on 127.0.0.1) is the only backend
-today; a docker backend implements the same protocol (see ``DESIGN.md``).
+take it down. ``LocalStack`` runs processes on 127.0.0.1; ``DockerStack``
+runs containers (the Rails 7.2 app so far).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from harness.redis_log import RedisKill
     from harness.stack.postgres import AdminConnection
 
-BACKENDS = ("local",)
+BACKENDS = ("local", "docker")
 
 
 class Deployment(Protocol):
@@ -89,10 +90,14 @@ class Stack(Protocol):
         """The clients ``kill_redis_clients`` ended, in order."""
 
 
-def make_stack(plan: Plan, run_dir: Path, *, backend: str = "local") -> Stack:
+def make_stack(plan: Plan, run_dir: Path, *, backend: str = "local", say: Callable[[str], None] = print) -> Stack:
     """The stack for ``plan`` on ``backend``: the one place a backend is chosen."""
     if backend == "local":
         from harness.stack.local import LocalStack
 
         return LocalStack(plan, run_dir)
+    if backend == "docker":
+        from harness.stack.docker_stack import DockerStack
+
+        return DockerStack(plan, run_dir, say=say)
     raise ValueError(f"unknown backend {backend!r}; one of {', '.join(BACKENDS)}")

@@ -71,7 +71,8 @@ class _Container:
         self.log_path = run_dir / f"{self.name}.log"
         self.say = say
         self.container: Any = None
-        self.host_port = 0
+        # a port of our choosing, not the engine's: a restarted container keeps it, so the apps find it again
+        self.host_port = free_port()
 
     def _args(self) -> list[str]:
         raise NotImplementedError
@@ -81,8 +82,6 @@ class _Container:
 
     def _run(self) -> None:
         tag = ensure_image(self.client, self.image, self.say).tag
-        # a port of our choosing, not the engine's: a restarted container keeps it, so the apps find it again
-        self.host_port = free_port()
         self.container = self.client.containers.run(
             tag, self._args(), detach=True, labels={RUN_LABEL: self.run_id},
             name=f"connlab-{self.run_id[:12]}-{self.name}", ports={self.port: ("127.0.0.1", self.host_port)})
@@ -124,7 +123,7 @@ class PostgresContainer(_Container):
         self.max_connections = max_connections
         self.superuser_reserved_connections = superuser_reserved_connections
         super().__init__(**kwargs)
-        self.admin = AdminConnection("")  # its address is known once the container runs
+        self.admin = AdminConnection(self.superuser_dsn(ADMIN_NAME))
 
     def superuser_dsn(self, application_name: str) -> str:
         return (f"host=127.0.0.1 port={self.host_port} user={SUPERUSER} dbname=postgres "
@@ -150,7 +149,6 @@ class PostgresContainer(_Container):
     def start(self) -> None:
         try:
             self._run()
-            self.admin.dsn = self.superuser_dsn(ADMIN_NAME)
             self._wait_ready("SQL select 1")
             self.admin.execute(f"create role {APP_ROLE} login")
             self.admin.execute(f"create database {APP_DATABASE} owner {APP_ROLE}")
@@ -187,7 +185,13 @@ class RedisContainer(_Container):
     def __init__(self, *, maxclients: int, **kwargs: Any) -> None:
         self.maxclients = maxclients
         super().__init__(**kwargs)
-        self.admin: redis.Redis | None = None
+        self.admin = redis.Redis(connection_pool=redis.BlockingConnectionPool(  # type: ignore[no-untyped-call]
+            host="127.0.0.1", port=self.host_port, client_name=REDIS_ADMIN_NAME, socket_timeout=2.0,
+            max_connections=1, timeout=5.0))
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.host_port}/0"
 
     def _args(self) -> list[str]:
         # DEBUG LOG marks the harness's kills in the log; from a published port no client is "local",
@@ -197,7 +201,6 @@ class RedisContainer(_Container):
                 "--enable-debug-command", "yes"]
 
     def _ready(self) -> bool:
-        assert self.admin is not None
         try:
             return bool(self.admin.ping())
         except redis.RedisError:
@@ -206,17 +209,13 @@ class RedisContainer(_Container):
     def start(self) -> None:
         try:
             self._run()
-            self.admin = redis.Redis(connection_pool=redis.BlockingConnectionPool(  # type: ignore[no-untyped-call]
-                host="127.0.0.1", port=self.host_port, client_name=REDIS_ADMIN_NAME, socket_timeout=2.0,
-                max_connections=1, timeout=5.0))
             self._wait_ready("PING")
         except BaseException:
             self.stop()
             raise
 
     def stop(self) -> None:
-        if self.admin is not None:
-            self.admin.connection_pool.disconnect()
+        self.admin.connection_pool.disconnect()
         self._stop_container()
 
     def __enter__(self) -> RedisContainer:

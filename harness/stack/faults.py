@@ -9,14 +9,27 @@ run over the harness's one admin connection per server (see ``harness.stack.post
 from __future__ import annotations
 
 import time
+from typing import Protocol
 from weakref import WeakKeyDictionary
 
 import redis
 
 from harness.collect import HARNESS_PREFIX, is_app
 from harness.redis_log import KILL_MARK, RedisKill
-from harness.stack.postgres import PostgresServer
-from harness.stack.redis import RedisServer
+from harness.stack.postgres import AdminConnection
+
+
+class PostgresServer(Protocol):
+    """A Postgres of any backend: what the faults need is its admin connection."""
+
+    admin: AdminConnection
+
+
+class RedisServer(Protocol):
+    """A Redis of any backend: what the faults need is its admin connection."""
+
+    admin: redis.Redis
+
 
 #: Every client ``kill_redis_clients`` ended, per server: Valkey does not log CLIENT KILL, the log replay needs them.
 _REDIS_KILLS: WeakKeyDictionary[RedisServer, list[RedisKill]] = WeakKeyDictionary()

@@ -186,3 +186,24 @@ def ensure_image(client: docker.DockerClient, name: str, say: Say) -> Built:
     seconds = time.monotonic() - began
     say(f"built {tag} in {seconds:.1f} s")
     return Built(tag, True, seconds)
+
+
+def ensure_app_image(client: docker.DockerClient, app: str, say: Say) -> Built:
+    """``connlab/<app>-app:<hash>``: the app's runtime image plus ``harness/apps/<app>/`` at /app, cached by hash.
+
+    The runtime image (``harness/apps/images/<app>/``: gems or packages only) changes seldom; the app layer on
+    top is one COPY, rebuilt in about a second when the app's files change.
+    """
+    runtime = ensure_image(client, app, say)
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=f"connlab-{app}-app-") as folder:
+        context = Path(folder)
+        shutil.copytree(APPS_DIR / app, context / "app", ignore=shutil.ignore_patterns("__pycache__", "*.log"))
+        (context / "Dockerfile").write_text(f"FROM {runtime.tag}\nCOPY app /app\nWORKDIR /app\n")
+        digest = hashlib.sha256(f"{runtime.tag} {context_hash(context)}".encode()).hexdigest()[:HASH_LENGTH]
+        tag = f"{IMAGE_REPOSITORY}/{app}-app:{digest}"
+        if _has_image(client, tag):
+            return Built(tag, False, time.monotonic() - began)
+        say(f"building {tag}")
+        _build(client, context, tag, say)
+    return Built(tag, True, time.monotonic() - began)

@@ -103,9 +103,21 @@ class ConnlabErrors
         .gsub(/[^\x20-\x7e]/, "?")[0, 200]
   end
 
+  # Rails 7.1+ turns a PG error whose text names the host into
+  # ActiveRecord::DatabaseConnectionError "There is an issue connecting with
+  # your hostname: 127.0.0.1." -- also "remaining connection slots are
+  # reserved" (measured on 7.2.2). The cause keeps Postgres' words: add them.
+  def self.message_for(e)
+    msg = first_line(e.message)
+    cause = e.cause
+    return msg if cause.nil? || msg.include?(first_line(cause.message))
+
+    first_line("#{msg} (#{first_line(cause.message)})")
+  end
+
   def self.response_for(e)
     klass = e.class.name || e.class.inspect
-    msg = first_line(e.message)
+    msg = message_for(e)
     [status_for(e),
      { "Content-Type" => "text/plain", "X-Connlab-Error" => klass, "X-Connlab-Error-Message" => msg },
      ["#{klass}: #{msg}\n"]]

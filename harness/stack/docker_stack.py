@@ -1,0 +1,281 @@
+"""The docker stack: Postgres 17, Valkey and the Rails 7.2 app as containers, one per dyno (``--backend docker``).
+
+``DockerStack`` implements ``harness.stack.base.Stack``. Postgres and Valkey
+run from ``containers.py`` (published on 127.0.0.1, the harness's slot apart);
+every app process is a container of the app image with the host's network
+(``--network host``), so Puma binds 127.0.0.1 as it does locally and reaches the
+servers' published ports, and each dyno has its own ``CONNLAB_GROUP``. Every
+container carries the run's label; ``down`` removes whatever carries it, on a
+normal end, Ctrl-C, SIGTERM or a crash. So far only the Rails app has an image.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from harness.errors import ComponentDied, PlanError, StartTimeout
+from harness.plan import Extra, Plan
+from harness.redis_log import RedisKill
+from harness.stack import faults
+from harness.stack.apps import READY_LINE, Endpoints, oneoff_settings, web_settings, worker_settings
+from harness.stack.containers import RUN_LABEL, PostgresContainer, RedisContainer, remove_labelled
+from harness.stack.engine import docker_client
+from harness.stack.images import ensure_app_image
+from harness.stack.postgres import AdminConnection
+from harness.stack.process import free_port
+from harness.stack.redis import HARNESS_CONNECTIONS
+
+APPS_WITH_IMAGES = ("rails",)
+READY_TIMEOUT_S = 60.0
+POLL_S = 0.1
+STOP_TIMEOUT_S = 3
+
+
+@dataclass(frozen=True)
+class DockerDeployment:
+    old: tuple[str, ...]
+
+
+@dataclass(kw_only=True)
+class _App:
+    """One app container: its name (the group), the container, and for a dyno the URL it serves."""
+
+    name: str
+    container: Any
+    base: str = ""
+
+
+class DockerStack:
+    backend = "docker"
+
+    def __init__(self, plan: Plan, run_dir: Path, *, say: Any = lambda _: None) -> None:
+        if plan.app not in APPS_WITH_IMAGES:
+            raise PlanError([f"{plan.path}: app: the docker backend runs {', '.join(APPS_WITH_IMAGES)} so far, "
+                             f"got {plan.app!r}; use --backend local for it"])
+        self.plan = plan
+        self.run_dir = run_dir
+        self.say = say
+        self.client = docker_client()
+        self.run_id = uuid.uuid4().hex
+        self.postgres = PostgresContainer(client=self.client, run_id=self.run_id, run_dir=run_dir, say=say,
+                                          max_connections=plan.postgres.max_connections,
+                                          superuser_reserved_connections=plan.postgres.superuser_reserved_connections)
+        self.redis = RedisContainer(client=self.client, run_id=self.run_id, run_dir=run_dir, say=say,
+                                    maxclients=plan.redis.maxclients)
+        self.endpoints = Endpoints(database_url=self.postgres.app_url, redis_url=self.redis.url)
+        self.image = ""
+        self.web: list[_App] = []
+        self.retiring: set[str] = set()
+        self.workers: list[_App] = []
+        self.oneoffs: list[_App] = []
+        self._next_dyno = 1
+        self.startup_s: dict[str, float] = {}
+        self.up_s: float | None = None
+        self._lock = threading.Lock()
+
+    # -- app containers ------------------------------------------------------------------------
+
+    def _run_app(self, name: str, command: str, settings: dict[str, str]) -> Any:
+        return self.client.containers.run(
+            self.image, [f"bin/{command}"], environment=settings, network_mode="host", working_dir="/app",
+            labels={RUN_LABEL: self.run_id}, name=f"connlab-{self.run_id[:12]}-{name.replace('#', '-')}",
+            detach=True)
+
+    def _wait(self, app: _App, ready: Any, strategy: str) -> None:
+        began = time.monotonic()
+        while not ready():
+            app.container.reload()
+            if app.container.status == "exited":
+                raise ComponentDied(app.name, app.container.attrs["State"]["ExitCode"], self._last_lines(app))
+            if time.monotonic() - began > READY_TIMEOUT_S:
+                raise StartTimeout(app.name, time.monotonic() - began, strategy, self._last_lines(app))
+            time.sleep(POLL_S)
+
+    @staticmethod
+    def _last_lines(app: _App) -> list[str]:
+        try:
+            return bytes(app.container.logs(tail=8)).decode(errors="replace").splitlines()
+        except Exception:  # noqa: BLE001 - a removed container has no last lines
+            return []
+
+    def _start_dyno(self, dyno: int) -> None:
+        began = time.monotonic()
+        port = free_port()
+        name = f"web.{dyno}"
+        app = _App(name=name, container=self._run_app(name, "web", web_settings(self.plan, self.endpoints,
+                                                                                 dyno=dyno, port=port)),
+                   base=f"http://127.0.0.1:{port}")
+        with self._lock:
+            self.web.append(app)
+        self._wait(app, lambda: _http_ok(f"{app.base}/health"), f"GET {app.base}/health")
+        with self._lock:
+            self.startup_s[name] = round(time.monotonic() - began, 3)
+
+    def _start_worker(self, process: int) -> None:
+        began = time.monotonic()
+        name = f"worker.{process}"
+        app = _App(name=name, container=self._run_app(name, "worker", worker_settings(self.plan, self.endpoints,
+                                                                                       process=process)))
+        with self._lock:
+            self.workers.append(app)
+        self._wait(app, lambda: READY_LINE in bytes(app.container.logs()).decode(errors="replace"),
+                   f"log line {READY_LINE!r}")
+        with self._lock:
+            self.startup_s[name] = round(time.monotonic() - began, 3)
+
+    def _new_dynos(self, count: int) -> list[int]:
+        with self._lock:
+            numbers = list(range(self._next_dyno, self._next_dyno + count))
+            self._next_dyno += count
+        return numbers
+
+    def _start_dynos(self, numbers: list[int]) -> None:
+        with ThreadPoolExecutor(max_workers=max(1, len(numbers))) as pool:
+            list(pool.map(self._start_dyno, numbers))
+
+    # -- Stack --------------------------------------------------------------------------------
+
+    def up(self) -> None:
+        began = time.monotonic()
+        try:
+            self.image = ensure_app_image(self.client, self.plan.app, self.say).tag
+            self.startup_s["images"] = round(time.monotonic() - began, 3)
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                for name, future in (("postgres", pool.submit(self.postgres.start)),
+                                     ("redis", pool.submit(self.redis.start))):
+                    future.result()
+                    self.startup_s[name] = round(time.monotonic() - began, 3)
+            workers = range(1, self.plan.worker.processes + 1) if self.plan.worker else range(0)
+            with ThreadPoolExecutor(max_workers=1 + len(workers)) as pool:
+                futures = [pool.submit(self._start_dynos, self._new_dynos(self.plan.web.dynos))]
+                futures += [pool.submit(self._start_worker, w) for w in workers]
+                for future in futures:
+                    future.result()
+        except BaseException:
+            self.down()
+            raise
+        self.up_s = round(time.monotonic() - began, 3)
+
+    def down(self) -> None:
+        """Apps first (their disconnections reach the logs), their output saved, then the servers; then the label."""
+        with self._lock:
+            apps = self.web + self.workers + self.oneoffs
+        with ThreadPoolExecutor(max_workers=max(1, len(apps))) as pool:
+            list(pool.map(self._stop_app, apps))
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(lambda stop: stop(), [self.postgres.stop, self.redis.stop]))
+        remove_labelled(self.client, self.run_id)
+
+    def _stop_app(self, app: _App) -> None:
+        with contextlib.suppress(Exception):
+            app.container.stop(timeout=STOP_TIMEOUT_S)
+        with contextlib.suppress(Exception):
+            (self.run_dir / f"{app.name.replace('#', '.')}.log").write_bytes(bytes(app.container.logs()))
+        with contextlib.suppress(Exception):
+            app.container.remove(force=True)
+
+    def check_alive(self) -> None:
+        with self._lock:
+            apps = self.web + self.workers
+        for app in apps:
+            if app.name in self.retiring:
+                continue
+            app.container.reload()
+            if app.container.status == "exited":
+                raise ComponentDied(app.name, app.container.attrs["State"]["ExitCode"], self._last_lines(app))
+
+    @property
+    def web_targets(self) -> list[str]:
+        with self._lock:
+            return [app.base for app in self.web if app.name not in self.retiring]
+
+    @property
+    def web_dynos(self) -> int:
+        with self._lock:
+            return len(self.web)
+
+    def scale_web(self, dynos: int) -> None:
+        current = self.web_dynos
+        if dynos > current:
+            self._start_dynos(self._new_dynos(dynos - current))
+        elif dynos < current:
+            with self._lock:
+                leaving, self.web = self.web[dynos:], self.web[:dynos]
+            for app in leaving:
+                self._stop_app(app)
+
+    def deploy(self) -> DockerDeployment:
+        with self._lock:
+            old = tuple(app.name for app in self.web)
+        self._start_dynos(self._new_dynos(len(old)))
+        with self._lock:
+            self.retiring |= set(old)
+        return DockerDeployment(old=old)
+
+    def retire(self, deployment: object) -> None:
+        assert isinstance(deployment, DockerDeployment)
+        with self._lock:
+            leaving = [app for app in self.web if app.name in deployment.old]
+            self.web = [app for app in self.web if app.name not in deployment.old]
+            self.retiring -= set(deployment.old)
+        for app in leaving:
+            self._stop_app(app)
+
+    def start_extra(self, extra: Extra) -> None:
+        for _ in range(extra.count):
+            name = f"{extra.group}#{len(self.oneoffs) + 1}"
+            container = self._run_app(name, "oneoff", oneoff_settings(
+                self.plan, self.endpoints, group=extra.group, hold_s=extra.hold_s, connections=extra.connections))
+            with self._lock:
+                self.oneoffs.append(_App(name=name, container=container))
+
+    def terminate_backends(self, group: str) -> int:
+        return faults.terminate_backends(self.postgres, group)
+
+    def restart_postgres(self) -> float:
+        return self.postgres.restart()
+
+    def kill_redis_clients(self, group: str) -> int:
+        return faults.kill_redis_clients(self.redis, group)
+
+    def redis_kills(self) -> tuple[RedisKill, ...]:
+        return faults.redis_kills(self.redis)
+
+    @property
+    def postgres_admin(self) -> AdminConnection:
+        return self.postgres.admin
+
+    @property
+    def redis_admin(self) -> redis.Redis:
+        return self.redis.admin
+
+    @property
+    def postgres_log(self) -> Path:
+        return self.postgres.log_path
+
+    @property
+    def redis_log(self) -> Path:
+        return self.redis.log_path
+
+    @property
+    def redis_server_maxclients(self) -> int:
+        return self.redis.maxclients + HARNESS_CONNECTIONS
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as reply:  # noqa: S310 - loopback only
+            return int(reply.status) == 200
+    except (OSError, urllib.error.URLError):
+        return False

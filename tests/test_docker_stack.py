@@ -1,0 +1,43 @@
+"""The docker backend end to end: Postgres 17, Valkey and the Rails 7.2 app (Puma 6, Sidekiq 7) as containers,
+one per dyno. Skipped, saying why, where no Docker engine answers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import MissingDependency
+from harness.stack.engine import docker_client
+from tests.test_e2e_python import ROOT, only_results, resource, validate
+
+
+@pytest.fixture(scope="module")
+def client() -> Any:
+    try:
+        return docker_client()
+    except MissingDependency as exc:
+        pytest.skip(f"no Docker engine: {exc}")
+
+
+def test_autoscale_on_rails_7_2_in_containers(client: Any, tmp_path: Path) -> None:
+    before = {c.id for c in client.containers.list(all=True)}
+    result = subprocess.run([sys.executable, "-m", "harness", "run", "autoscale", "--backend", "docker", "--out",
+                             str(tmp_path), "--json"], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    document = only_results(tmp_path)
+    assert json.loads(result.stdout) == document
+    validate(document)
+    assert document["backend"] == "docker"
+    pg = resource(document, "postgres")
+    assert pg["observed"]["peak"] == pg["capacity"] == 27  # type: ignore[index]
+    # Rails 7.2 reports a full server as DatabaseConnectionError "issue connecting with your hostname"; the app
+    # adds Postgres' own words from the cause, so it still counts as server_full
+    kinds = {e["class"]: e["kind"] for e in document["errors"]}  # type: ignore[union-attr]
+    assert kinds == {"ActiveRecord::DatabaseConnectionError": "server_full"}
+    left = [c.name for c in client.containers.list(all=True) if c.id not in before]
+    assert left == []
