@@ -41,3 +41,26 @@ def test_autoscale_on_rails_7_2_in_containers(client: Any, tmp_path: Path) -> No
     assert kinds == {"ActiveRecord::DatabaseConnectionError": "server_full"}
     left = [c.name for c in client.containers.list(all=True) if c.id not in before]
     assert left == []
+
+
+def test_a_killed_harness_leaves_no_container(client: Any, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    log = tmp_path / "run.log"
+    with log.open("w") as out:
+        harness = subprocess.Popen([sys.executable, "-m", "harness", "run", "rails-baseline", "--backend", "docker",
+                                    "--out", str(tmp_path)], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    deadline = time.monotonic() + 120
+    while "traffic started" not in log.read_text() and time.monotonic() < deadline and harness.poll() is None:
+        time.sleep(0.2)
+    ours = [c for c in client.containers.list() if "connlab.run" in c.labels]
+    assert len(ours) >= 4, log.read_text()[-2000:]  # postgres, redis, web.1, worker.1
+    harness.send_signal(signal.SIGKILL)
+    harness.wait()
+    deadline = time.monotonic() + 15
+    while [c for c in client.containers.list(all=True) if c.id in {o.id for o in ours}] and \
+            time.monotonic() < deadline:
+        time.sleep(0.25)
+    left = [c.name for c in client.containers.list(all=True) if c.id in {o.id for o in ours}]
+    assert left == [], "the reaper did not remove the killed run's containers"

@@ -27,7 +27,7 @@ import redis
 from harness.errors import ComponentDied, PlanError, StartTimeout
 from harness.plan import Extra, Plan
 from harness.redis_log import RedisKill
-from harness.stack import faults
+from harness.stack import faults, registry
 from harness.stack.apps import READY_LINE, Endpoints, oneoff_settings, web_settings, worker_settings
 from harness.stack.containers import RUN_LABEL, PostgresContainer, RedisContainer, remove_labelled
 from harness.stack.engine import docker_client
@@ -68,6 +68,7 @@ class DockerStack:
         self.say = say
         self.client = docker_client()
         self.run_id = uuid.uuid4().hex
+        registry.note_label(self.run_id)  # a killed harness's containers go with its reaper or the next run
         self.postgres = PostgresContainer(client=self.client, run_id=self.run_id, run_dir=run_dir, say=say,
                                           max_connections=plan.postgres.max_connections,
                                           superuser_reserved_connections=plan.postgres.superuser_reserved_connections)

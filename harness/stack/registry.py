@@ -6,7 +6,7 @@ it)::
 
     {"boot_id": "...", "pid_ns": "pid:[4026531836]", "owner": {"pid": 4242, "start": 1234567},
      "groups": [{"pgid": 4250, "start": 1234601, "name": "postgres", "signal": 2}, ...],
-     "folders": ["/tmp/connlab-pg-x1y2z3"]}
+     "folders": ["/tmp/connlab-pg-x1y2z3"], "labels": ["<run id>"]}
 
 ``start`` is a process's start time (``/proc/<pid>/stat`` field 22, clock
 ticks since boot): a pid the kernel has handed to another process since is
@@ -17,7 +17,8 @@ folder.
 A run is dead when its owner is gone (or a zombie, or the pid now belongs to a
 process started at another time). Sweeping a dead run's record ends each
 recorded group whose leader is still the recorded process (its stop signal,
-then SIGKILL after ``SWEEP_GRACE_S``), removes its folders, then the record.
+then SIGKILL after ``SWEEP_GRACE_S``), removes its folders and the docker
+backend's containers labelled ``connlab.run=<run id>``, then the record.
 Nothing else is touched: not a live run's groups, not a group whose leader is
 gone or is another process. A sweeper first claims the record by renaming it
 (``...json.claimed-<pid>-<start>``), so the reaper and a later run never sweep
@@ -151,6 +152,7 @@ class RunRecord:
         self._lock = threading.Lock()
         self._groups: dict[int, Group] = {}
         self._folders: list[str] = []
+        self._labels: list[str] = []
         self._closed = False
         self._head = {"boot_id": _boot_id(), "pid_ns": _pid_namespace(),
                       "owner": {"pid": self.pid, "start": start_time(self.pid)}}
@@ -163,7 +165,8 @@ class RunRecord:
     def _write(self) -> None:
         if self._closed:
             return
-        data = {**self._head, "groups": [vars(g) for g in self._groups.values()], "folders": self._folders}
+        data = {**self._head, "groups": [vars(g) for g in self._groups.values()], "folders": self._folders,
+                "labels": self._labels}
         staging = self.path.with_name(self.path.name + ".tmp")
         staging.write_text(json.dumps(data))
         os.replace(staging, self.path)
@@ -184,6 +187,11 @@ class RunRecord:
     def add_folder(self, path: Path) -> None:
         with self._lock:
             self._folders.append(str(path))
+            self._write()
+
+    def add_label(self, run_id: str) -> None:
+        with self._lock:
+            self._labels.append(run_id)
             self._write()
 
     def remove(self) -> None:
@@ -222,6 +230,29 @@ def note_folder(path: Path) -> None:
     if record is not None:
         with contextlib.suppress(OSError):
             record.add_folder(path)
+
+
+def note_label(run_id: str) -> None:
+    """Record the ``connlab.run`` label of this run's containers, for a sweep to remove them."""
+    record = _mine()
+    if record is not None:
+        with contextlib.suppress(OSError):
+            record.add_label(run_id)
+
+
+def _remove_containers(run_ids: list[str]) -> None:
+    """``docker rm -f`` every container labelled ``connlab.run=<id>`` (the CLI: the reaper runs without site)."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return
+    for run_id in run_ids:
+        if not run_id.isalnum():
+            continue
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            listed = subprocess.run([docker, "ps", "-aq", "--filter", f"label=connlab.run={run_id}"],
+                                    capture_output=True, text=True, timeout=20, check=False).stdout.split()
+            if listed:
+                subprocess.run([docker, "rm", "-f", *listed], capture_output=True, timeout=60, check=False)
 
 
 def _start_reaper(record: Path) -> subprocess.Popen[bytes]:
@@ -336,6 +367,7 @@ def sweep_claimed(claimed: Path) -> Swept:
         owner_pid = 0
     same_boot = data.get("boot_id") == _boot_id()  # after a reboot every pid and start time means another process
     ended = end_groups(_groups(data)) if same_boot else []
+    _remove_containers([str(label) for label in data.get("labels", [])])
     for folder in data.get("folders", []):
         path = Path(str(folder))
         if path.is_absolute() and path.name.startswith(FOLDER_PREFIX):
