@@ -14,12 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-if TYPE_CHECKING:
-    import redis
+from redis import Redis
 
+from harness.stack import faults
+from harness.stack.postgres import AdminConnection
+from harness.stack.redis import HARNESS_CONNECTIONS as REDIS_HARNESS
+
+if TYPE_CHECKING:
     from harness.plan import Extra, Plan
     from harness.redis_log import RedisKill
-    from harness.stack.postgres import AdminConnection
 
 BACKENDS = ("local", "docker")
 
@@ -71,7 +74,7 @@ class Stack(Protocol):
         """The harness's one Postgres connection (it has a slot of its own)."""
 
     @property
-    def redis_admin(self) -> redis.Redis:
+    def redis_admin(self) -> Redis:
         """The harness's one Redis connection (it has a slot of its own)."""
 
     @property
@@ -88,6 +91,63 @@ class Stack(Protocol):
 
     def redis_kills(self) -> tuple[RedisKill, ...]:
         """The clients ``kill_redis_clients`` ended, in order."""
+
+
+class PostgresLike(Protocol):
+    """A Postgres of any backend (``PostgresServer``, ``PostgresContainer``)."""
+
+    admin: AdminConnection
+    log_path: Path
+
+    def restart(self) -> float: ...
+
+
+class RedisLike(Protocol):
+    """A Valkey of any backend (``RedisServer``, ``RedisContainer``)."""
+
+    admin: Redis
+    log_path: Path
+    maxclients: int
+
+
+class ServerFaces:
+    """The part of ``Stack`` every backend answers from its two servers, the same way: faults, the admin
+    connections, the logs. A backend sets ``postgres`` and ``redis``."""
+
+    postgres: PostgresLike
+    redis: RedisLike
+
+    def terminate_backends(self, group: str) -> int:
+        return faults.terminate_backends(self.postgres, group)
+
+    def restart_postgres(self) -> float:
+        return self.postgres.restart()
+
+    def kill_redis_clients(self, group: str) -> int:
+        return faults.kill_redis_clients(self.redis, group)
+
+    def redis_kills(self) -> tuple[RedisKill, ...]:
+        return faults.redis_kills(self.redis)
+
+    @property
+    def postgres_admin(self) -> AdminConnection:
+        return self.postgres.admin
+
+    @property
+    def redis_admin(self) -> Redis:
+        return self.redis.admin
+
+    @property
+    def postgres_log(self) -> Path:
+        return self.postgres.log_path
+
+    @property
+    def redis_log(self) -> Path:
+        return self.redis.log_path
+
+    @property
+    def redis_server_maxclients(self) -> int:
+        return self.redis.maxclients + REDIS_HARNESS
 
 
 def make_stack(plan: Plan, run_dir: Path, *, backend: str = "local", say: Callable[[str], None] = print) -> Stack:

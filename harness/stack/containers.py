@@ -25,14 +25,14 @@ from harness.stack.postgres import (
     ADMIN_NAME,
     APP_DATABASE,
     APP_ROLE,
-    LOG_LINE_PREFIX,
     SUPERUSER,
     AdminConnection,
+    create_app_database,
+    server_settings,
+    setting_args,
 )
-from harness.stack.postgres import HARNESS_CONNECTIONS as PG_HARNESS
 from harness.stack.process import free_port
-from harness.stack.redis import ADMIN_NAME as REDIS_ADMIN_NAME
-from harness.stack.redis import HARNESS_CONNECTIONS as REDIS_HARNESS
+from harness.stack.redis import admin_client, server_args
 
 if TYPE_CHECKING:
     import docker
@@ -134,14 +134,8 @@ class PostgresContainer(_Container):
         return f"postgresql://{APP_ROLE}@127.0.0.1:{self.host_port}/{APP_DATABASE}"
 
     def _args(self) -> list[str]:
-        settings = {
-            "max_connections": self.max_connections + PG_HARNESS,
-            "superuser_reserved_connections": self.superuser_reserved_connections,
-            "log_connections": "on", "log_disconnections": "on", "log_line_prefix": LOG_LINE_PREFIX,
-            "log_timezone": "UTC", "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
-            "shared_buffers": "16MB",
-        }
-        return [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
+        return setting_args(server_settings(max_connections=self.max_connections,
+                                            superuser_reserved_connections=self.superuser_reserved_connections))
 
     def _ready(self) -> bool:
         return self.admin.ping()
@@ -150,8 +144,7 @@ class PostgresContainer(_Container):
         try:
             self._run()
             self._wait_ready("SQL select 1")
-            self.admin.execute(f"create role {APP_ROLE} login")
-            self.admin.execute(f"create database {APP_DATABASE} owner {APP_ROLE}")
+            create_app_database(self.admin)
         except BaseException:
             self.stop()
             raise
@@ -185,20 +178,16 @@ class RedisContainer(_Container):
     def __init__(self, *, maxclients: int, **kwargs: Any) -> None:
         self.maxclients = maxclients
         super().__init__(**kwargs)
-        self.admin = redis.Redis(connection_pool=redis.BlockingConnectionPool(  # type: ignore[no-untyped-call]
-            host="127.0.0.1", port=self.host_port, client_name=REDIS_ADMIN_NAME, socket_timeout=2.0,
-            max_connections=1, timeout=5.0))
+        self.admin = admin_client(self.host_port)
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.host_port}/0"
 
     def _args(self) -> list[str]:
-        # DEBUG LOG marks the harness's kills in the log; from a published port no client is "local",
-        # so the command is enabled for all: the port is published on 127.0.0.1 only
-        return ["--maxclients", str(self.maxclients + REDIS_HARNESS), "--loglevel", "verbose",
-                "--hide-user-data-from-log", "no", "--log-timestamp-format", "milliseconds",
-                "--enable-debug-command", "yes"]
+        # from a published port no client is "local": DEBUG (for the log's markers) is enabled for all, the
+        # port being published on 127.0.0.1 only
+        return server_args(maxclients=self.maxclients, debug_command="yes")
 
     def _ready(self) -> bool:
         try:

@@ -22,19 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import redis
-
 from harness.errors import ComponentDied, PlanError, StartTimeout
 from harness.plan import Extra, Plan
-from harness.redis_log import RedisKill
-from harness.stack import faults, registry
+from harness.stack import registry
 from harness.stack.apps import READY_LINE, Endpoints, oneoff_settings, web_settings, worker_settings
+from harness.stack.base import ServerFaces
 from harness.stack.containers import RUN_LABEL, PostgresContainer, RedisContainer, remove_labelled
 from harness.stack.engine import docker_client
 from harness.stack.images import ensure_app_image
-from harness.stack.postgres import AdminConnection
 from harness.stack.process import free_port
-from harness.stack.redis import HARNESS_CONNECTIONS
 
 APPS_WITH_IMAGES = ("rails",)
 READY_TIMEOUT_S = 60.0
@@ -56,7 +52,7 @@ class _App:
     base: str = ""
 
 
-class DockerStack:
+class DockerStack(ServerFaces):
     backend = "docker"
 
     def __init__(self, plan: Plan, run_dir: Path, *, say: Any = lambda _: None) -> None:
@@ -69,11 +65,12 @@ class DockerStack:
         self.client = docker_client()
         self.run_id = uuid.uuid4().hex
         registry.note_label(self.run_id)  # a killed harness's containers go with its reaper or the next run
-        self.postgres = PostgresContainer(client=self.client, run_id=self.run_id, run_dir=run_dir, say=say,
-                                          max_connections=plan.postgres.max_connections,
-                                          superuser_reserved_connections=plan.postgres.superuser_reserved_connections)
-        self.redis = RedisContainer(client=self.client, run_id=self.run_id, run_dir=run_dir, say=say,
-                                    maxclients=plan.redis.maxclients)
+        self.postgres: PostgresContainer = PostgresContainer(
+            client=self.client, run_id=self.run_id, run_dir=run_dir, say=say,
+            max_connections=plan.postgres.max_connections,
+            superuser_reserved_connections=plan.postgres.superuser_reserved_connections)
+        self.redis: RedisContainer = RedisContainer(
+            client=self.client, run_id=self.run_id, run_dir=run_dir, say=say, maxclients=plan.redis.maxclients)
         self.endpoints = Endpoints(database_url=self.postgres.app_url, redis_url=self.redis.url)
         self.image = ""
         self.web: list[_App] = []
@@ -241,37 +238,6 @@ class DockerStack:
             with self._lock:
                 self.oneoffs.append(_App(name=name, container=container))
 
-    def terminate_backends(self, group: str) -> int:
-        return faults.terminate_backends(self.postgres, group)
-
-    def restart_postgres(self) -> float:
-        return self.postgres.restart()
-
-    def kill_redis_clients(self, group: str) -> int:
-        return faults.kill_redis_clients(self.redis, group)
-
-    def redis_kills(self) -> tuple[RedisKill, ...]:
-        return faults.redis_kills(self.redis)
-
-    @property
-    def postgres_admin(self) -> AdminConnection:
-        return self.postgres.admin
-
-    @property
-    def redis_admin(self) -> redis.Redis:
-        return self.redis.admin
-
-    @property
-    def postgres_log(self) -> Path:
-        return self.postgres.log_path
-
-    @property
-    def redis_log(self) -> Path:
-        return self.redis.log_path
-
-    @property
-    def redis_server_maxclients(self) -> int:
-        return self.redis.maxclients + HARNESS_CONNECTIONS
 
 
 def _http_ok(url: str) -> bool:

@@ -19,15 +19,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-import redis
-
 from harness.plan import Extra, Plan
-from harness.redis_log import RedisKill
-from harness.stack import faults
 from harness.stack.apps import Endpoints, oneoff_service, web_service, worker_service
-from harness.stack.postgres import AdminConnection, PostgresServer
+from harness.stack.base import ServerFaces
+from harness.stack.postgres import PostgresServer
 from harness.stack.process import Service
-from harness.stack.redis import HARNESS_CONNECTIONS, RedisServer
+from harness.stack.redis import RedisServer
 
 T = TypeVar("T")
 
@@ -39,7 +36,7 @@ class LocalDeployment:
     old: tuple[Service, ...]
 
 
-class LocalStack:
+class LocalStack(ServerFaces):
     """The ``Stack`` (``harness.stack.base``) as local processes."""
 
     backend = "local"
@@ -47,11 +44,11 @@ class LocalStack:
     def __init__(self, plan: Plan, run_dir: Path) -> None:
         self.plan = plan
         self.run_dir = run_dir
-        self.postgres = PostgresServer(
+        self.postgres: PostgresServer = PostgresServer(
             run_dir=run_dir, max_connections=plan.postgres.max_connections,
             superuser_reserved_connections=plan.postgres.superuser_reserved_connections, ssl=plan.postgres.ssl,
         )
-        self.redis = RedisServer(run_dir=run_dir, maxclients=plan.redis.maxclients)
+        self.redis: RedisServer = RedisServer(run_dir=run_dir, maxclients=plan.redis.maxclients)
         self.endpoints = Endpoints(database_url=self.postgres.app_url, redis_url=self.redis.url)
         self.web: list[tuple[Service, str]] = []
         self.retiring: list[Service] = []
@@ -172,39 +169,6 @@ class LocalStack:
         for service in old:
             service.stop()
 
-    def terminate_backends(self, group: str) -> int:
-        return faults.terminate_backends(self.postgres, group)
-
-    def restart_postgres(self) -> float:
-        return self.postgres.restart()
-
-    def kill_redis_clients(self, group: str) -> int:
-        return faults.kill_redis_clients(self.redis, group)
-
-    def redis_kills(self) -> tuple[RedisKill, ...]:
-        return faults.redis_kills(self.redis)
-
-    # -- what the collectors read ---------------------------------------------------------------
-
-    @property
-    def postgres_admin(self) -> AdminConnection:
-        return self.postgres.admin
-
-    @property
-    def redis_admin(self) -> redis.Redis:
-        return self.redis.admin
-
-    @property
-    def postgres_log(self) -> Path:
-        return self.postgres.log_path
-
-    @property
-    def redis_log(self) -> Path:
-        return self.redis.log_path
-
-    @property
-    def redis_server_maxclients(self) -> int:
-        return self.redis.maxclients + HARNESS_CONNECTIONS
 
     def start_extra(self, extra: Extra) -> None:
         """Start ``extra.count`` one-off processes of a group; they end on their own."""

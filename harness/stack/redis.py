@@ -37,6 +37,22 @@ def valkey_server_path() -> Path:
     return path
 
 
+def admin_client(port: int) -> redis.Redis:
+    """The harness's one Redis connection: a pool of one, so it stays one whichever thread asks (a plain pool
+    would open a second under contention)."""
+    return redis.Redis(connection_pool=redis.BlockingConnectionPool(  # type: ignore[no-untyped-call]
+        host="127.0.0.1", port=port, client_name=ADMIN_NAME, socket_timeout=2.0, max_connections=1, timeout=5.0))
+
+
+def server_args(*, maxclients: int, debug_command: str) -> list[str]:
+    """The arguments every connlab Valkey runs with, whichever backend starts it: the plan's maxclients plus the
+    harness's slot, and the log ``harness.redis_log`` replays (every accept and close, names included, epoch-ms
+    stamps, and the harness's DEBUG LOG markers for its kills and its last CLIENT LIST)."""
+    return ["--maxclients", str(maxclients + HARNESS_CONNECTIONS), "--save", "", "--appendonly", "no",
+            "--loglevel", "verbose", "--hide-user-data-from-log", "no", "--log-timestamp-format", "milliseconds",
+            "--enable-debug-command", debug_command]
+
+
 class RedisServer:
     """A throwaway Valkey server; a context manager that always cleans up."""
 
@@ -47,10 +63,7 @@ class RedisServer:
         self.port = free_port()
         self.log_path = run_dir / "redis.log"
         self.service: Service | None = None
-        # one connection, whichever thread asks: a plain pool would open a second one under contention
-        self.admin = redis.Redis(connection_pool=redis.BlockingConnectionPool(  # type: ignore[no-untyped-call]
-            host="127.0.0.1", port=self.port, client_name=ADMIN_NAME, socket_timeout=2.0, max_connections=1,
-            timeout=5.0))
+        self.admin = admin_client(self.port)
 
     @property
     def url(self) -> str:
@@ -68,12 +81,8 @@ class RedisServer:
     def start(self) -> None:
         argv = [
             str(valkey_server_path()), "--bind", "127.0.0.1", "--port", str(self.port),
-            "--maxclients", str(self.maxclients + HARNESS_CONNECTIONS), "--save", "", "--appendonly", "no",
             "--dir", str(self.run_dir), "--protected-mode", "yes",
-            # every accept and close in the log, names included, epoch-ms stamps, and the harness's DEBUG LOG
-            # markers (its kills, its last CLIENT LIST) in place: harness.redis_log replays it
-            "--loglevel", "verbose", "--hide-user-data-from-log", "no", "--log-timestamp-format", "milliseconds",
-            "--enable-debug-command", "local",
+            *server_args(maxclients=self.maxclients, debug_command="local"),
         ]
         self.service = Service(
             name="redis", argv=argv, log_path=self.log_path,
