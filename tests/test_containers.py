@@ -13,18 +13,8 @@ import pytest
 import redis
 
 from harness.collect import replay_postgres_log
-from harness.errors import MissingDependency
 from harness.redis_log import final_read, replay_redis_log
 from harness.stack.containers import RUN_LABEL, PostgresContainer, RedisContainer, remove_labelled
-from harness.stack.engine import docker_client
-
-
-@pytest.fixture(scope="module")
-def client() -> Any:
-    try:
-        return docker_client()
-    except MissingDependency as exc:
-        pytest.skip(f"no Docker engine: {exc}")
 
 
 @pytest.fixture

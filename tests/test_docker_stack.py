@@ -9,19 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from harness.errors import MissingDependency
-from harness.stack.engine import docker_client
 from tests.test_e2e_python import ROOT, only_results, resource, validate
-
-
-@pytest.fixture(scope="module")
-def client() -> Any:
-    try:
-        return docker_client()
-    except MissingDependency as exc:
-        pytest.skip(f"no Docker engine: {exc}")
 
 
 def test_autoscale_on_rails_7_2_in_containers(client: Any, tmp_path: Path) -> None:

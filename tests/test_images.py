@@ -11,17 +11,7 @@ import psycopg
 import pytest
 import redis
 
-from harness.errors import MissingDependency
-from harness.stack.engine import docker_client
 from harness.stack.images import ensure_image
-
-
-@pytest.fixture(scope="module")
-def client() -> Any:
-    try:
-        return docker_client()
-    except MissingDependency as exc:
-        pytest.skip(f"no Docker engine: {exc}")
 
 
 @pytest.fixture

@@ -13,9 +13,7 @@ model query and then does work that touches no database (``/db?work_ms=``).
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -29,11 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from harness.errors import MissingDependency
 from harness.stack.engine import docker_client
-from harness.stack.images import IMAGE_REPOSITORY, LABEL, context_hash, ensure_image
+from harness.stack.images import ensure_app_image
 from harness.stack.postgres import PostgresServer
 from harness.stack.process import free_port
 
@@ -43,19 +38,8 @@ VERSIONS = ("ruby -e 'require \"rails\"; require \"puma\"; require \"sidekiq\"; 
 
 
 def app_image(client: Any, say: Callable[[str], None] = print) -> str:
-    """``connlab/rails-app:<hash>``: the gems image plus harness/apps/rails/ at /app (cached by hash)."""
-    gems = ensure_image(client, "rails", say)
-    with tempfile.TemporaryDirectory(prefix="connlab-rails-app-") as folder:
-        context = Path(folder)
-        shutil.copytree(RAILS_APP, context / "app", ignore=shutil.ignore_patterns("__pycache__", "*.log"))
-        (context / "Dockerfile").write_text(f"FROM {gems.tag}\nCOPY app /app\n")
-        digest = hashlib.sha256(f"{gems.tag} {context_hash(context)}".encode()).hexdigest()[:12]
-        tag = f"{IMAGE_REPOSITORY}/rails-app:{digest}"
-        try:
-            client.images.get(tag)
-        except Exception:  # noqa: BLE001 - ImageNotFound: build it
-            client.images.build(path=str(context), tag=tag, labels={LABEL: "1"}, rm=True, pull=False)
-    return tag
+    """The Rails app on its 7.2 runtime image (``ensure_app_image``, cached by hash)."""
+    return ensure_app_image(client, "rails", say).tag
 
 
 def web_env(pg: PostgresServer, group: str, port: int, *, pool: int, threads: int, workers: int = 1,
@@ -175,18 +159,6 @@ def drive(pg: PostgresServer, group: str, port: int, *, clients: int, seconds: f
     done = sum(statuses.values())
     return {"peak_open": peak["open"], "peak_active": peak["active"], "statuses": statuses,
             "requests": done, "per_s": round(done / elapsed, 2)}
-
-
-@pytest.fixture(scope="module")
-def client() -> Any:
-    try:
-        engine = docker_client()
-        engine.ping()
-        return engine
-    except MissingDependency as exc:
-        pytest.skip(f"no Docker engine: {exc}")
-    except Exception as exc:  # noqa: BLE001 - the engine did not answer
-        pytest.skip(f"no Docker engine answers: {exc}")
 
 
 def test_rails72_image_serves_and_releases_between_queries(client: Any, tmp_path: Path) -> None:
