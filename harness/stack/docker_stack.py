@@ -1,4 +1,4 @@
-"""The docker stack: Postgres 17, Valkey and the Rails 7.2 app as containers, one per dyno (``--backend docker``).
+"""The docker stack: Postgres 17, Valkey and the app (Rails 7.2 or the Python twin) as containers, one per dyno.
 
 ``DockerStack`` implements ``harness.stack.base.Stack``. Postgres and Valkey
 run from ``containers.py`` (published on 127.0.0.1, the harness's slot apart);
@@ -6,7 +6,7 @@ every app process is a container of the app image with the host's network
 (``--network host``), so Puma binds 127.0.0.1 as it does locally and reaches the
 servers' published ports, and each dyno has its own ``CONNLAB_GROUP``. Every
 container carries the run's label; ``down`` removes whatever carries it, on a
-normal end, Ctrl-C, SIGTERM or a crash. So far only the Rails app has an image.
+normal end, Ctrl-C, SIGTERM or a crash.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from harness.stack.engine import docker_client
 from harness.stack.images import ensure_app_image
 from harness.stack.process import free_port
 
-APPS_WITH_IMAGES = ("rails",)
+APPS_WITH_IMAGES = ("rails", "python")
 READY_TIMEOUT_S = 60.0
 POLL_S = 0.1
 STOP_TIMEOUT_S = 3
@@ -85,6 +85,8 @@ class DockerStack(ServerFaces):
     # -- app containers ------------------------------------------------------------------------
 
     def _run_app(self, name: str, command: str, settings: dict[str, str]) -> Any:
+        # the image's own interpreter, not the harness's (CONNLAB_PYTHON names the host's venv)
+        settings = {**settings, "CONNLAB_PYTHON": "python3"}
         return self.client.containers.run(
             self.image, [f"bin/{command}"], environment=settings, network_mode="host", working_dir="/app",
             labels={RUN_LABEL: self.run_id}, name=f"connlab-{self.run_id[:12]}-{name.replace('#', '-')}",

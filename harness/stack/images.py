@@ -17,6 +17,7 @@ the label ``connlab=1``.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -188,18 +189,41 @@ def ensure_image(client: docker.DockerClient, name: str, say: Say) -> Built:
     return Built(tag, True, seconds)
 
 
+#: Pure-Python packages of the twin's that the image takes from connlab's own environment (the app layer's
+#: /opt/vendor, on the runtime image's PYTHONPATH), so no build downloads anything: dramatiq, which Debian does
+#: not package, and gunicorn, whose Debian version (23) serves one request fewer at a time than its threads
+#: (harness/apps/images/python/Dockerfile).
+VENDORED: dict[str, tuple[str, ...]] = {"python": ("dramatiq", "gunicorn")}
+
+
+def _package_dir(package: str) -> Path:
+    """Where an installed pure-Python package lives (its ``__init__``'s folder)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise MissingDependency(f"the Python twin's image needs {package} installed beside connlab: "
+                                f"pip install {package}")
+    return Path(spec.origin).parent
+
+
 def ensure_app_image(client: docker.DockerClient, app: str, say: Say) -> Built:
     """``connlab/<app>-app:<hash>``: the app's runtime image plus ``harness/apps/<app>/`` at /app, cached by hash.
 
     The runtime image (``harness/apps/images/<app>/``: gems or packages only) changes seldom; the app layer on
-    top is one COPY, rebuilt in about a second when the app's files change.
+    top is one COPY (plus the ``VENDORED`` packages), rebuilt in about a second when the app's files change.
     """
     runtime = ensure_image(client, app, say)
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"connlab-{app}-app-") as folder:
         context = Path(folder)
-        shutil.copytree(APPS_DIR / app, context / "app", ignore=shutil.ignore_patterns("__pycache__", "*.log"))
-        (context / "Dockerfile").write_text(f"FROM {runtime.tag}\nCOPY app /app\nWORKDIR /app\n")
+        ignore = shutil.ignore_patterns("__pycache__", "*.log", "*.pyc")
+        shutil.copytree(APPS_DIR / app, context / "app", ignore=ignore)
+        dockerfile = f"FROM {runtime.tag}\nCOPY app /app\nWORKDIR /app\n"
+        vendor = VENDORED.get(app, ())
+        if vendor:
+            for package in vendor:
+                shutil.copytree(_package_dir(package), context / "vendor" / package, ignore=ignore)
+            dockerfile += "COPY vendor /opt/vendor\n"
+        (context / "Dockerfile").write_text(dockerfile)
         digest = hashlib.sha256(f"{runtime.tag} {context_hash(context)}".encode()).hexdigest()[:HASH_LENGTH]
         tag = f"{IMAGE_REPOSITORY}/{app}-app:{digest}"
         if _has_image(client, tag):

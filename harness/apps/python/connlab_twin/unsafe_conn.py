@@ -36,11 +36,13 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg.abc import PQGen
-from psycopg.errors import (
-    Diagnostic,
-    _WaitTimeout,  # psycopg's own wait-timeout signal (internal)
-)
+from psycopg.errors import Diagnostic
 from sqlalchemy import Engine, event
+
+try:  # psycopg's own wait-timeout signal (internal; psycopg >= 3.3, Debian trixie has 3.2)
+    from psycopg.errors import _WaitTimeout
+except ImportError:  # pragma: no cover - only in an image with an older psycopg
+    _WaitTimeout = None
 
 #: Seconds a reply may take beyond the query's own duration.
 SLACK_S = 2.0
@@ -88,6 +90,8 @@ def _print_notice(diag: Diagnostic) -> None:
 
 def install(engine: Engine) -> None:
     """Make every new connection of ``engine`` a ``DeadlineConnection`` that prints notices."""
+    if _WaitTimeout is None:
+        raise RuntimeError(f"the fork-unsafe engine needs psycopg >= 3.3 (this is {psycopg.__version__})")
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, record: Any, cargs: list[Any], cparams: dict[str, Any]) -> DeadlineConnection:
