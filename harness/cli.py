@@ -2,6 +2,7 @@
 
     connlab predict SCENARIO [--json] [--app python|rails]
     connlab run SCENARIO [--out DIR] [--json] [--app python|rails] [--require-fit]
+    connlab compose SCENARIO [--app python|rails] [-o FILE] [--postgres-port N] [--redis-port N] [--web-port N]
     connlab scenarios
     connlab --version
 
@@ -41,6 +42,7 @@ from rich.console import Console
 
 from harness import __version__
 from harness.assets import scenario_path, shipped_scenarios
+from harness.compose import Images, Ports, check_supported, render, write
 from harness.errors import (
     ConnlabError,
     Interrupted,
@@ -53,6 +55,8 @@ from harness.predict import forecast
 from harness.report import prediction_document, results, show_forecast, show_results, write_results
 from harness.run import run
 from harness.stack.base import BACKENDS
+from harness.stack.engine import docker_client
+from harness.stack.images import ensure_app_image, ensure_image
 from harness.stack.process import sweep
 from harness.stack.registry import begin_run
 from harness.verdict import judge
@@ -89,7 +93,37 @@ def _parser() -> argparse.ArgumentParser:
                       help="local processes (default) or containers (docker: the Rails 7.2 app so far)")
     run_.add_argument("--require-fit", action="store_true",
                       help="exit 6 when the configuration exhausts a server or a pool")
+    compose = commands.add_parser("compose", help="write a compose file of the scenario's stack (no harness)")
+    compose.add_argument("scenario", help="a scenario file, or the name of a shipped scenario")
+    compose.add_argument("--app", choices=APPS, help="override the scenario's app")
+    compose.add_argument("-o", "--output", type=Path, metavar="FILE", help="write the file here (default: stdout)")
+    compose.add_argument("--postgres-port", type=int, metavar="N", default=Ports.postgres,
+                         help="on 127.0.0.1 (default: %(default)s)")
+    compose.add_argument("--redis-port", type=int, metavar="N", default=Ports.redis,
+                         help="on 127.0.0.1 (default: %(default)s)")
+    compose.add_argument("--web-port", type=int, metavar="N", default=Ports.web,
+                         help="web-1's port on 127.0.0.1, web-K's this + K - 1 (default: %(default)s)")
     return parser
+
+
+def _compose(args: argparse.Namespace, err: Console) -> ExitCode:
+    """Build the images (progress on stderr), then write the compose file to ``-o`` or stdout."""
+    plan = _plan(args)
+    check_supported(plan)
+    client = docker_client()
+
+    def say(line: str) -> None:
+        err.print(f"[dim]connlab: {line}[/dim]", soft_wrap=True)
+
+    images = Images(postgres=ensure_image(client, "postgres", say).tag, redis=ensure_image(client, "valkey", say).tag,
+                    app=ensure_app_image(client, plan.app, say).tag)
+    text = render(plan, images, Ports(postgres=args.postgres_port, redis=args.redis_port, web=args.web_port))
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        write(text, args.output)
+        say(f"wrote {args.output}: docker compose -f {args.output} up (or docker-compose -f {args.output} up)")
+    return ExitCode.OK
 
 
 def _raise_interrupted(signum: int, _frame: FrameType | None) -> NoReturn:
@@ -166,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 show_forecast(console, forecast(plan), plan.name)
             return ExitCode.OK
+        if args.command == "compose":
+            return _compose(args, err)
         return _run(args, console, err)
     except ConnlabError as exc:
         for line in exc.problems if isinstance(exc, PlanError) else [str(exc)]:

@@ -13,7 +13,8 @@ import connlab_twin.config as _config
 _settings = _config.web()
 
 wsgi_app = "connlab_twin.web:app"
-bind = [f"127.0.0.1:{_settings.port}"]
+# 127.0.0.1, never 0.0.0.0 on a host (CONNLAB_BIND: a compose file sets 0.0.0.0 inside a container only)
+bind = [f"{_settings.bind}:{_settings.port}"]
 workers = _settings.workers
 threads = _settings.threads
 # One thread: the sync worker, gunicorn's default, which accepts a request only when it is idle, so

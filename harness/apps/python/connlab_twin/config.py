@@ -51,6 +51,8 @@ class Web:
     workers: int
     threads: int
     jobs: Jobs = "dramatiq"
+    #: CONNLAB_BIND: the address to bind, 127.0.0.1 unless a compose file sets 0.0.0.0 inside a container
+    bind: str = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,7 @@ def web() -> Web:
         workers=_int("CONNLAB_WORKERS", low=1),
         threads=_int("CONNLAB_THREADS", low=1),
         jobs=_choice("CONNLAB_JOBS", _JOBS),
+        bind=_text("CONNLAB_BIND", "127.0.0.1"),
     )
 
 

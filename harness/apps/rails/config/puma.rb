@@ -1,7 +1,7 @@
 # frozen_string_literal: true
 
 # Puma config for one dyno (bin/web): CONNLAB_WORKERS processes x
-# CONNLAB_THREADS threads on 127.0.0.1:CONNLAB_PORT. The app is preloaded in
+# CONNLAB_THREADS threads on 127.0.0.1:CONNLAB_PORT (CONNLAB_BIND: another address). The app is preloaded in
 # the master, which never opens a Postgres or Redis connection; each worker
 # connects lazily after fork (unless CONNLAB_FORK_SAFETY=unsafe, below).
 require_relative "../lib/connlab_boot"
@@ -11,7 +11,10 @@ threads_count = ConnlabBoot.int!("CONNLAB_THREADS")
 environment ENV.fetch("RAILS_ENV", "production")
 workers ConnlabBoot.int!("CONNLAB_WORKERS")
 threads threads_count, threads_count
-bind "tcp://127.0.0.1:#{ConnlabBoot.int!('CONNLAB_PORT')}" # never 0.0.0.0
+# 127.0.0.1, never 0.0.0.0 on a host; CONNLAB_BIND (optional) names another address: a compose file
+# (`connlab compose`) sets 0.0.0.0 inside the container, whose port the host publishes on 127.0.0.1 only.
+bind_host = ENV["CONNLAB_BIND"].to_s.strip
+bind "tcp://#{bind_host.empty? ? '127.0.0.1' : bind_host}:#{ConnlabBoot.int!('CONNLAB_PORT')}"
 rackup File.expand_path("../config.ru", __dir__)
 preload_app!
 tag ENV["CONNLAB_GROUP"].to_s
