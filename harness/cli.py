@@ -60,6 +60,7 @@ from harness.stack.images import ensure_app_image, ensure_image
 from harness.stack.process import sweep
 from harness.stack.registry import begin_run
 from harness.verdict import judge
+from harness.versions import assumed
 
 
 class ExitCode(IntEnum):
@@ -84,13 +85,16 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("scenario", help="a scenario file, or the name of a shipped scenario")
     predict.add_argument("--json", action="store_true", help="print the prediction as JSON")
     predict.add_argument("--app", choices=APPS, help="override the scenario's app")
+    predict.add_argument("--backend", choices=BACKENDS, default="local",
+                         help="predict for the versions this backend runs (local: Rails 6.1 / Sidekiq 6.4; "
+                              "docker: Rails 7.2 / Sidekiq 7.3)")
     run_ = commands.add_parser("run", help="run the scenario on a real stack and judge the prediction")
     run_.add_argument("scenario", help="a scenario file, or the name of a shipped scenario")
     run_.add_argument("--out", type=Path, default=Path("runs"), help="where run folders go (default: runs)")
     run_.add_argument("--json", action="store_true", help="print results.json to stdout instead of tables")
     run_.add_argument("--app", choices=APPS, help="run the scenario on this app instead of its own")
     run_.add_argument("--backend", choices=BACKENDS, default="local",
-                      help="local processes (default) or containers (docker: the Rails 7.2 app so far)")
+                      help="local processes (default) or containers (docker: Rails 7.2, the twin, Postgres 17)")
     run_.add_argument("--require-fit", action="store_true",
                       help="exit 6 when the configuration exhausts a server or a pool")
     compose = commands.add_parser("compose", help="write a compose file of the scenario's stack (no harness)")
@@ -146,7 +150,7 @@ def _run(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
     # absolute: Locust and the apps run in other working directories
     run_dir = args.out.resolve() / f"{plan.name}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
     if not args.json:
-        show_forecast(console, forecast(plan), plan.name)
+        show_forecast(console, forecast(plan, versions=assumed(plan.app, args.backend)), plan.name)
     observation = run(plan, run_dir, backend=args.backend, say=lambda line: err.print(f"[dim]connlab: {line}[/dim]"))
     verdict = judge(observation)
     document = results(observation, verdict, time_to_verdict_s=round(time.monotonic() - began, 3))
@@ -195,10 +199,11 @@ def main(argv: list[str] | None = None) -> int:
             return ExitCode.OK
         if args.command == "predict":
             plan = _plan(args)
+            predicted = forecast(plan, versions=assumed(plan.app, args.backend))
             if args.json:
-                print(json.dumps(prediction_document(forecast(plan), plan.name), indent=2))
+                print(json.dumps(prediction_document(predicted, plan.name), indent=2))
             else:
-                show_forecast(console, forecast(plan), plan.name)
+                show_forecast(console, predicted, plan.name)
             return ExitCode.OK
         if args.command == "compose":
             return _compose(args, err)

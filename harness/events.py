@@ -30,8 +30,8 @@ class Step:
     action: Action
 
 
-def _predicted(plan: Plan, dynos: int) -> str:
-    pg = predict(plan, web_dynos=dynos).resource("postgres")
+def _predicted(plan: Plan, stack: Stack, dynos: int) -> str:
+    pg = predict(plan, web_dynos=dynos, versions=stack.versions).resource("postgres")
     return f"postgres now expected {pg.expected}, worst case {pg.worst_case}, capacity {pg.capacity}: {pg.status}"
 
 
@@ -39,7 +39,7 @@ def _scale(plan: Plan, stack: Stack, load: LoadRun, dynos: int) -> str:
     before = stack.web_dynos
     stack.scale_web(dynos)
     load.set_targets(stack.web_targets)
-    return f"scaled web from {before} to {dynos} dynos; {_predicted(plan, dynos)}"
+    return f"scaled web from {before} to {dynos} dynos; {_predicted(plan, stack, dynos)}"
 
 
 class _Deploy:
@@ -58,12 +58,12 @@ class _Deploy:
         self.load.set_targets(self.stack.web_targets)
         self.finish_step.at_s = self.clock() + self.overlap_s
         running, old = self.stack.web_dynos, self.replaced
-        return f"deploy: {running - old} new dynos up beside {old} old; {_predicted(self.plan, running)}"
+        return f"deploy: {running - old} new dynos up beside {old} old; {_predicted(self.plan, self.stack, running)}"
 
     def finish(self) -> str:
         assert self.old is not None
         self.stack.retire(self.old)
-        return f"deploy: {self.replaced} old dynos stopped; {_predicted(self.plan, self.stack.web_dynos)}"
+        return f"deploy: {self.replaced} old dynos stopped; {_predicted(self.plan, self.stack, self.stack.web_dynos)}"
 
 
 def _kill_backends(stack: Stack, group: str) -> str:

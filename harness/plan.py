@@ -102,8 +102,11 @@ class Stage:
 class Traffic:
     """What each user request does: ``GET /enqueue`` (``enqueue_share`` of them), ``GET /cache``
     (``cache_share``: a cache read holding its Redis connection ``redis_ms``), else ``GET /db``
-    (holding a Postgres connection ``query_ms``). Each job holds Postgres ``job_ms`` and, when
-    ``job_redis_ms`` > 0, first reads the cache holding its Redis connection that long."""
+    (a query of ``query_ms``, then work that touches no database, ``work_ms`` on average, drawn from 0 to
+    2 x ``work_ms``: rendering, an HTTP call; whether the connection stays checked out during it is the
+    Rails version's). Each job holds
+    Postgres ``job_ms`` and, when ``job_redis_ms`` > 0, first reads the cache holding its Redis
+    connection that long."""
 
     query_ms: int
     stages: tuple[Stage, ...]
@@ -113,6 +116,7 @@ class Traffic:
     cache_share: float = 0.0
     redis_ms: int = 100
     job_redis_ms: int = 0
+    work_ms: int = 0
 
     @property
     def db_share(self) -> float:
@@ -237,7 +241,7 @@ def _extras(r: Reader, raw: Any) -> tuple[Extra, ...]:
 
 def _traffic(r: Reader, raw: Any) -> Traffic:
     allowed = ("query_ms", "stages", "enqueue_share", "job_ms", "jobs_per_enqueue", "cache_share", "redis_ms",
-               "job_redis_ms")
+               "job_redis_ms", "work_ms")
     data = r.mapping(raw, "traffic", allowed)
     stages_raw = data.get("stages")
     stages: list[Stage] = []
@@ -262,6 +266,7 @@ def _traffic(r: Reader, raw: Any) -> Traffic:
         cache_share=r.number(data, "cache_share", "traffic", minimum=0, maximum=1, default=0.0),
         redis_ms=r.integer(data, "redis_ms", "traffic", minimum=0, default=100),
         job_redis_ms=r.integer(data, "job_redis_ms", "traffic", minimum=0, default=0),
+        work_ms=r.integer(data, "work_ms", "traffic", minimum=0, default=0),
     )
     if traffic.enqueue_share + traffic.cache_share > 1 + 1e-9:
         r.problem("traffic.cache_share", f"enqueue_share + cache_share must be <= 1 (the rest are /db requests), "

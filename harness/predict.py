@@ -3,6 +3,8 @@
 Postgres, per group (T = threads, S = pool, P = processes per dyno, D = dynos)::
 
     web.i     expected = P x min(T, S)        worst case = P x S
+              (a request holds its connection to its end: Rails <= 7.1;
+              see "Versions" for a checkout per query with work_ms)
     worker.i  expected = min(C, S)            worst case = S          (C = concurrency)
               forking (RQ): expected = C, worst = C (+ 1 when the parent
               connects before forking: the unsafe pattern)
@@ -39,6 +41,9 @@ process ever used at one instant)::
               overlap), worst = T (load-dependent: how many ever overlap)
     worker.i  rails (Sidekiq 6.4): expected = C + 1 (a BRPOP per processor plus
                   the heartbeat), worst = C + 5 (Sidekiq's server pool size)
+              rails (Sidekiq 7): expected = C + 1 (the capsule's pool, size C,
+                  one BRPOP per processor; the heartbeat from the internal
+                  pool), worst = C + 10 (capsule C + internal 10)
               python (dramatiq): expected = 2 (the queue's and the delay
                   queue's consumers), worst = C + 2 (plus an ack per job thread)
               forking (RQ): expected = 3C (each worker's fetch connection and
@@ -85,6 +90,35 @@ cache, LPUSH / EVALSHA for enqueues, BRPOP for fetchers)::
                              shipped 50 % enqueues (at 20 %, none in 1 of 5 Rails runs: no enqueue got a
                              slot before the cache pools filled Redis)
 
+Versions (``harness.versions``; what the stack reported, else what the backend
+is assumed to run) change two formulas:
+
+    Rails <= 7.1   a request leases its connection at the first query and keeps
+                   it to the end of the request, ``work_ms`` included (the
+                   executor's clear_active_connections!): web as above
+    Rails >= 7.2,  a query checks the connection out and gives it back (Rails
+    the twin       7.2 runs model queries in with_connection; the twin's /db is
+                   an engine.connect() block). With work_ms > 0 (q = query_ms,
+                   w = work_ms) a thread is in a query q / (q + w) of its time:
+                   expected = P x max(1, min(T, S, ceil(T x q / (q + w)))), the
+                   mean number of threads in a query, what is sure to open;
+                   worst = P x S. Load-dependent: the peak is how many queries
+                   ever overlap (measured below). With work_ms = 0 the
+                   request is its query, and the formula is the one above.
+    Sidekiq 6      server pool C + 5: worst = C + 5
+    Sidekiq >= 7   capsule pool C + internal pool 10: worst = C + 10
+
+Measured: 1 process x 4 threads, pool 4, /db?ms=100&work_ms=400 with the pool's
+checkout log: Rails 6.1 held each connection 504 ms, Rails 7.2 100 ms.
+``connlab run rails-checkout`` (2 x 1 x 8, pool 8, 20 ms queries, ~480 ms work,
+capacity 12): Rails 6.1.7 peak 12 of 12 with 58 and 434 refusals; Rails 7.2.2
+(``--backend docker``) 6 and 8, no refusal. Five staggered clients on a warm
+7.2 dyno hold 1 connection. What raises the 7.2 peak is queries that start
+together: Locust spawns ``spawn_rate`` users at one instant, and with one fixed
+work time they would stay in step the whole run (7 with capacity 20 before the
+traffic drew each request's work at random). Sidekiq 7.3 (``connlab run
+sidekiq --backend docker``): C = 10: 11 per process, 2 of 2 runs, as Sidekiq 6.4.
+
 Status: ``exhausts`` when expected > capacity, ``at-risk`` when only the worst
 case is, ``fits`` otherwise. Pool starvation (T > S, or C > S) is flagged apart:
 it shows as pool timeouts while the server still has room.
@@ -92,9 +126,12 @@ it shows as pool timeouts while the server still has room.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from harness.plan import Plan, WorkerTier
+from harness.versions import checkout, sidekiq_major
 
 FITS, AT_RISK, EXHAUSTS = "fits", "at-risk", "exhausts"
 
@@ -187,7 +224,19 @@ def _web_redis(plan: Plan) -> tuple[int, int]:
     return expected, worst
 
 
-def _worker_redis(plan: Plan, worker: WorkerTier) -> tuple[int, int]:
+def _web_postgres(plan: Plan, versions: Mapping[str, str]) -> tuple[int, int]:
+    """Postgres connections of one web process: (expected, worst case)."""
+    web, traffic = plan.web, plan.traffic
+    held = min(web.threads, web.pool)
+    if traffic.db_share == 0:
+        return 0, web.processes * web.pool
+    if checkout(plan.app, versions) == "query" and traffic.work_ms > 0:
+        q, w = traffic.query_ms, traffic.work_ms
+        held = max(1, min(held, math.ceil(web.threads * q / (q + w))))
+    return web.processes * held, web.processes * web.pool
+
+
+def _worker_redis(plan: Plan, worker: WorkerTier, versions: Mapping[str, str]) -> tuple[int, int]:
     """Redis connections of one worker process: (expected, worst case)."""
     c = worker.concurrency
     if worker.kind == "forking":
@@ -196,9 +245,10 @@ def _worker_redis(plan: Plan, worker: WorkerTier) -> tuple[int, int]:
         # its result (a WATCH pipeline and a call inside it); the supervisor opens none
         expected, worst = 3 * c, 4 * c
     elif plan.app == "rails":
-        # Sidekiq 6.4: a BRPOP per processor (2 s timeout, then again) plus the heartbeat every 5 s;
-        # the pool is C + 5 (the scheduler's poller, every 5-15 s, is the rare extra)
-        expected, worst = c + 1, c + 5
+        # a BRPOP per processor (2 s timeout, then again) plus the heartbeat every 5 s; Sidekiq 6's pool is
+        # C + 5, Sidekiq 7's capsule pool C beside an internal pool of 10 (the scheduler's poller, every
+        # 5-15 s, is the rare extra)
+        expected, worst = c + 1, c + (10 if sidekiq_major(versions) >= 7 else 5)
     else:
         # dramatiq's RedisBroker: two consumers (the queue and its delay queue) fetch now and then; each
         # job thread acks its own message when it finishes. Unbounded pool: C + 2 when all ack at once
@@ -209,13 +259,10 @@ def _worker_redis(plan: Plan, worker: WorkerTier) -> tuple[int, int]:
     return expected, worst
 
 
-def _postgres(plan: Plan, dynos: int) -> ResourcePrediction:
-    web = plan.web
-    queries = plan.traffic.db_share > 0
+def _postgres(plan: Plan, dynos: int, versions: Mapping[str, str]) -> ResourcePrediction:
+    web_expected, web_worst = _web_postgres(plan, versions)
     groups = [
-        GroupPrediction(group=f"web.{i}", tier="web",
-                        expected=web.processes * min(web.threads, web.pool) if queries else 0,
-                        worst_case=web.processes * web.pool)
+        GroupPrediction(group=f"web.{i}", tier="web", expected=web_expected, worst_case=web_worst)
         for i in range(1, dynos + 1)
     ]
     if plan.worker is not None:
@@ -240,7 +287,7 @@ def _postgres(plan: Plan, dynos: int) -> ResourcePrediction:
     )
 
 
-def _redis(plan: Plan, dynos: int) -> ResourcePrediction:
+def _redis(plan: Plan, dynos: int, versions: Mapping[str, str]) -> ResourcePrediction:
     per_process, per_process_worst = _web_redis(plan)
     p = plan.web.processes
     groups = [
@@ -248,7 +295,7 @@ def _redis(plan: Plan, dynos: int) -> ResourcePrediction:
         for i in range(1, dynos + 1)
     ]
     if plan.worker is not None:
-        expected, worst = _worker_redis(plan, plan.worker)
+        expected, worst = _worker_redis(plan, plan.worker, versions)
         groups += [
             GroupPrediction(group=f"worker.{i}", tier="worker", expected=expected, worst_case=worst)
             for i in range(1, plan.worker.processes + 1)
@@ -261,8 +308,10 @@ def _redis(plan: Plan, dynos: int) -> ResourcePrediction:
     )
 
 
-def predict(plan: Plan, *, web_dynos: int | None = None) -> Prediction:
-    """The arithmetic for the plan, with the web tier at ``web_dynos`` (default: as planned)."""
+def predict(plan: Plan, *, web_dynos: int | None = None, versions: Mapping[str, str] | None = None) -> Prediction:
+    """The arithmetic for the plan, with the web tier at ``web_dynos`` (default: as planned), for the stack's
+    ``versions`` (``harness.versions``; none given: Rails 6.1 and Sidekiq 6, Debian bookworm's)."""
+    versions = versions or {}
     dynos = plan.web.dynos if web_dynos is None else web_dynos
     starvation = []
     if plan.web.threads > plan.web.pool:
@@ -271,12 +320,12 @@ def predict(plan: Plan, *, web_dynos: int | None = None) -> Prediction:
         starvation.append(f"worker: concurrency {plan.worker.concurrency} shares a pool of {plan.worker.pool}")
     return Prediction(
         web_dynos=dynos,
-        resources=(_postgres(plan, dynos), _redis(plan, dynos)),
+        resources=(_postgres(plan, dynos, versions), _redis(plan, dynos, versions)),
         pool_starvation=tuple(starvation),
     )
 
 
-def forecast(plan: Plan) -> Forecast:
+def forecast(plan: Plan, *, versions: Mapping[str, str] | None = None) -> Forecast:
     """The prediction before the traffic and after each event that changes the topology.
 
     ``scale`` sets the web dynos; a preboot ``deploy`` runs the old and the new
@@ -287,8 +336,9 @@ def forecast(plan: Plan) -> Forecast:
     for event in plan.events:
         if event.action == "scale":
             dynos = event.dynos
-            after.append((event.at_s, predict(plan, web_dynos=dynos)))
+            after.append((event.at_s, predict(plan, web_dynos=dynos, versions=versions)))
         elif event.action == "deploy":
-            after.append((event.at_s, predict(plan, web_dynos=2 * dynos)))
-            after.append((event.at_s + event.overlap_s, predict(plan, web_dynos=dynos)))
-    return Forecast(initial=predict(plan), after_events=tuple(sorted(after, key=lambda item: item[0])))
+            after.append((event.at_s, predict(plan, web_dynos=2 * dynos, versions=versions)))
+            after.append((event.at_s + event.overlap_s, predict(plan, web_dynos=dynos, versions=versions)))
+    return Forecast(initial=predict(plan, versions=versions),
+                    after_events=tuple(sorted(after, key=lambda item: item[0])))

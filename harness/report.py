@@ -16,6 +16,7 @@ from rich.table import Table
 from harness.predict import Forecast, Prediction, ResourcePrediction
 from harness.run import Observation
 from harness.verdict import Verdict, most_severe
+from harness.versions import describe
 
 SCHEMA_ID = "connlab.results/1"
 
@@ -61,6 +62,7 @@ def results(observation: Observation, verdict: Verdict, *, time_to_verdict_s: fl
         "scenario": plan.name,
         "app": plan.app,
         "backend": observation.backend,
+        "versions": observation.versions,
         "duration_s": observation.duration_s,
         "resources": [_resource(observation, verdict, name) for name in ("postgres", "redis")],
         "requests": {"total": observation.load.total, "failed": observation.load.failed},
@@ -135,7 +137,8 @@ def show_forecast(console: Console, forecast: Forecast, scenario: str) -> None:
 
 
 def show_results(console: Console, document: dict[str, Any], verdict: Verdict) -> None:
-    table = Table(title=f"{document['scenario']} ({document['app']}): predicted vs observed", title_justify="left")
+    table = Table(title=f"{document['scenario']} ({document['app']}, {document['backend']}): predicted vs observed",
+                  title_justify="left", caption=f"ran {describe(document.get('versions', {}))}", caption_justify="left")
     for column in ("resource / group", "capacity", "expected", "worst case", "observed peak", "rejected",
                    "predicted", "exhausted"):
         table.add_column(column, justify="left" if column in ("resource / group", "predicted") else "right")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.collect import Peaks, PostgresSampler, RedisSampler, job_errors, replay_postgres_log
@@ -22,6 +22,7 @@ from harness.redis_log import FinalRead, exact_or_why, final_read, replay_redis_
 from harness.stack.apps import ensure_app
 from harness.stack.base import Stack, make_stack
 from harness.stack.postgres import ssl_bin_dir
+from harness.versions import describe
 
 TICK_S = 0.05
 LOAD_OVERRUN_S = 30.0
@@ -58,6 +59,8 @@ class Observation:
     stack_up_s: float
     duration_s: float
     backend: str = "local"
+    #: what ran (``harness.stack.versions``): the prediction above is for these
+    versions: dict[str, str] = field(default_factory=dict)
 
     def resource(self, name: str) -> ResourceObservation:
         return self.postgres if name == "postgres" else self.redis
@@ -111,6 +114,7 @@ def run(plan: Plan, run_dir: Path, *, backend: str = "local",
     try:
         say(f"starting Postgres, Valkey and {plan.app} on 127.0.0.1 ({backend}) ...")
         stack.up()
+        say(f"running {describe(stack.versions)}")
         say(f"stack up in {stack.up_s:.1f} s ({', '.join(f'{k} {v:.1f} s' for k, v in stack.startup_s.items())})")
         pg_sampler = PostgresSampler(stack.postgres_admin)
         redis_sampler = RedisSampler(stack.redis_admin)
@@ -141,7 +145,7 @@ def run(plan: Plan, run_dir: Path, *, backend: str = "local",
                                     what=f"redis: the sampled peak is reported, not an exact one: {redis_why}"))
     return Observation(
         plan=plan,
-        forecast=forecast(plan),
+        forecast=forecast(plan, versions=stack.versions),
         run_dir=run_dir,
         postgres=postgres,
         redis=redis,
@@ -152,6 +156,7 @@ def run(plan: Plan, run_dir: Path, *, backend: str = "local",
         stack_up_s=stack.up_s or 0.0,
         duration_s=round(time.monotonic() - began, 3),
         backend=backend,
+        versions=dict(stack.versions),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -129,8 +130,8 @@ def test_preboot_deploy_doubles_the_web_tier_while_both_sets_run() -> None:
     assert result.initial.resource("postgres").status == FITS  # 8 of 12
 
 
-def redis_groups(plan) -> dict[str, tuple[int, int]]:  # type: ignore[no-untyped-def]
-    return {g.group: (g.expected, g.worst_case) for g in predict(plan).resource("redis").groups}
+def redis_groups(plan, versions=None) -> dict[str, tuple[int, int]]:  # type: ignore[no-untyped-def]
+    return {g.group: (g.expected, g.worst_case) for g in predict(plan, versions=versions).resource("redis").groups}
 
 
 WEB_2X5 = {"dynos": 1, "processes": 2, "threads": 5, "pool": 5}
@@ -192,3 +193,40 @@ def test_shipped_redis_scenarios_match_hand_figures(name: str, expected: int, wo
                                                     status: str) -> None:
     redis = predict(load_plan(SCENARIOS / f"{name}.yaml")).resource("redis")
     assert (redis.expected, redis.worst_case, redis.capacity, redis.status) == (expected, worst, capacity, status)
+
+
+# -- versions --------------------------------------------------------------------------------------------------
+
+
+def test_rails_checkout_scenario_per_request_on_61_per_query_on_72() -> None:
+    plan = load_plan(SCENARIOS / "rails-checkout.yaml")
+    # Rails 6.1: a request keeps its connection through the work: 2 dynos x 1 x min(8, 8) = 16 > 12
+    old = predict(plan, versions={"rails": "6.1.7.10"}).resource("postgres")
+    assert (old.expected, old.worst_case, old.capacity, old.status) == (16, 16, 12, EXHAUSTS)
+    # Rails 7.2: in a query 20 / (20 + 480) of the time: ceil(8 x 0.04) = 1 per process sure, 8 at worst
+    new = predict(plan, versions={"rails": "7.2.2.2"}).resource("postgres")
+    assert (new.expected, new.worst_case, new.status) == (2, 16, AT_RISK)
+    # no versions given: Debian bookworm's Rails 6.1
+    assert predict(plan).resource("postgres").expected == 16
+
+
+def test_per_query_checkout_is_capped_by_threads_and_pool_and_needs_work() -> None:
+    base = load_plan(SCENARIOS / "rails-checkout.yaml")
+    heavy = replace(base, traffic=replace(base.traffic, query_ms=400, work_ms=100))
+    # ceil(8 x 400 / 500) = ceil(6.4) = 7 per process
+    assert predict(heavy, versions={"rails": "7.2"}).resource("postgres").expected == 2 * 7
+    starved = replace(heavy, web=replace(heavy.web, pool=3))
+    assert predict(starved, versions={"rails": "7.2"}).resource("postgres").expected == 2 * 3
+    # no work phase: the request is its query, the same on every version
+    plain = replace(base, traffic=replace(base.traffic, work_ms=0))
+    assert predict(plain, versions={"rails": "7.2"}).resource("postgres").expected == 16
+    # the twin's /db checks out per query too
+    twin = replace(base, app="python")
+    assert predict(twin).resource("postgres").expected == 2
+
+
+@pytest.mark.parametrize(("sidekiq", "worst"), [("6.4.1", 5 + 5), ("7.3.2", 5 + 10), (None, 5 + 5)])
+def test_sidekiq_7_adds_an_internal_pool_of_ten(sidekiq: str | None, worst: int) -> None:
+    plan = plan_of(WEB_2X5, app="rails", enqueue_share=0.5, worker={"concurrency": 5, "pool": 5})
+    versions = {"sidekiq": sidekiq} if sidekiq else {}
+    assert redis_groups(plan, versions)["worker.1"] == (5 + 1, worst)

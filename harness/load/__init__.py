@@ -75,6 +75,7 @@ class LoadRun:
             "cache_share": traffic.cache_share,
             "redis_ms": traffic.redis_ms,
             "job_redis_ms": traffic.job_redis_ms,
+            "work_ms": traffic.work_ms,
             "targets_file": str(self.targets_file),
             "out": str(self.tally_file),
         }

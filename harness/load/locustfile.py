@@ -137,6 +137,11 @@ class AppUser(HttpUser):
             path, name = f"/cache?ms={CONFIG.get('redis_ms', 100)}", "/cache"
         else:
             path, name = f"/db?ms={CONFIG['query_ms']}", "/db"
+            if CONFIG.get("work_ms", 0):
+                # the mean: each request's work is drawn from 0 .. 2 x work_ms, as real rendering varies. With one
+                # fixed duration, users spawned in the same instant (Locust spawns spawn_rate users at a time)
+                # would stay in step for the whole run and run every query together.
+                path += f"&work_ms={round(random.uniform(0, 2 * CONFIG['work_ms']))}"
         try:
             with self.client.get(base + path, name=name, timeout=60, catch_response=True) as response:
                 if response.status_code == 200:

@@ -35,6 +35,8 @@ class Stack(Protocol):
     backend: str
     startup_s: dict[str, float]
     up_s: float | None
+    #: what runs, as the stack reported it once up (``harness.stack.versions``); empty before
+    versions: dict[str, str]
 
     def up(self) -> None:
         """Start every server of the plan; on any failure stop them all and re-raise."""

@@ -31,6 +31,7 @@ from harness.stack.containers import RUN_LABEL, PostgresContainer, RedisContaine
 from harness.stack.engine import docker_client
 from harness.stack.images import ensure_app_image
 from harness.stack.process import free_port
+from harness.stack.versions import read_versions
 
 APPS_WITH_IMAGES = ("rails", "python")
 READY_TIMEOUT_S = 60.0
@@ -80,6 +81,7 @@ class DockerStack(ServerFaces):
         self._next_dyno = 1
         self.startup_s: dict[str, float] = {}
         self.up_s: float | None = None
+        self.versions: dict[str, str] = {}
         self._lock = threading.Lock()
 
     # -- app containers ------------------------------------------------------------------------
@@ -166,6 +168,7 @@ class DockerStack(ServerFaces):
             self.down()
             raise
         self.up_s = round(time.monotonic() - began, 3)
+        self.versions = read_versions(self)
 
     def down(self) -> None:
         """Apps first (their disconnections reach the logs), their output saved, then the servers; then the label."""

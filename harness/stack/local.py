@@ -25,6 +25,7 @@ from harness.stack.base import ServerFaces
 from harness.stack.postgres import PostgresServer
 from harness.stack.process import Service
 from harness.stack.redis import RedisServer
+from harness.stack.versions import read_versions
 
 T = TypeVar("T")
 
@@ -57,6 +58,7 @@ class LocalStack(ServerFaces):
         self.oneoffs: list[Service] = []
         self.startup_s: dict[str, float] = {}
         self.up_s: float | None = None
+        self.versions: dict[str, str] = {}
         self._lock = threading.Lock()
 
     # -- start --------------------------------------------------------------------------------
@@ -123,6 +125,7 @@ class LocalStack(ServerFaces):
             self.down()
             raise
         self.up_s = round(time.monotonic() - began, 3)
+        self.versions = read_versions(self)
 
     # -- change while running -----------------------------------------------------------------
 

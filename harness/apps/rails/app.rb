@@ -372,6 +372,16 @@ class ConnlabController < ActionController::Metal
     reply "ok"
   end
 
+  # The versions this process runs, for results.json (touches neither server).
+  def versions
+    found = { "ruby" => RUBY_VERSION, "rails" => Rails.version, "puma" => Puma::Const::PUMA_VERSION,
+              "sidekiq" => Sidekiq::VERSION, "pg" => PG::VERSION }
+    found["redis-client"] = RedisClient::VERSION if defined?(RedisClient::VERSION)
+    found["redis-rb"] = Redis::VERSION if defined?(Redis::VERSION)
+    self.content_type = "application/json"
+    self.response_body = JSON.generate(found)
+  end
+
   private
 
   def reply(text)
@@ -401,4 +411,5 @@ Rails.application.routes.draw do
   get "/db" => "connlab#db"
   get "/enqueue" => "connlab#enqueue"
   get "/cache" => "connlab#cache"
+  get "/versions" => "connlab#versions"
 end

@@ -7,6 +7,7 @@ GET /enqueue?ms=N&n=K&cache_ms=M  K ``hold`` jobs of N ms each (K defaults to 1)
                      job first reads the cache holding a Redis connection M ms
 GET /cache?ms=N      a cache read holding a pooled Redis connection N ms
                      (``connlab_twin.cache``: BLPOP with a timeout, then GET)
+GET /versions        the versions this process runs (JSON), touches neither server
 
 Any exception becomes the status and X-Connlab-Error headers of
 harness/apps/CONTRACT.md (see ``connlab_twin.errors``). The database engine, the
@@ -22,8 +23,12 @@ connection; see ``connlab_twin.fork``.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import math
+import platform
+import time
 from collections.abc import Callable, Iterable
 from urllib.parse import parse_qs
 from wsgiref.types import StartResponse, WSGIEnvironment
@@ -95,8 +100,11 @@ def _health(query: Query) -> None:
 
 
 def _db(query: Query) -> None:
-    ms = _ms(query)
+    """The query (a connection checked out for it alone), then ``work_ms`` of work that needs none."""
+    ms, work_ms = _ms(query), _ms(query, "work_ms")
     db.pg_sleep(fork.engine(), ms)
+    if work_ms > 0:
+        time.sleep(work_ms / 1000.0)
 
 
 def _enqueue(query: Query) -> None:
@@ -124,18 +132,33 @@ def _reply(
     body: bytes,
     extra: Iterable[tuple[str, str]] = (),
 ) -> list[bytes]:
-    headers = [
-        ("Content-Type", "text/plain; charset=us-ascii"),
-        ("Content-Length", str(len(body))),
-        *extra,
-    ]
+    extra = list(extra)
+    plain = [("Content-Type", "text/plain; charset=us-ascii")]
+    kind = [] if any(name == "Content-Type" for name, _ in extra) else plain
+    headers = [*kind, ("Content-Length", str(len(body))), *extra]
     start_response(status, headers)
     return [body]
+
+
+#: The distributions whose versions ``/versions`` reports.
+_VERSIONED = ("gunicorn", "SQLAlchemy", "psycopg", "redis", "dramatiq", "rq")
+
+
+def _versions() -> bytes:
+    from importlib import metadata
+
+    found = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[name.lower()] = metadata.version(name)
+    return json.dumps(found).encode()
 
 
 def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
     """The WSGI entry point (``connlab_twin.web:app``)."""
     path = environ.get("PATH_INFO") or "/"
+    if path == "/versions":
+        return _reply(start_response, "200 OK", _versions(), (("Content-Type", "application/json"),))
     handler = _ROUTES.get(path)
     if handler is None:
         return _reply(start_response, "404 Not Found", b"not found\n")
