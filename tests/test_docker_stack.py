@@ -1,18 +1,99 @@
-"""The docker backend end to end: Postgres 17, Valkey and the Rails 7.2 app (Puma 6, Sidekiq 7) as containers,
-one per dyno. Skipped, saying why, where no Docker engine answers."""
+"""The docker backend end to end: Postgres 17, Valkey and the app (Rails 7.2 with Puma 6 and Sidekiq 7, or the
+Python twin) as containers, one per dyno. Skipped, saying why, where no Docker engine answers."""
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.test_e2e_python import ROOT, only_results, resource, validate
 
+LABEL = "connlab.run"
 
-def test_autoscale_on_rails_7_2_in_containers(client: Any, tmp_path: Path) -> None:
+
+def run_docker(scenario: str, out: Path, *extra: str) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
+    result = subprocess.run([sys.executable, "-m", "harness", "run", scenario, "--backend", "docker", "--out",
+                             str(out), "--json", *extra], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    document: dict[str, Any] = only_results(out)  # type: ignore[assignment]
+    validate(document)
+    assert document["backend"] == "docker"
+    return document, result
+
+
+def labelled(client: Any) -> list[str]:
+    return [str(c.name) for c in client.containers.list(all=True, filters={"label": LABEL})] + \
+        [str(n.name) for n in client.networks.list(filters={"label": LABEL})]
+
+
+@pytest.mark.parametrize("app", ["python", "rails"])
+def test_over_limit_on_both_apps_pins_the_peak_at_capacity(client: Any, images: None, tmp_path: Path,
+                                                           app: str) -> None:
+    document, result = run_docker("over-limit", tmp_path, "--app", app)
+    assert result.returncode == 0, result.stderr[-3000:]
+    pg = resource(document, "postgres")
+    assert pg["observed"]["peak"] == pg["capacity"] == 10
+    assert pg["observed"]["rejected"] >= 1
+    versions = document["versions"]
+    assert versions["postgres"].startswith("17."), versions
+    if app == "rails":
+        assert versions["rails"].startswith("7.2.") and versions["sidekiq"].startswith("7."), versions
+    else:
+        assert versions["python"].startswith("3.13."), versions  # Debian trixie's, not the harness's
+    assert labelled(client) == []
+
+
+def test_rails_7_2_holds_its_connection_per_query_and_fits(client: Any, images: None, tmp_path: Path) -> None:
+    """rails-checkout exhausts Rails 6.1 (tests/test_e2e_rails.py); the same traffic fits Rails 7.2."""
+    document, result = run_docker("rails-checkout", tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    pg = resource(document, "postgres")
+    assert (pg["predicted"]["expected"], pg["exhaustion"]["predicted"]) == (2, "at-risk")
+    assert pg["observed"]["rejected"] == 0
+    assert pg["observed"]["peak"] < pg["capacity"] == 12  # 6 and 8 measured; 6.1 holds 12 and is refused more
+    assert document["versions"]["rails"].startswith("7.2.")
+
+
+def test_ctrl_c_removes_every_container(client: Any, images: None, tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    with log.open("w") as out:
+        harness = subprocess.Popen([sys.executable, "-m", "harness", "run", "autoscale", "--backend", "docker",
+                                    "--out", str(tmp_path)], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    _wait_for(log, harness, "traffic started")
+    assert len(labelled(client)) >= 4, log.read_text()[-2000:]
+    harness.send_signal(signal.SIGINT)
+    assert harness.wait(timeout=60) == 130, log.read_text()[-2000:]
+    assert labelled(client) == []
+
+
+def test_a_dyno_container_killed_ends_the_run_and_leaves_nothing(client: Any, images: None, tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    with log.open("w") as out:
+        harness = subprocess.Popen([sys.executable, "-m", "harness", "run", "autoscale", "--backend", "docker",
+                                    "--out", str(tmp_path)], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    _wait_for(log, harness, "traffic started")
+    dyno = next(c for c in client.containers.list(filters={"label": LABEL}) if str(c.name).endswith("-web.1"))
+    dyno.kill()
+    assert harness.wait(timeout=60) == 4, log.read_text()[-2000:]
+    assert "web.1 exited" in log.read_text()
+    assert labelled(client) == []
+
+
+def _wait_for(log: Path, harness: subprocess.Popen[bytes], needle: str, timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    while needle not in log.read_text():
+        assert harness.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(0.2)
+
+
+def test_autoscale_on_rails_7_2_in_containers(client: Any, images: None, tmp_path: Path) -> None:
     before = {c.id for c in client.containers.list(all=True)}
     result = subprocess.run([sys.executable, "-m", "harness", "run", "autoscale", "--backend", "docker", "--out",
                              str(tmp_path), "--json"], capture_output=True, text=True, cwd=ROOT, timeout=600)
@@ -31,10 +112,7 @@ def test_autoscale_on_rails_7_2_in_containers(client: Any, tmp_path: Path) -> No
     assert left == []
 
 
-def test_a_killed_harness_leaves_no_container(client: Any, tmp_path: Path) -> None:
-    import signal
-    import time
-
+def test_a_killed_harness_leaves_no_container(client: Any, images: None, tmp_path: Path) -> None:
     log = tmp_path / "run.log"
     with log.open("w") as out:
         harness = subprocess.Popen([sys.executable, "-m", "harness", "run", "rails-baseline", "--backend", "docker",

@@ -28,7 +28,7 @@ from harness.stack import registry
 from harness.stack.apps import READY_LINE, Endpoints, oneoff_settings, web_settings, worker_settings
 from harness.stack.base import ServerFaces
 from harness.stack.containers import RUN_LABEL, PostgresContainer, RedisContainer, remove_labelled
-from harness.stack.engine import docker_client
+from harness.stack.engine import RunEngine
 from harness.stack.images import ensure_app_image
 from harness.stack.process import free_port
 from harness.stack.versions import read_versions
@@ -60,10 +60,14 @@ class DockerStack(ServerFaces):
         if plan.app not in APPS_WITH_IMAGES:
             raise PlanError([f"{plan.path}: app: the docker backend runs {', '.join(APPS_WITH_IMAGES)} so far, "
                              f"got {plan.app!r}; use --backend local for it"])
+        if plan.postgres.ssl:
+            raise PlanError([f"{plan.path}: postgres.ssl: the docker backend runs Postgres without SSL so far; "
+                             "use --backend local for it"])
         self.plan = plan
         self.run_dir = run_dir
         self.say = say
-        self.client = docker_client()
+        self.engine = RunEngine(say=say)
+        self.client = self.engine.start()
         self.run_id = uuid.uuid4().hex
         registry.note_label(self.run_id)  # a killed harness's containers go with its reaper or the next run
         self.postgres: PostgresContainer = PostgresContainer(
@@ -179,6 +183,7 @@ class DockerStack(ServerFaces):
         with ThreadPoolExecutor(max_workers=2) as pool:
             list(pool.map(lambda stop: stop(), [self.postgres.stop, self.redis.stop]))
         remove_labelled(self.client, self.run_id)
+        self.engine.stop()  # only a dockerd this run started
 
     def _stop_app(self, app: _App) -> None:
         with contextlib.suppress(Exception):

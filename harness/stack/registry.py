@@ -366,8 +366,9 @@ def sweep_claimed(claimed: Path) -> Swept:
     except (AttributeError, TypeError, ValueError):
         owner_pid = 0
     same_boot = data.get("boot_id") == _boot_id()  # after a reboot every pid and start time means another process
-    ended = end_groups(_groups(data)) if same_boot else []
+    # containers first: a dockerd the run started is one of its groups, and removes them
     _remove_containers([str(label) for label in data.get("labels", [])])
+    ended = end_groups(_groups(data)) if same_boot else []
     for folder in data.get("folders", []):
         path = Path(str(folder))
         if path.is_absolute() and path.name.startswith(FOLDER_PREFIX):

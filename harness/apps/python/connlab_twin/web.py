@@ -24,6 +24,7 @@ connection; see ``connlab_twin.fork``.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import logging
 import math
@@ -140,17 +141,22 @@ def _reply(
     return [body]
 
 
-#: The distributions whose versions ``/versions`` reports.
-_VERSIONED = ("gunicorn", "SQLAlchemy", "psycopg", "redis", "dramatiq", "rq")
+#: The distributions whose versions ``/versions`` reports, and the key each goes under ("redis" is the server's).
+_VERSIONED = {"gunicorn": "gunicorn", "SQLAlchemy": "sqlalchemy", "psycopg": "psycopg", "redis": "redis-py",
+              "dramatiq": "dramatiq", "rq": "rq"}
 
 
 def _versions() -> bytes:
     from importlib import metadata
 
     found = {"python": platform.python_version()}
-    for name in _VERSIONED:
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            found[name.lower()] = metadata.version(name)
+    for name, key in _VERSIONED.items():
+        try:
+            found[key] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            # copied into an image without its metadata (harness/stack/images.py, VENDORED): ask the module
+            with contextlib.suppress(ImportError, AttributeError):
+                found[key] = str(importlib.import_module(name.lower()).__version__)
     return json.dumps(found).encode()
 
 
