@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from harness.errors import MissingDependency
-from harness.stack.engine import docker_client
+from harness.errors import MissingDependency, StackError
+from harness.stack.engine import RunEngine
 from harness.stack.images import ensure_app_image, ensure_image
 
 
 @pytest.fixture(scope="session")
-def client() -> Any:
-    """A Docker engine that answered a ping; the test is skipped, saying how to get one, where none does."""
+def client() -> Iterator[Any]:
+    """A Docker engine that answered a ping: the running one, or (root on Debian) a dockerd started for the
+    session as ``connlab run`` starts one, and stopped after it. Skipped, saying how to get one, where none can be."""
+    engine = RunEngine(say=print)
     try:
-        return docker_client()
-    except MissingDependency as exc:
+        found = engine.start()
+    except (MissingDependency, StackError) as exc:
         pytest.skip(f"no Docker engine: {exc}")
+    try:
+        yield found
+    finally:
+        engine.stop()
 
 
 @pytest.fixture(scope="session")

@@ -103,3 +103,17 @@ def test_missing_ruby_is_one_line_naming_the_packages(tmp_path: Path) -> None:
     assert result.returncode == 3
     assert result.stderr.strip() == ("connlab: the Rails app needs Ruby and its gems (ruby is missing): "
                                      "apt-get install " + " ".join(RAILS_PACKAGES))
+
+
+@needs_rails
+def test_rails_6_1_holds_its_connection_through_the_request_and_exhausts(tmp_path: Path) -> None:
+    """rails-checkout: 20 ms queries, ~480 ms of work; Rails 6.1 keeps every connection leased to the end of the
+    request, so 16 busy threads want 16 (the docker test shows Rails 7.2 fitting the same traffic)."""
+    document = run_scenario("rails-checkout", tmp_path)
+    versions = document["versions"]
+    assert versions["rails"].startswith("6.1."), versions  # type: ignore[index]
+    assert versions["postgres"] and versions["valkey"]  # type: ignore[index]
+    pg = resource(document, "postgres")
+    assert (pg["predicted"]["expected"], pg["exhaustion"]["predicted"]) == (16, "exhausts")  # type: ignore[index]
+    assert pg["observed"]["peak"] == pg["capacity"] == 12  # type: ignore[index]
+    assert pg["observed"]["rejected"] >= 1  # type: ignore[index]
