@@ -29,10 +29,8 @@ import os
 import signal
 import sys
 import tempfile
-import time
 import traceback
 from dataclasses import replace
-from datetime import datetime
 from enum import IntEnum
 from pathlib import Path
 from types import FrameType
@@ -50,16 +48,15 @@ from harness.errors import (
     MissingDependency,
     PlanError,
 )
+from harness.pipeline import execute
 from harness.plan import APPS, Plan, load_plan
 from harness.predict import forecast
-from harness.report import prediction_document, results, show_forecast, show_results, write_results
-from harness.run import run
+from harness.report import prediction_document, show_forecast, show_results
 from harness.stack.base import BACKENDS
 from harness.stack.engine import docker_client
 from harness.stack.images import ensure_app_image, ensure_image
 from harness.stack.process import sweep
 from harness.stack.registry import begin_run
-from harness.verdict import judge
 from harness.versions import assumed
 
 
@@ -146,20 +143,16 @@ def _run(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
     plan = _plan(args)
     for line in begin_run():  # end what runs that died left; record this run, with a reaper that outlives it
         print(f"connlab: {line}", file=sys.stderr)
-    began = time.monotonic()
-    # absolute: Locust and the apps run in other working directories
-    run_dir = args.out.resolve() / f"{plan.name}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
     if not args.json:
         show_forecast(console, forecast(plan, versions=assumed(plan.app, args.backend)), plan.name)
-    observation = run(plan, run_dir, backend=args.backend, say=lambda line: err.print(f"[dim]connlab: {line}[/dim]"))
-    verdict = judge(observation)
-    document = results(observation, verdict, time_to_verdict_s=round(time.monotonic() - began, 3))
-    path = write_results(document, run_dir)
+    outcome = execute(plan, out=args.out, backend=args.backend,
+                      say=lambda line: err.print(f"[dim]connlab: {line}[/dim]"))
+    verdict = outcome.verdict
     if args.json:
-        print(json.dumps(document, indent=2))
+        print(json.dumps(outcome.document, indent=2))
     else:
-        show_results(console, document, verdict)
-        console.print(f"results: {path}")
+        show_results(console, outcome.document, verdict)
+        console.print(f"results: {outcome.results_path}")
     if not verdict.passed:
         return ExitCode.VERDICT_FAILED
     if args.require_fit and not verdict.config_fits:
