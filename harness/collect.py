@@ -31,7 +31,7 @@ from pathlib import Path
 
 import redis
 
-from harness.load import ErrorTally
+from harness.observation import Change, ErrorTally, Peaks
 from harness.stack.postgres import AdminConnection
 
 SAMPLE_INTERVAL_S = 0.05
@@ -58,17 +58,6 @@ def job_errors(run_dir: Path) -> tuple[ErrorTally, ...]:
                  for (cls, msg), n in counts.most_common())
 
 
-@dataclass(frozen=True, kw_only=True)
-class Peaks:
-    """The largest number of connections open at one instant, in total and per group."""
-
-    total: int
-    by_group: dict[str, int]
-    rejected: int = 0
-    first_rejected_epoch_s: float | None = None
-    timeline: tuple[tuple[float, int], ...] = ()
-
-
 def is_app(name: str) -> bool:
     """False for the harness's own connections (``connlab-*``)."""
     return not name.startswith(HARNESS_PREFIX)
@@ -83,8 +72,7 @@ def replay_postgres_log(path: Path) -> Peaks:
     counted as open.
     """
     events: list[tuple[float, int, int, str] | None] = []  # (time, 1 open / 0 close, pid, group)
-    rejected = 0
-    first_rejected: float | None = None
+    refused_at: list[float] = []
     open_by_pid: dict[int, tuple[str, int]] = {}  # pid -> (group, index of its open event)
     with path.open(errors="replace") as log:
         for line in log:
@@ -105,8 +93,7 @@ def replay_postgres_log(path: Path) -> Peaks:
                 events += [(t, 0, gone, group) for gone, (group, _) in open_by_pid.items()]
                 open_by_pid.clear()
             elif level == "FATAL" and any(m in message for m in FULL_MESSAGES):
-                rejected += 1
-                first_rejected = t if first_rejected is None else first_rejected
+                refused_at.append(t)
                 # refused after authorization (the reserved-slots check comes later): never a usable connection
                 refused = open_by_pid.pop(pid, None)
                 if refused is not None:
@@ -119,16 +106,17 @@ def replay_postgres_log(path: Path) -> Peaks:
     now: Counter[str] = Counter()
     peak_by_group: Counter[str] = Counter()
     total = peak = 0
-    timeline: list[tuple[float, int]] = []
+    changes: list[Change] = []
     for t, opening, _pid, group in ordered:
         delta = 1 if opening else -1
         now[group] += delta
         total += delta
         peak_by_group[group] = max(peak_by_group[group], now[group])
         peak = max(peak, total)
-        timeline.append((t, total))
-    return Peaks(total=peak, by_group=dict(peak_by_group), rejected=rejected, first_rejected_epoch_s=first_rejected,
-                 timeline=tuple(timeline))
+        changes.append((t, group, now[group]))
+    return Peaks(total=peak, by_group=dict(peak_by_group), rejected=len(refused_at),
+                 first_rejected_epoch_s=min(refused_at, default=None), changes=tuple(changes),
+                 refused_epoch_s=tuple(sorted(refused_at)))
 
 
 @dataclass(kw_only=True)
@@ -138,7 +126,7 @@ class _Sampler:
     name: str
     peak_total: int = 0
     peak_by_group: Counter[str] = field(default_factory=Counter)
-    timeline: list[tuple[float, int]] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
     samples: int = 0
     error: str | None = None
 
@@ -156,11 +144,13 @@ class _Sampler:
             except Exception as exc:  # noqa: BLE001 - a sampler must outlive a busy or restarting server
                 self.error = f"{type(exc).__name__}: {exc}"
             else:
+                now = time.time()
                 total = sum(counts.values())
                 self.peak_total = max(self.peak_total, total)
                 for group, n in counts.items():
                     self.peak_by_group[group] = max(self.peak_by_group[group], n)
-                self.timeline.append((time.time(), total))
+                # every group seen so far, 0 when it is gone from this sample
+                self.changes += [(now, group, counts.get(group, 0)) for group in sorted(self.peak_by_group)]
                 self.samples += 1
             self._stop.wait(SAMPLE_INTERVAL_S)
 
@@ -171,7 +161,7 @@ class _Sampler:
         self._stop.set()
         self._thread.join(timeout=5)
         self._close()
-        return Peaks(total=self.peak_total, by_group=dict(self.peak_by_group), timeline=tuple(self.timeline))
+        return Peaks(total=self.peak_total, by_group=dict(self.peak_by_group), changes=tuple(self.changes))
 
     def _close(self) -> None:
         """Close the sampler's connection."""

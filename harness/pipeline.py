@@ -2,8 +2,8 @@
 
 ``execute(plan, out=..., backend=..., say=...)`` runs the plan on a real stack
 (``harness.run``), judges it (``harness.verdict``), and writes the run folder
-``<out>/<scenario>-<timestamp>/``: ``results.json`` (and, as they are built,
-the time series and ``report.html``). It returns an ``Outcome``; printing is the
+``<out>/<scenario>-<timestamp>/``: ``results.json`` (with the plan that ran)
+and the time series beside it (``harness.series``). It returns an ``Outcome``; printing is the
 caller's.
 """
 
@@ -16,9 +16,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from harness.observation import Observation
 from harness.plan import Plan
 from harness.report import results, write_results
-from harness.run import Observation, run
+from harness.run import run
+from harness.series import write_series
 from harness.verdict import Verdict, judge
 
 
@@ -29,6 +33,17 @@ class Outcome:
     document: dict[str, Any]
     run_dir: Path
     results_path: Path
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The scenario as its file says, with the app it ran on (``--app`` may have changed it)."""
+    try:
+        raw = yaml.safe_load(plan.path.read_text())
+    except (OSError, yaml.YAMLError):
+        raw = None
+    document = dict(raw) if isinstance(raw, dict) else {}
+    document["app"] = plan.app
+    return document
 
 
 def run_folder(out: Path, plan: Plan) -> Path:
@@ -43,5 +58,7 @@ def execute(plan: Plan, *, out: Path, backend: str = "local",
     observation = run(plan, run_dir, backend=backend, say=say)
     verdict = judge(observation)
     document = results(observation, verdict, time_to_verdict_s=round(time.monotonic() - began, 3))
+    document["plan"] = plan_document(plan)
+    document["series"] = write_series(observation, run_dir)
     path = write_results(document, run_dir)
     return Outcome(observation=observation, verdict=verdict, document=document, run_dir=run_dir, results_path=path)

@@ -48,7 +48,8 @@ from pathlib import Path
 
 import redis
 
-from harness.collect import UNNAMED, Peaks, is_app
+from harness.collect import UNNAMED, is_app
+from harness.observation import Change, Peaks
 
 _LINE = re.compile(r"^\d+:[A-Z] (\d{13}|\d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d\.\d{3}) [.\-*#] (.*)$")
 _ACCEPTED = re.compile(r"^Accepted (\S+:\d+)$")
@@ -94,7 +95,6 @@ class FinalRead:
 class RedisReplay(Peaks):
     """``Peaks`` of the app connections, plus what the replay could not account for."""
 
-    refused_epoch_s: tuple[float, ...] = ()
     #: refusals before the connlab-final marker; None without one
     rejected_at_final: int | None = None
     problems: tuple[str, ...] = ()
@@ -306,16 +306,16 @@ def replay_redis_log(path: Path, *, maxclients: int, final_clients: Mapping[str,
     now: Counter[str] = Counter()
     peak_by_group: Counter[str] = Counter()
     total = peak = 0
-    timeline: list[tuple[float, int]] = []
+    series: list[Change] = []
     for (ms, _), delta, group in changes:
         now[group] += delta
         total += delta
         peak_by_group[group] = max(peak_by_group[group], now[group])
         peak = max(peak, total)
-        timeline.append((ms / 1000, total))
+        series.append((ms / 1000, group, now[group]))
     return RedisReplay(
         total=peak, by_group=dict(peak_by_group), rejected=len(refused_ms),
-        first_rejected_epoch_s=refused_ms[0] / 1000 if refused_ms else None, timeline=tuple(timeline),
+        first_rejected_epoch_s=refused_ms[0] / 1000 if refused_ms else None, changes=tuple(series),
         refused_epoch_s=tuple(ms / 1000 for ms in refused_ms), rejected_at_final=rejected_at_final,
         problems=tuple(problems),
     )

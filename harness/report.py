@@ -13,8 +13,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from harness.observation import Observation
 from harness.predict import Forecast, Prediction, ResourcePrediction
-from harness.run import Observation
 from harness.verdict import Verdict, most_severe
 from harness.versions import describe
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.collect import Peaks, PostgresSampler, RedisSampler, job_errors, replay_postgres_log
+from harness.collect import PostgresSampler, RedisSampler, job_errors, replay_postgres_log
 from harness.errors import LoadError_
 from harness.events import timeline
-from harness.load import ErrorTally, LoadResult, LoadRun
+from harness.load import LoadRun
+from harness.observation import Observation, Peaks, ResourceObservation, TimelineEvent
 from harness.plan import Plan
-from harness.predict import Forecast, forecast
+from harness.predict import forecast
 from harness.redis_log import FinalRead, exact_or_why, final_read, replay_redis_log
 from harness.stack.apps import ensure_app
 from harness.stack.base import Stack, make_stack
@@ -28,47 +28,10 @@ TICK_S = 0.05
 LOAD_OVERRUN_S = 30.0
 
 
-@dataclass(frozen=True, kw_only=True)
-class ResourceObservation:
-    name: str
-    peak: int
-    peak_method: str
-    sampled_peak: int
-    rejected: int
-    by_group: dict[str, int]
-    first_rejected_s: float | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class TimelineEvent:
-    t: float
-    what: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class Observation:
-    plan: Plan
-    forecast: Forecast
-    run_dir: Path
-    postgres: ResourceObservation
-    redis: ResourceObservation
-    load: LoadResult
-    job_errors: tuple[ErrorTally, ...]
-    events: tuple[TimelineEvent, ...]
-    startup_s: dict[str, float]
-    stack_up_s: float
-    duration_s: float
-    backend: str = "local"
-    #: what ran (``harness.stack.versions``): the prediction above is for these
-    versions: dict[str, str] = field(default_factory=dict)
-
-    def resource(self, name: str) -> ResourceObservation:
-        return self.postgres if name == "postgres" else self.redis
-
-
 def _postgres_observation(exact: Peaks, sampled: Peaks, traffic_start_epoch_s: float) -> ResourceObservation:
-    use_log = exact.timeline or not sampled.timeline
+    use_log = exact.changes or not sampled.changes
     first = exact.first_rejected_epoch_s
+    changes, refusals = exact.on_clock(traffic_start_epoch_s)
     return ResourceObservation(
         name="postgres",
         peak=exact.total if use_log else sampled.total,
@@ -77,6 +40,7 @@ def _postgres_observation(exact: Peaks, sampled: Peaks, traffic_start_epoch_s: f
         rejected=exact.rejected,
         by_group=exact.by_group if use_log else sampled.by_group,
         first_rejected_s=None if first is None else round(first - traffic_start_epoch_s, 3),
+        exact=changes, sampled=sampled.on_clock(traffic_start_epoch_s)[0], refusals=refusals,
     )
 
 
@@ -90,14 +54,17 @@ def _redis_observation(stack: Stack, final: FinalRead, sampled: Peaks,
         why: str | None = f"Valkey's log could not be read: {exc}"
     else:
         why = exact_or_why(exact, final)
+    samples = sampled.on_clock(traffic_start_epoch_s)[0]
     if why is not None:
         return ResourceObservation(name="redis", peak=sampled.total, peak_method="sampled", sampled_peak=sampled.total,
-                                   rejected=final.rejected, by_group=sampled.by_group), why
+                                   rejected=final.rejected, by_group=sampled.by_group, sampled=samples), why
     first = exact.first_rejected_epoch_s
+    changes, refusals = exact.on_clock(traffic_start_epoch_s)
     return ResourceObservation(
         name="redis", peak=exact.total, peak_method="log-events", sampled_peak=sampled.total, rejected=exact.rejected,
         by_group=exact.by_group,
         first_rejected_s=None if first is None else round(first - traffic_start_epoch_s, 3),
+        exact=changes, sampled=samples, refusals=refusals,
     ), None
 
 

@@ -17,8 +17,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from harness.collect import FULL_MESSAGES
+from harness.observation import Observation
 from harness.predict import AT_RISK, EXHAUSTS, FITS, ResourcePrediction
-from harness.run import Observation
 
 _SEVERITY = {FITS: 0, AT_RISK: 1, EXHAUSTS: 2}
 

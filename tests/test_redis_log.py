@@ -47,7 +47,7 @@ def test_a_spike_between_two_samples_is_counted_exactly_per_group(tmp_path: Path
     exact = _replay(server, final)
     assert exact_or_why(exact, final) is None
     assert (exact.total, exact.by_group, exact.rejected) == (8, {"web.9": 5, "worker.9": 3}, 0)
-    assert exact.timeline[-1][1] == 0
+    assert exact.totals()[-1][1] == 0
     assert sampled.total < 8, f"the sampler saw {sampled.total} of a spike of {spike_s * 1000:.1f} ms"
 
 
@@ -93,7 +93,7 @@ def test_killed_clients_close_at_the_kill_and_the_ones_open_at_the_end_at_shutdo
     exact = _replay(server, final)
     assert exact_or_why(exact, final) is None
     assert (exact.total, exact.by_group) == (3, {"worker.1": 2, "web.1": 1})
-    counts = [n for _, n in exact.timeline]
+    counts = [n for _, n in exact.totals()]
     assert counts == [1, 2, 3, 2, 1, 2, 1, 0]  # 3 open, 2 killed, 1 reconnects, the last 2 close at shutdown
 
 
@@ -141,7 +141,7 @@ def test_replay_of_a_hand_written_log(tmp_path: Path) -> None:
     # 1003 was closed by the reset and never named: (unnamed); 1008's name is redacted: (unnamed) too
     assert exact.by_group == {"web.1": 1, "worker.1": 1, "(unnamed)": 2, "web.2": 1}
     assert exact.total == 3
-    assert exact.timeline[-1] == (1_800_000_000.019, 0)
+    assert exact.totals()[-1] == (1_800_000_000.019, 0)
     final = FinalRead(clients=FINAL, rejected=2, from_epoch_s=0, to_epoch_s=0, marked=True)
     assert exact_or_why(exact, final) is None
 

@@ -148,7 +148,7 @@ def test_log_replay_closes_everything_at_a_restart_and_the_sampler_reconnects(tm
             conn.close()
     exact = replay_postgres_log(tmp_path / "postgres.log")
     assert exact.total == 4 and exact.by_group == {"web.1": 4}  # not 4 + 3
-    assert exact.timeline[-1][1] == 0
+    assert exact.totals()[-1][1] == 0
     assert sampled.total == 4 and sampler.error is not None  # it saw the restart, then sampled again
 
 

@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.load import LoadResult
+from harness.observation import LoadResult, Observation, ResourceObservation
 from harness.plan import parse_plan
 from harness.predict import forecast
-from harness.run import Observation, ResourceObservation
 from harness.verdict import classify_error, judge
 
 CASES = [

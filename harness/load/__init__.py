@@ -13,36 +13,17 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from harness.assets import LOCUSTFILE
 from harness.errors import LoadError_
+from harness.observation import ErrorTally, LatencySecond, LoadResult, RequestCount
 from harness.plan import Plan
 from harness.stack.process import forget_group, kill_group, register_group, tail
 
 START_TIMEOUT_S = 30.0
 READY_LINE = "connlab-load-started"
 STOP_GRACE_S = 10.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class ErrorTally:
-    """Errors of one class and message: seen by users (``source="web"``) or raised in jobs (``"worker"``)."""
-
-    error_class: str
-    message: str
-    count: int
-    first_s: float | None
-    source: str = "web"
-
-
-@dataclass(frozen=True, kw_only=True)
-class LoadResult:
-    total: int
-    failed: int
-    errors: tuple[ErrorTally, ...]
-    failures_per_second: dict[int, int]
 
 
 class LoadRun:
@@ -132,4 +113,11 @@ class LoadRun:
             errors=tuple(ErrorTally(error_class=e["class"], message=e["message"], count=int(e["count"]),
                                     first_s=e["first_s"]) for e in data["errors"]),
             failures_per_second={int(k): int(v) for k, v in data["failures_per_second"].items()},
+            requests=tuple(RequestCount(second=int(r["second"]), endpoint=str(r["endpoint"]), error_class=r["class"],
+                                        message=str(r["message"]), count=int(r["count"]))
+                           for r in data.get("requests", [])),
+            latency=tuple(LatencySecond(second=int(r["second"]), requests=int(r["requests"]),
+                                        p50_ms=float(r["p50_ms"]), p95_ms=float(r["p95_ms"]),
+                                        p99_ms=float(r["p99_ms"]), max_ms=float(r["max_ms"]))
+                          for r in data.get("latency", [])),
         )

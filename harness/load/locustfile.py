@@ -16,6 +16,7 @@ tallied by the class the app names in ``X-Connlab-Error``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import re
@@ -72,18 +73,39 @@ class Tally:
         self.errors: Counter[tuple[str, str]] = Counter()
         self.first_s: dict[tuple[str, str], float] = {}
         self.per_second: Counter[int] = Counter()
+        # per whole second of traffic: requests by (endpoint, class, message), and every latency (ms)
+        self.requests: Counter[tuple[int, str, str | None, str]] = Counter()
+        self.latencies: dict[int, list[float]] = {}
 
-    def add(self, error_class: str | None, message: str) -> None:
+    def add(self, error_class: str | None, message: str, *, endpoint: str = "", ms: float = 0.0) -> None:
         self.total += 1
+        elapsed = time.time() - self.started
+        second = int(elapsed) if elapsed >= 0 else -1
+        self.latencies.setdefault(second, []).append(ms)
         if error_class is None:
+            self.requests[(second, endpoint, None, "")] += 1
             return
         self.failed += 1
         # numbers vary from one failure to the next (waited 1.002 s, ports): fold them
         key = (error_class, re.sub(r"\d+(\.\d+)?", "N", message)[:200])
         self.errors[key] += 1
-        elapsed = time.time() - self.started
+        self.requests[(second, endpoint, key[0], key[1])] += 1
         self.first_s.setdefault(key, round(elapsed, 3))
         self.per_second[int(elapsed)] += 1
+
+    @staticmethod
+    def _rank(ordered: list[float], share: float) -> float:
+        """The nearest-rank percentile of an ordered list."""
+        return round(ordered[max(0, math.ceil(share * len(ordered)) - 1)], 1)
+
+    def latency(self) -> list[dict[str, float]]:
+        rows = []
+        for second, values in sorted(self.latencies.items()):
+            ordered = sorted(values)
+            rows.append({"second": second, "requests": len(ordered), "p50_ms": self._rank(ordered, 0.50),
+                         "p95_ms": self._rank(ordered, 0.95), "p99_ms": self._rank(ordered, 0.99),
+                         "max_ms": round(ordered[-1], 1)})
+        return rows
 
     def write(self) -> None:
         out = {
@@ -95,8 +117,16 @@ class Tally:
                 for (cls, msg), n in self.errors.most_common()
             ],
             "failures_per_second": dict(sorted(self.per_second.items())),
+            "requests": [{"second": sec, "endpoint": ep, "class": cls, "message": msg, "count": n}
+                         for (sec, ep, cls, msg), n in sorted(self.requests.items(), key=_request_order)],
+            "latency": self.latency(),
         }
         Path(CONFIG["out"]).write_text(json.dumps(out, indent=2))
+
+
+def _request_order(item: tuple[tuple[int, str, str | None, str], int]) -> tuple[int, str, str, str]:
+    (second, endpoint, error_class, message), _ = item
+    return second, endpoint, error_class or "", message
 
 
 TALLY = Tally()
@@ -128,6 +158,7 @@ class AppUser(HttpUser):
     @task
     def request(self) -> None:
         base = random.choice(TARGETS.current())
+        began = time.monotonic()
         pick = random.random()
         if pick < CONFIG["enqueue_share"]:
             path, name = f"/enqueue?ms={CONFIG['job_ms']}&n={CONFIG['jobs_per_enqueue']}", "/enqueue"
@@ -146,7 +177,7 @@ class AppUser(HttpUser):
             with self.client.get(base + path, name=name, timeout=60, catch_response=True) as response:
                 if response.status_code == 200:
                     response.success()
-                    TALLY.add(None, "")
+                    TALLY.add(None, "", endpoint=name, ms=(time.monotonic() - began) * 1000)
                     return
                 if response.status_code == 0:  # no answer: refused, reset, timed out
                     error_class = f"client.{type(response.error).__name__}"
@@ -157,7 +188,7 @@ class AppUser(HttpUser):
                 response.failure(f"{error_class}: {message}")
         except Exception as exc:  # noqa: BLE001 - a dyno stopped mid-request is a failure users see
             error_class, message = f"client.{type(exc).__name__}", str(exc).splitlines()[0][:200]
-        TALLY.add(error_class, message)
+        TALLY.add(error_class, message, endpoint=name, ms=(time.monotonic() - began) * 1000)
         gevent.sleep(FAILURE_PAUSE_S)
 
 
