@@ -129,6 +129,8 @@ class _Sampler:
     changes: list[Change] = field(default_factory=list)
     samples: int = 0
     error: str | None = None
+    #: the last sample's counts per group (the live view reads it)
+    latest: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -151,6 +153,7 @@ class _Sampler:
                     self.peak_by_group[group] = max(self.peak_by_group[group], n)
                 # every group seen so far, 0 when it is gone from this sample
                 self.changes += [(now, group, counts.get(group, 0)) for group in sorted(self.peak_by_group)]
+                self.latest = counts
                 self.samples += 1
             self._stop.wait(SAMPLE_INTERVAL_S)
 

@@ -28,6 +28,7 @@ class Step:
 
     at_s: float
     action: Action
+    label: str = ""
 
 
 def _predicted(plan: Plan, stack: Stack, dynos: int) -> str:
@@ -49,7 +50,7 @@ class _Deploy:
         self.plan, self.stack, self.load, self.clock = plan, stack, load, clock
         self.old: Deployment | None = None
         self.replaced = 0
-        self.finish_step = Step(at_s=event.at_s + event.overlap_s, action=self.finish)
+        self.finish_step = Step(at_s=event.at_s + event.overlap_s, action=self.finish, label="deploy: old dynos stop")
         self.overlap_s = event.overlap_s
 
     def start(self) -> str:
@@ -85,16 +86,19 @@ def _start_extra(stack: Stack, extra: Extra) -> str:
 
 def _event_steps(plan: Plan, stack: Stack, load: LoadRun, clock: Clock, event: Event) -> list[Step]:
     if event.action == "scale":
-        return [Step(at_s=event.at_s, action=partial(_scale, plan, stack, load, event.dynos))]
+        return [Step(at_s=event.at_s, action=partial(_scale, plan, stack, load, event.dynos),
+                     label=f"scale web to {event.dynos} dynos")]
     if event.action == "deploy":
         deploy = _Deploy(plan, stack, load, clock, event)
-        return [Step(at_s=event.at_s, action=deploy.start), deploy.finish_step]
+        return [Step(at_s=event.at_s, action=deploy.start, label="preboot deploy"), deploy.finish_step]
     if event.action == "kill_backends":
-        return [Step(at_s=event.at_s, action=partial(_kill_backends, stack, event.group))]
+        return [Step(at_s=event.at_s, action=partial(_kill_backends, stack, event.group),
+                     label=f"pg_terminate_backend {event.group or 'every app'}*")]
     if event.action == "restart_postgres":
-        return [Step(at_s=event.at_s, action=partial(_restart_postgres, stack))]
+        return [Step(at_s=event.at_s, action=partial(_restart_postgres, stack), label="restart Postgres")]
     if event.action == "kill_redis_clients":
-        return [Step(at_s=event.at_s, action=partial(_kill_redis_clients, stack, event.group))]
+        return [Step(at_s=event.at_s, action=partial(_kill_redis_clients, stack, event.group),
+                     label=f"CLIENT KILL {event.group or 'every app'}*")]
     raise AssertionError(f"unknown event action {event.action!r}")  # the plan only admits EVENT_ACTIONS
 
 
@@ -104,6 +108,7 @@ def timeline(plan: Plan, stack: Stack, load: LoadRun, clock: Clock) -> list[Step
     for event in plan.events:
         steps += _event_steps(plan, stack, load, clock, event)
     for extra in plan.extras:
-        steps += [Step(at_s=at_s, action=partial(_start_extra, stack, extra))
+        label = f"start {extra.count} x {extra.group}"
+        steps += [Step(at_s=at_s, action=partial(_start_extra, stack, extra), label=label)
                   for at_s in extra.start_times(plan.traffic.duration_s)]
     return sorted(steps, key=lambda step: step.at_s)

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from harness.live import View
 from harness.observation import Observation
 from harness.plan import Plan
 from harness.report import results, write_results
@@ -51,11 +52,11 @@ def run_folder(out: Path, plan: Plan) -> Path:
     return out.resolve() / f"{plan.name}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
 
 
-def execute(plan: Plan, *, out: Path, backend: str = "local",
-            say: Callable[[str], None] = lambda _: None) -> Outcome:
+def execute(plan: Plan, *, out: Path, backend: str = "local", say: Callable[[str], None] = lambda _: None,
+            view: View | None = None) -> Outcome:
     began = time.monotonic()
     run_dir = run_folder(out, plan)
-    observation = run(plan, run_dir, backend=backend, say=say)
+    observation = run(plan, run_dir, backend=backend, say=say, view=view)
     verdict = judge(observation)
     document = results(observation, verdict, time_to_verdict_s=round(time.monotonic() - began, 3))
     document["plan"] = plan_document(plan)

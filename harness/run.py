@@ -13,7 +13,8 @@ from pathlib import Path
 
 from harness.collect import PostgresSampler, RedisSampler, job_errors, replay_postgres_log
 from harness.errors import LoadError_
-from harness.events import timeline
+from harness.events import Step, timeline
+from harness.live import LineView, Monitor, View
 from harness.load import LoadRun
 from harness.observation import Observation, Peaks, ResourceObservation, TimelineEvent
 from harness.plan import Plan
@@ -68,9 +69,11 @@ def _redis_observation(stack: Stack, final: FinalRead, sampled: Peaks,
     ), None
 
 
-def run(plan: Plan, run_dir: Path, *, backend: str = "local",
-        say: Callable[[str], None] = lambda _: None) -> Observation:
-    """Run the scenario for real on ``backend`` and return what was observed."""
+def run(plan: Plan, run_dir: Path, *, backend: str = "local", say: Callable[[str], None] = lambda _: None,
+        view: View | None = None) -> Observation:
+    """Run the scenario for real on ``backend`` and return what was observed; ``view`` shows it going (default:
+    a plain line through ``say`` every few seconds)."""
+    view = view or LineView(say)
     if backend == "local":
         ensure_app(plan.app)
         if plan.postgres.ssl:
@@ -80,6 +83,7 @@ def run(plan: Plan, run_dir: Path, *, backend: str = "local",
     stack = make_stack(plan, run_dir, backend=backend, say=say)
     try:
         say(f"starting Postgres, Valkey and {plan.app} on 127.0.0.1 ({backend}) ...")
+        view.starting(stack)
         stack.up()
         say(f"running {describe(stack.versions)}")
         say(f"stack up in {stack.up_s:.1f} s ({', '.join(f'{k} {v:.1f} s' for k, v in stack.startup_s.items())})")
@@ -88,8 +92,10 @@ def run(plan: Plan, run_dir: Path, *, backend: str = "local",
         pg_sampler.start()
         redis_sampler.start()
         load = LoadRun(plan, run_dir, stack.web_targets)
+        monitor = Monitor(plan=plan, stack=stack, live_file=load.live_file, postgres=pg_sampler,
+                          redis=redis_sampler)
         try:
-            events = _drive(plan, stack, load, say)
+            events = _drive(plan, stack, load, say, lambda now, pending: view.update(monitor.snapshot(now, pending)))
         finally:
             load.stop()
             sampled_pg = pg_sampler.stop()
@@ -97,6 +103,7 @@ def run(plan: Plan, run_dir: Path, *, backend: str = "local",
         load_result = load.result()
         redis_final = final_read(stack.redis_admin)  # the clients still connected, and the server's refusals
     finally:
+        view.stop()
         stack.down()  # apps first, then the servers: every disconnection is in the log before the replay
     exact_pg = replay_postgres_log(stack.postgres_log)
     postgres = _postgres_observation(exact_pg, sampled_pg, load.started_epoch_s or 0.0)
@@ -127,7 +134,8 @@ def run(plan: Plan, run_dir: Path, *, backend: str = "local",
     )
 
 
-def _drive(plan: Plan, stack: Stack, load: LoadRun, say: Callable[[str], None]) -> list[TimelineEvent]:
+def _drive(plan: Plan, stack: Stack, load: LoadRun, say: Callable[[str], None],
+           tick: Callable[[float, list[Step]], None]) -> list[TimelineEvent]:
     """Start the traffic and fire the events timeline until the traffic ends."""
     t0 = 0.0
     pending = timeline(plan, stack, load, clock=lambda: time.time() - t0)
@@ -143,6 +151,7 @@ def _drive(plan: Plan, stack: Stack, load: LoadRun, say: Callable[[str], None]) 
             pending.sort(key=lambda step: step.at_s)
             happened.append(TimelineEvent(t=round(time.time() - t0, 3), what=what))
             say(f"t={happened[-1].t:.1f} s: {what}")
+        tick(now, pending)
         if now > deadline:
             raise LoadError_(f"the traffic should have ended after {plan.traffic.duration_s:g} s "
                              f"and was still running after {now:.0f} s")

@@ -32,6 +32,7 @@ class LoadRun:
         self.run_dir = run_dir.resolve()  # Locust runs in it: every path it is given must be absolute
         self.targets_file = self.run_dir / "targets.json"
         self.tally_file = self.run_dir / "load.json"
+        self.live_file = self.run_dir / "load.json.live"  # running totals, rewritten by the Locust process
         self.log_path = self.run_dir / "locust.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.started_epoch_s: float | None = None

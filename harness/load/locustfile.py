@@ -135,8 +135,23 @@ TALLY = Tally()
 @events.test_start.add_listener
 def _on_start(**_: Any) -> None:
     TALLY.started = time.time()
+    gevent.spawn(_write_live)
     print(READY_LINE, flush=True)
     sys.stdout.flush()
+
+
+#: How often the running totals go to ``<out>.live`` for the harness's live view.
+LIVE_EVERY_S = 0.5
+
+
+def _write_live() -> None:
+    """Requests and failures so far, rewritten (write, then rename) every ``LIVE_EVERY_S``."""
+    live = Path(CONFIG["out"] + ".live")
+    while True:
+        staging = live.with_suffix(".tmp")
+        staging.write_text(json.dumps({"total": TALLY.total, "failed": TALLY.failed}))
+        os.replace(staging, live)
+        gevent.sleep(LIVE_EVERY_S)
 
 
 @events.quitting.add_listener

@@ -1,0 +1,237 @@
+"""The live view: what a run is doing while it runs.
+
+``run`` hands a ``View`` two things: the stack while it starts (``starting``),
+then a ``Snapshot`` at every tick of the traffic (``update``). Two views:
+
+* ``PanelView`` (a terminal): a rich live panel. While the stack starts, each
+  server and dyno as it comes up with its start-up time; then the elapsed time
+  and stage, the connections each resource holds now as a bar against its
+  capacity, the refusals and the errors so far, and the next event.
+* ``LineView`` (not a terminal: CI, ``--json``): a plain line every
+  ``LINE_EVERY_S`` seconds through the run's ``say``.
+
+Nothing lives only here: the same figures are in results.json and the series.
+Where a figure is not known while the run goes (Postgres' refusals on the
+docker backend, whose log is read when the container stops), it shows as ``-``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+
+from harness.collect import FULL_MESSAGES, PostgresSampler, RedisSampler
+
+if TYPE_CHECKING:
+    from harness.events import Step
+    from harness.plan import Plan
+    from harness.stack.base import Stack
+
+LINE_EVERY_S = 2.0
+REFRESH_PER_S = 4
+BAR_WIDTH = 30
+
+
+@dataclass(frozen=True, kw_only=True)
+class Gauge:
+    resource: str
+    now: int
+    capacity: int
+    refused: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snapshot:
+    elapsed_s: float
+    duration_s: float
+    stage: int
+    stages: int
+    users: int
+    gauges: tuple[Gauge, ...]
+    requests: int | None
+    failed: int | None
+    next_event: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+class View(Protocol):
+    def starting(self, stack: Stack) -> None: ...
+
+    def update(self, snapshot: Snapshot) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def line(snapshot: Snapshot) -> str:
+    """One plain line: ``t=4.0/16 s stage 2/3 (30 users) postgres 21/27 (0 refused) ... next: ...``."""
+    parts = [f"t={snapshot.elapsed_s:.1f}/{snapshot.duration_s:g} s", f"stage {snapshot.stage}/{snapshot.stages} "
+             f"({snapshot.users} users)"]
+    for g in snapshot.gauges:
+        refused = "-" if g.refused is None else str(g.refused)
+        parts.append(f"{g.resource} {g.now}/{g.capacity} ({refused} refused)")
+    if snapshot.requests is not None:
+        parts.append(f"requests {snapshot.requests}, {snapshot.failed} failed")
+    if snapshot.next_event:
+        parts.append(f"next: {snapshot.next_event}")
+    return "; ".join(parts)
+
+
+class LineView:
+    """Plain lines through ``say``, one every ``LINE_EVERY_S`` seconds of traffic."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.say = say
+        self._next = 0.0
+
+    def starting(self, stack: Stack) -> None:
+        """Nothing while starting: the run says "stack up in ..." with every part's time once it is."""
+
+    def update(self, snapshot: Snapshot) -> None:
+        if snapshot.elapsed_s >= self._next:
+            self.say(line(snapshot))
+            self._next = snapshot.elapsed_s + LINE_EVERY_S
+
+    def stop(self) -> None:
+        pass
+
+
+class PanelView:
+    """A rich live panel on a terminal: start-up progress, then connections against capacity."""
+
+    def __init__(self, console: Console, title: str) -> None:
+        self.console = console
+        self.title = title
+        self.stack: Stack | None = None
+        self.began = time.monotonic()
+        self.snapshot: Snapshot | None = None
+        self.live = Live(console=console, refresh_per_second=REFRESH_PER_S, transient=True,
+                         get_renderable=self._render)
+
+    def starting(self, stack: Stack) -> None:
+        self.stack = stack
+        self.began = time.monotonic()
+        self.live.start()
+
+    def update(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+
+    def stop(self) -> None:
+        self.live.stop()
+
+    def _render(self) -> Any:
+        if self.snapshot is None:
+            return self._startup()
+        s = self.snapshot
+        table = Table.grid(padding=(0, 1))
+        for g in s.gauges:
+            bar = ProgressBar(total=max(1, g.capacity), completed=min(g.now, g.capacity), width=BAR_WIDTH,
+                              complete_style="red" if g.now >= g.capacity else "green")
+            refused = "-" if g.refused is None else str(g.refused)
+            table.add_row(f"{g.resource:<9}", bar, f"{g.now:>4} / {g.capacity:<4}", f"refused {refused}")
+        head = (f"t = {s.elapsed_s:5.1f} s of {s.duration_s:g}   stage {s.stage}/{s.stages}   {s.users} users   "
+                + (f"requests {s.requests}, failed {s.failed}" if s.requests is not None else ""))
+        lines: list[Any] = [head, table]
+        if s.next_event:
+            lines.append(f"next: {s.next_event}")
+        return Panel(Group(*lines), title=self.title, title_align="left")
+
+    def _startup(self) -> Any:
+        ready = dict(self.stack.startup_s) if self.stack is not None else {}
+        rows = [f"  {name:<10} up in {seconds:.1f} s" for name, seconds in ready.items()]
+        waited = time.monotonic() - self.began
+        return Panel("\n".join([f"starting the stack ... {waited:.1f} s", *rows]), title=self.title,
+                     title_align="left")
+
+
+class RefusalCounter:
+    """Postgres' refusals so far, counted from its log as it grows (local backend; docker writes it at the end)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def read(self) -> int | None:
+        with self._lock:
+            try:
+                with self.path.open("rb") as log:
+                    log.seek(self.offset)
+                    chunk = log.read()
+            except OSError:
+                return None
+            whole = chunk[: chunk.rfind(b"\n") + 1]
+            self.offset += len(whole)
+            text = whole.decode(errors="replace")
+            self.count += sum(1 for message in FULL_MESSAGES for _ in range(text.count(message)))
+            return self.count
+
+
+def load_totals(live: Path) -> tuple[int | None, int | None]:
+    """Requests and failures so far, from the file the Locust process rewrites twice a second."""
+    try:
+        data = json.loads(live.read_text())
+        return int(data["total"]), int(data["failed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, None
+
+
+class Monitor:
+    """Builds the ``Snapshot`` of a running run from its samplers, Postgres' log and the load's running totals."""
+
+    REDIS_EVERY_S = 0.5
+
+    def __init__(self, *, plan: Plan, stack: Stack, live_file: Path, postgres: PostgresSampler,
+                 redis: RedisSampler) -> None:
+        self.plan = plan
+        self.postgres = postgres
+        self.redis = redis
+        self.live = live_file
+        self.refusals = RefusalCounter(stack.postgres_log) if stack.backend == "local" else None
+        limits = plan.postgres
+        self.capacity = {"postgres": limits.max_connections - limits.superuser_reserved_connections,
+                         "redis": plan.redis.maxclients}
+        self._redis_refused: int | None = None
+        self._redis_read_at = -1.0
+
+    def _stage(self, elapsed_s: float) -> tuple[int, int]:
+        end = 0.0
+        for index, stage in enumerate(self.plan.traffic.stages, start=1):
+            end += stage.duration_s
+            if elapsed_s < end:
+                return index, stage.users
+        return len(self.plan.traffic.stages), self.plan.traffic.stages[-1].users
+
+    def _redis_rejected(self, elapsed_s: float) -> int | None:
+        if elapsed_s - self._redis_read_at >= self.REDIS_EVERY_S:
+            self._redis_read_at = elapsed_s
+            with contextlib.suppress(Exception):  # a busy or restarting server: keep the last figure
+                self._redis_refused = self.redis.rejected()
+        return self._redis_refused
+
+    def snapshot(self, elapsed_s: float, pending: Sequence[Step]) -> Snapshot:
+        stage, users = self._stage(elapsed_s)
+        requests, failed = load_totals(self.live)
+        upcoming = next((step for step in pending if step.label), None)
+        return Snapshot(
+            elapsed_s=elapsed_s, duration_s=self.plan.traffic.duration_s, stage=stage,
+            stages=len(self.plan.traffic.stages), users=users, requests=requests, failed=failed,
+            gauges=(Gauge(resource="postgres", now=sum(self.postgres.latest.values()),
+                          capacity=self.capacity["postgres"],
+                          refused=self.refusals.read() if self.refusals is not None else None),
+                    Gauge(resource="redis", now=sum(self.redis.latest.values()), capacity=self.capacity["redis"],
+                          refused=self._redis_rejected(elapsed_s))),
+            next_event=None if upcoming is None else f"{upcoming.label} at {upcoming.at_s:g} s",
+        )
