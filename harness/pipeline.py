@@ -53,10 +53,10 @@ def run_folder(out: Path, plan: Plan) -> Path:
 
 
 def execute(plan: Plan, *, out: Path, backend: str = "local", say: Callable[[str], None] = lambda _: None,
-            view: View | None = None) -> Outcome:
+            view: View | None = None, web: bool = False) -> Outcome:
     began = time.monotonic()
     run_dir = run_folder(out, plan)
-    observation = run(plan, run_dir, backend=backend, say=say, view=view)
+    observation = run(plan, run_dir, backend=backend, say=say, view=view, web=web)
     verdict = judge(observation)
     document = results(observation, verdict, time_to_verdict_s=round(time.monotonic() - began, 3))
     document["plan"] = plan_document(plan)

@@ -23,6 +23,7 @@ from harness.redis_log import FinalRead, exact_or_why, final_read, replay_redis_
 from harness.stack.apps import ensure_app
 from harness.stack.base import Stack, make_stack
 from harness.stack.postgres import ssl_bin_dir
+from harness.stack.process import free_port
 from harness.versions import describe
 
 TICK_S = 0.05
@@ -70,9 +71,10 @@ def _redis_observation(stack: Stack, final: FinalRead, sampled: Peaks,
 
 
 def run(plan: Plan, run_dir: Path, *, backend: str = "local", say: Callable[[str], None] = lambda _: None,
-        view: View | None = None) -> Observation:
+        view: View | None = None, web: bool = False) -> Observation:
     """Run the scenario for real on ``backend`` and return what was observed; ``view`` shows it going (default:
-    a plain line through ``say`` every few seconds)."""
+    a plain line through ``say`` every few seconds). ``web``: Locust's own web UI on 127.0.0.1, where a person
+    starts the test and sets the users; the events and the collectors work as always."""
     view = view or LineView(say)
     if backend == "local":
         ensure_app(plan.app)
@@ -91,7 +93,10 @@ def run(plan: Plan, run_dir: Path, *, backend: str = "local", say: Callable[[str
         redis_sampler = RedisSampler(stack.redis_admin)
         pg_sampler.start()
         redis_sampler.start()
-        load = LoadRun(plan, run_dir, stack.web_targets)
+        load = LoadRun(plan, run_dir, stack.web_targets, web_port=free_port() if web else None)
+        if load.web_port is not None:
+            say(f"Locust's web UI: http://127.0.0.1:{load.web_port}/ : press Start there (users, spawn rate); "
+                f"the run lasts {plan.traffic.duration_s:g} s from then, the events at their times")
         monitor = Monitor(plan=plan, stack=stack, live_file=load.live_file, postgres=pg_sampler,
                           redis=redis_sampler)
         try:

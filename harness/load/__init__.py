@@ -22,18 +22,25 @@ from harness.plan import Plan
 from harness.stack.process import forget_group, kill_group, register_group, tail
 
 START_TIMEOUT_S = 30.0
+#: With Locust's web UI, how long to wait for a person to press Start.
+WEB_START_TIMEOUT_S = 600.0
+#: With the web UI, how long after the plan's duration the harness stops Locust (its users stop at the duration).
+WEB_END_S = 1.0
 READY_LINE = "connlab-load-started"
 STOP_GRACE_S = 10.0
 
 
 class LoadRun:
-    def __init__(self, plan: Plan, run_dir: Path, targets: list[str]) -> None:
+    def __init__(self, plan: Plan, run_dir: Path, targets: list[str], *, web_port: int | None = None) -> None:
         self.plan = plan
         self.run_dir = run_dir.resolve()  # Locust runs in it: every path it is given must be absolute
         self.targets_file = self.run_dir / "targets.json"
         self.tally_file = self.run_dir / "load.json"
         self.live_file = self.run_dir / "load.json.live"  # running totals, rewritten by the Locust process
         self.log_path = self.run_dir / "locust.log"
+        #: Locust's own web UI on 127.0.0.1:web_port, where a person starts the test and drives the ramp; the run
+        #: lasts the plan's duration from the moment they press Start
+        self.web_port = web_port
         self.proc: subprocess.Popen[bytes] | None = None
         self.started_epoch_s: float | None = None
         self.set_targets(targets)
@@ -60,31 +67,43 @@ class LoadRun:
             "work_ms": traffic.work_ms,
             "targets_file": str(self.targets_file),
             "out": str(self.tally_file),
+            "web": self.web_port is not None,
         }
         config_path = self.run_dir / "load-config.json"
         config_path.write_text(json.dumps(config, indent=2))
-        argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+        argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE),
                 "--csv", str(self.run_dir / "locust"), "--loglevel", "WARNING",
                 "--exit-code-on-error", "0", "--only-summary"]
+        if self.web_port is None:
+            argv.append("--headless")
+        else:
+            # --run-time stops the users at the plan's duration; Locust (and its UI) stays up until stop()
+            argv += ["--web-host", "127.0.0.1", "--web-port", str(self.web_port),
+                     "--run-time", f"{traffic.duration_s:g}s"]
         env = {**os.environ, "CONNLAB_LOAD": str(config_path)}
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          env=env, start_new_session=True, cwd=self.run_dir)
         register_group(self.proc.pid, "locust")
-        deadline = time.monotonic() + START_TIMEOUT_S
+        wait_s = START_TIMEOUT_S if self.web_port is None else WEB_START_TIMEOUT_S
+        deadline = time.monotonic() + wait_s
         while READY_LINE not in self.log_path.read_text(errors="replace"):
             if self.proc.poll() is not None:
                 raise LoadError_(f"locust exited with status {self.proc.returncode} before the test started; "
                                  f"last lines: {' | '.join(tail(self.log_path, 5))}")
             if time.monotonic() > deadline:
                 self.stop()
-                raise LoadError_(f"locust did not start its test within {START_TIMEOUT_S:.0f} s; "
+                raise LoadError_(f"locust did not start its test within {wait_s:.0f} s; "
                                  f"last lines: {' | '.join(tail(self.log_path, 5))}")
             time.sleep(0.05)
         self.started_epoch_s = time.time()
         return self.started_epoch_s
 
     def finished(self) -> bool:
+        if self.proc is not None and self.web_port is not None and self.started_epoch_s is not None:
+            # the web UI keeps Locust up after its test: the traffic is over once the plan's duration has passed
+            return self.proc.poll() is not None or \
+                time.time() - self.started_epoch_s >= self.plan.traffic.duration_s + WEB_END_S
         return self.proc is not None and self.proc.poll() is not None
 
     def wait(self, timeout_s: float) -> None:

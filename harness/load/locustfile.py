@@ -207,15 +207,17 @@ class AppUser(HttpUser):
         gevent.sleep(FAILURE_PAUSE_S)
 
 
-class Stages(LoadTestShape):
-    """The plan's stages, one after another; None (stop) after the last."""
+if not CONFIG.get("web"):  # with Locust's web UI a person drives the ramp: no shape then
 
-    stages = CONFIG["stages"]
+    class Stages(LoadTestShape):
+        """The plan's stages, one after another; None (stop) after the last."""
 
-    def tick(self) -> tuple[int, float] | None:
-        elapsed = self.get_run_time()
-        for stage in self.stages:
-            if elapsed < stage["duration_s"]:
-                return stage["users"], stage["spawn_rate"]
-            elapsed -= stage["duration_s"]
-        return None
+        stages = CONFIG["stages"]
+
+        def tick(self) -> tuple[int, float] | None:
+            elapsed = self.get_run_time()
+            for stage in self.stages:
+                if elapsed < stage["duration_s"]:
+                    return stage["users"], stage["spawn_rate"]
+                elapsed -= stage["duration_s"]
+            return None
