@@ -3,6 +3,8 @@
     connlab predict SCENARIO [--json] [--app python|rails]
     connlab run SCENARIO [--out DIR] [--json] [--app python|rails] [--require-fit]
     connlab compose SCENARIO [--app python|rails] [-o FILE] [--postgres-port N] [--redis-port N] [--web-port N]
+    connlab report RUN_DIR                    rebuild a saved run's RUN_DIR/report.html
+    connlab report RUN_A RUN_B ... [-o FILE]  the runs side by side (default: ./compare.html)
     connlab scenarios
     connlab --version
 
@@ -48,6 +50,7 @@ from harness.errors import (
     MissingDependency,
     PlanError,
 )
+from harness.htmlreport import write_comparison, write_report
 from harness.pipeline import execute
 from harness.plan import APPS, Plan, load_plan
 from harness.predict import forecast
@@ -104,7 +107,22 @@ def _parser() -> argparse.ArgumentParser:
                          help="on 127.0.0.1 (default: %(default)s)")
     compose.add_argument("--web-port", type=int, metavar="N", default=Ports.web,
                          help="web-1's port on 127.0.0.1, web-K's this + K - 1 (default: %(default)s)")
+    report = commands.add_parser("report", help="rebuild a saved run's report.html, or compare runs side by side")
+    report.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR",
+                        help="a run folder, runs/<scenario>-<timestamp>")
+    report.add_argument("-o", "--output", type=Path, metavar="FILE",
+                        help="write here (default: RUN_DIR/report.html for one run, ./compare.html for several)")
     return parser
+
+
+def _report(args: argparse.Namespace) -> ExitCode:
+    """One run: its report.html again; several: one page with the runs side by side."""
+    if len(args.run_dirs) == 1:
+        path = write_report(args.run_dirs[0], out=args.output)
+    else:
+        path = write_comparison(args.run_dirs, args.output or Path("compare.html"))
+    print(f"report: {path}")
+    return ExitCode.OK
 
 
 def _compose(args: argparse.Namespace, err: Console) -> ExitCode:
@@ -200,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             return ExitCode.OK
         if args.command == "compose":
             return _compose(args, err)
+        if args.command == "report":
+            return _report(args)
         return _run(args, console, err)
     except ConnlabError as exc:
         for line in exc.problems if isinstance(exc, PlanError) else [str(exc)]:

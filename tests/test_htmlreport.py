@@ -1,0 +1,219 @@
+"""The HTML report: built from a hand-made run folder (no servers), then drawn by headless Chromium.
+
+The run folder imitates the autoscale scenario: Postgres capacity 27, the
+prediction 15, 21 at t=3 and 33 at t=8, Postgres refusing from t=8.5. The
+browser test reads back what Plotly drew (``<pre id="connlab-rendered">``).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.cli import main
+from harness.errors import PlanError
+from harness.htmlreport import write_comparison, write_report
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+POSTGRES_EXACT = [  # t, group, connections (the count right after the change)
+    (-1.2, "worker.1", 3), (0.21, "web.1", 3), (0.25, "web.2", 3), (0.5, "web.1", 6), (0.62, "web.2", 6),
+    (3.3, "web.3", 3), (3.6, "web.3", 6), (8.2, "web.4", 3), (8.3, "web.5", 3), (13.0, "web.5", 2), (13.4, "web.5", 3),
+]
+REDIS_EXACT = [(-1.0, "worker.1", 4), (0.3, "web.1", 2), (0.4, "web.2", 2), (3.5, "web.3", 2), (8.4, "web.4", 2)]
+REFUSALS = [8.6, 8.7, 8.95, 9.2, 9.5, 10.1, 11.3, 12.0, 12.7, 14.2]
+EVENTS = [(0.0, "traffic started"), (3.0, "scaled web from 2 to 3 dynos"), (8.0, "scaled web from 3 to 5 dynos"),
+          (8.6, "postgres refused its first connection")]
+SECONDS = 15
+
+
+def _write(path: Path, header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def make_run(folder: Path, *, capacity: int = 27, scenario: str = "autoscale") -> Path:
+    """A run folder as ``connlab run`` writes it: results.json and the six series files."""
+    folder.mkdir(parents=True)
+    connections = [(t, "postgres", g, n, "exact") for t, g, n in POSTGRES_EXACT]
+    connections += [(t, "redis", g, n, "exact") for t, g, n in REDIS_EXACT]
+    sampled = {1.0: {"web.1": 6, "web.2": 6, "worker.1": 3},  # a group with 0 may be absent from a sample
+               10.0: {"web.1": 6, "web.2": 6, "web.3": 6, "web.4": 3, "web.5": 3, "worker.1": 3}}
+    connections += [(t, "postgres", g, n, "sampled") for t, sample in sampled.items() for g, n in sample.items()]
+    _write(folder / "connections.csv", ("t", "resource", "group", "connections", "method"), connections)
+    _write(folder / "refusals.csv", ("t", "resource"), [(t, "postgres") for t in REFUSALS])
+    requests: list[tuple[Any, ...]] = []
+    for s in range(SECONDS):
+        requests.append((s, "/db", "ok", "", "", 40 if s < 8 else 25))
+        if s >= 8:
+            requests.append((s, "/db", "failed", "server_full", "ActiveRecord::ConnectionNotEstablished", 12))
+    _write(folder / "requests.csv", ("second", "endpoint", "outcome", "kind", "error_class", "count"), requests)
+    _write(folder / "latency.csv", ("second", "requests", "p50_ms", "p95_ms", "p99_ms", "max_ms"),
+           [(s, 40 if s < 8 else 37, 21.0, 48.5, 90.0 if s < 8 else 5010.0, 130.0 if s < 8 else 5050.0)
+            for s in range(SECONDS)])
+    _write(folder / "events.csv", ("t", "what"), EVENTS)
+    _write(folder / "predicted.csv", ("t", "resource", "expected", "worst_case", "capacity"),
+           [(0.0, "postgres", 15, 15, capacity), (3.0, "postgres", 21, 21, capacity),
+            (8.0, "postgres", 33, 33, capacity), (0.0, "redis", 6, 14, 50), (3.0, "redis", 8, 17, 50),
+            (8.0, "redis", 12, 23, 50)])
+    groups = [("web.1", 6, 6), ("web.2", 6, 6), ("web.3", 6, 6), ("web.4", 6, 3), ("web.5", 6, 3), ("worker.1", 3, 3)]
+    document = {
+        "schema": "connlab.results/1", "scenario": scenario, "app": "rails", "backend": "local",
+        "versions": {"rails": "6.1.7", "puma": "5.6.5", "sidekiq": "6.4.1", "postgres": "18.1", "valkey": "8.1.1"},
+        "duration_s": 15.0,
+        "resources": [
+            {"name": "postgres", "limit": capacity + 3, "capacity": capacity,
+             "predicted": {"expected": 15, "worst_case": 15, "status": "fits",
+                           "final": {"expected": 33, "worst_case": 33, "status": "exhausts"}},
+             "observed": {"peak": 27, "peak_method": "log-events", "sampled_peak": 27, "rejected": len(REFUSALS)},
+             "groups": [{"group": g, "predicted_expected": e, "predicted_worst_case": e, "observed_peak": p}
+                        for g, e, p in groups],
+             "exhaustion": {"predicted": "exhausts", "observed": True}},
+            {"name": "redis", "limit": 50, "capacity": 50,
+             "predicted": {"expected": 6, "worst_case": 14, "status": "fits"},
+             "observed": {"peak": 12, "peak_method": "log-events", "rejected": 0},
+             "groups": [], "exhaustion": {"predicted": "fits", "observed": False}},
+        ],
+        "requests": {"total": 535, "failed": 84},
+        "errors": [{"class": "ActiveRecord::ConnectionNotEstablished", "kind": "server_full", "source": "web",
+                    "count": 84, "rate": 0.157, "first_s": 8.6, "example": "FATAL: sorry, too many clients </script>"}],
+        "events": [{"t": t, "what": what} for t, what in EVENTS],
+        "verdict": {"prediction_held": True, "config_fits": False, "expectations_met": True,
+                    "notes": ["postgres: peak 27 = capacity, as predicted once web reached 5 dynos"]},
+        "plan": {"description": "the autoscaler adds dynos", "app": "rails",
+                 "postgres": {"max_connections": capacity + 3, "superuser_reserved_connections": 3},
+                 "tiers": {"web": {"dynos": 2, "processes": 2, "threads": 3, "pool": 3}}},
+        "series": {"format": "csv; t = seconds since traffic start", "connections": "connections.csv",
+                   "refusals": "refusals.csv", "requests": "requests.csv", "latency": "latency.csv",
+                   "events": "events.csv", "predicted": "predicted.csv"},
+    }
+    (folder / "results.json").write_text(json.dumps(document, indent=2))
+    return folder
+
+
+def test_report_is_one_offline_file(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "autoscale-20260101-000000")
+    with (run / "events.csv").open("a") as events:
+        events.write('14.5,"one-off printed </script><script>alert(1)</script>"\n')
+    path = write_report(run)
+    page = path.read_text()
+    assert path == run / "report.html"
+    assert not re.search(r"<script[^>]*\ssrc=", page), "every script is inline"
+    assert not re.search(r"<link[^>]*href=[\"']?https?:", page), "no stylesheet from the network"
+    assert page.count("<script>") == 2 and len(page) > 3_000_000, "plotly.js inline, once"
+    for figure in ("connections-postgres", "connections-redis", "requests", "latency"):
+        assert f'<div id="{figure}" class=figure>' in page
+    assert '<pre id=connlab-rendered hidden></pre>' in page
+    assert page.count("</script>") == 3 and "alert(1)" in page, "an event's text cannot end the script"
+    assert "too many clients &lt;/script&gt;" in page
+    assert "configuration does not fit" in page and "max_connections: 30" in page and "rails 6.1.7" in page
+
+
+def test_missing_series_are_named_and_the_capacity_still_drawn(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    (run / "predicted.csv").unlink()
+    (run / "latency.csv").unlink()
+    page = write_report(run).read_text()
+    assert "predicted.csv could not be read (No such file or directory): not drawn" in page
+    assert "latency.csv could not be read" in page
+    figures = json.loads(re.search(r'id="connlab-figures">(.*?)</script>', page, re.S)[1])  # type: ignore[index]
+    postgres = next(f["figure"] for f in figures if f["id"] == "connections-postgres")
+    capacity = next(t for t in postgres["data"] if t["name"] == "capacity")
+    assert capacity["y"] == [27, 27]
+
+
+def test_cli_report_and_its_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = make_run(tmp_path / "a"), make_run(tmp_path / "b", capacity=40)
+    assert main(["report", str(a)]) == 0 and (a / "report.html").is_file()
+    out = tmp_path / "ab.html"
+    assert main(["report", str(a), str(b), "-o", str(out)]) == 0 and out.is_file()
+    assert main(["report", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == (f"connlab: {tmp_path}: no results.json here "
+                                               "(a run folder is runs/<scenario>-<timestamp>/)")
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "results.json").write_text("{}")
+    with pytest.raises(PlanError, match="not a connlab results.json"):
+        write_report(tmp_path / "c")
+
+
+def _rendered(page: Path, tmp_path: Path) -> tuple[str, dict[str, Any]]:
+    """Open ``page`` in headless Chromium; the body's data-rendered and the figures Plotly drew."""
+    if not CHROMIUM.exists():
+        pytest.skip("no /usr/bin/chromium: install Debian's chromium (apt-get install chromium) to draw the report")
+    profile = tmp_path / f"chromium-{page.stem}"
+    command = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={profile}", "--virtual-time-budget=10000", "--dump-dom", page.as_uri()]
+    dom = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True).stdout
+    shutil.rmtree(profile, ignore_errors=True)
+    body = re.search(r"<body([^>]*)>", dom)
+    pre = re.search(r'<pre id="connlab-rendered"[^>]*>(.*?)</pre>', dom, re.S)
+    assert body and pre, dom[:500]
+    state = re.search(r'data-rendered="(\w+)"', body[1])
+    return (state[1] if state else "absent"), json.loads(html.unescape(pre[1]) or "{}")
+
+
+def _traces(summary: dict[str, Any], figure: str) -> dict[str, dict[str, Any]]:
+    found = next(f for f in summary["figures"] if f["id"] == figure)
+    assert found["drawn"] > 0
+    return {t["name"]: {**t, "x_range": found["x_range"], "y_range": found["y_range"]} for t in found["traces"]}
+
+
+def test_chromium_draws_what_the_csv_says(tmp_path: Path) -> None:
+    began = time.monotonic()
+    state, summary = _rendered(write_report(make_run(tmp_path / "run")), tmp_path)
+    assert state == "yes", summary
+    postgres = _traces(summary, "connections-postgres")
+    capacity = postgres["capacity"]
+    start, end = capacity["x_range"]
+    assert set(capacity["y"]) == {27} and capacity["x"][0] <= start and capacity["x"][-1] >= end
+    assert start == -1.2 and end == SECONDS
+    # every group stacked, with a point at every change of any group (a count holds until its next row) and the end
+    changes = sorted({t for t, _, _ in POSTGRES_EXACT})
+    groups = {name: t for name, t in postgres.items() if t["meta"] == "group"}
+    assert sorted(groups) == ["web.1", "web.2", "web.3", "web.4", "web.5", "worker.1"]
+    for name, trace in groups.items():
+        assert trace["points"] == len(changes) + 1 and trace["x"] == [*changes, SECONDS]
+        own = [(t, n) for t, g, n in POSTGRES_EXACT if g == name]
+        assert all(trace["y"][trace["x"].index(t)] == n for t, n in own), name
+        assert trace["y"][0] == (3 if name == "worker.1" else 0)
+    assert sum(t["y"][-1] for t in groups.values()) == 27
+    assert postgres["predicted expected"]["y"] == [15, 21, 33, 33]
+    assert postgres["predicted expected"]["x"] == [start, 3, 8, end]
+    refused = postgres["refused per second"]
+    assert refused["x"] and min(refused["x"]) > 8 and sum(refused["y"]) == len(REFUSALS)
+    assert postgres["events"]["points"] == len(EVENTS)
+    assert postgres["sampled total"]["y"] == [15, 27]
+    assert _traces(summary, "connections-redis")["refused per second"]["points"] == 0
+    failed = _traces(summary, "requests")["server_full per second"]
+    assert min(failed["x"]) > 8 and set(failed["y"]) == {12}
+    assert _traces(summary, "latency")["p99"]["points"] == SECONDS
+    assert time.monotonic() - began < 20
+
+
+def test_chromium_draws_a_comparison_on_one_scale(tmp_path: Path) -> None:
+    runs = [make_run(tmp_path / "pool5"), make_run(tmp_path / "pool10", capacity=40)]
+    state, summary = _rendered(write_comparison(runs, tmp_path / "compare.html"), tmp_path)
+    assert state == "yes", summary
+    one, two = _traces(summary, "run1-connections-postgres"), _traces(summary, "run2-connections-postgres")
+    assert set(one["capacity"]["y"]) == {27} and set(two["capacity"]["y"]) == {40}
+    assert one["capacity"]["y_range"] == two["capacity"]["y_range"] and two["capacity"]["y_range"][1] > 40
+    assert len(summary["figures"]) == 6
+
+
+def test_chromium_page_says_when_a_figure_failed(tmp_path: Path) -> None:
+    page = write_report(make_run(tmp_path / "run"))
+    page.write_text(page.read_text().replace('"id":"latency"', '"id":"no-such-div"'))
+    state, summary = _rendered(page, tmp_path)
+    assert state == "failed" and "no-such-div" in summary["error"]
