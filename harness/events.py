@@ -29,6 +29,8 @@ class Step:
     at_s: float
     action: Action
     label: str = ""
+    #: it changes the web tier (scale, deploy): the prediction steps when it has happened
+    changes_web: bool = False
 
 
 def _predicted(plan: Plan, stack: Stack, dynos: int) -> str:
@@ -50,7 +52,8 @@ class _Deploy:
         self.plan, self.stack, self.load, self.clock = plan, stack, load, clock
         self.old: Deployment | None = None
         self.replaced = 0
-        self.finish_step = Step(at_s=event.at_s + event.overlap_s, action=self.finish, label="deploy: old dynos stop")
+        self.finish_step = Step(at_s=event.at_s + event.overlap_s, action=self.finish, label="deploy: old dynos stop",
+                                changes_web=True)
         self.overlap_s = event.overlap_s
 
     def start(self) -> str:
@@ -87,10 +90,11 @@ def _start_extra(stack: Stack, extra: Extra) -> str:
 def _event_steps(plan: Plan, stack: Stack, load: LoadRun, clock: Clock, event: Event) -> list[Step]:
     if event.action == "scale":
         return [Step(at_s=event.at_s, action=partial(_scale, plan, stack, load, event.dynos),
-                     label=f"scale web to {event.dynos} dynos")]
+                     label=f"scale web to {event.dynos} dynos", changes_web=True)]
     if event.action == "deploy":
         deploy = _Deploy(plan, stack, load, clock, event)
-        return [Step(at_s=event.at_s, action=deploy.start, label="preboot deploy"), deploy.finish_step]
+        return [Step(at_s=event.at_s, action=deploy.start, label="preboot deploy", changes_web=True),
+                deploy.finish_step]
     if event.action == "kill_backends":
         return [Step(at_s=event.at_s, action=partial(_kill_backends, stack, event.group),
                      label=f"pg_terminate_backend {event.group or 'every app'}*")]

@@ -126,6 +126,8 @@ class ResourceObservation:
 class TimelineEvent:
     t: float
     what: str
+    #: for a change of the web tier (scale, deploy), when it was due (``t`` is when it had happened: dynos up)
+    scheduled_s: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

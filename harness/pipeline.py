@@ -2,8 +2,9 @@
 
 ``execute(plan, out=..., backend=..., say=...)`` runs the plan on a real stack
 (``harness.run``), judges it (``harness.verdict``), and writes the run folder
-``<out>/<scenario>-<timestamp>/``: ``results.json`` (with the plan that ran)
-and the time series beside it (``harness.series``). It returns an ``Outcome``; printing is the
+``<out>/<scenario>-<timestamp>/``: ``results.json`` (with the plan that ran),
+the time series beside it (``harness.series``) and ``report.html``
+(``harness.htmlreport``). It returns an ``Outcome``; printing is the
 caller's.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from harness.htmlreport import write_report
 from harness.live import View
 from harness.observation import Observation
 from harness.plan import Plan
@@ -62,4 +64,5 @@ def execute(plan: Plan, *, out: Path, backend: str = "local", say: Callable[[str
     document["plan"] = plan_document(plan)
     document["series"] = write_series(observation, run_dir)
     path = write_results(document, run_dir)
+    write_report(run_dir)
     return Outcome(observation=observation, verdict=verdict, document=document, run_dir=run_dir, results_path=path)

@@ -152,9 +152,11 @@ def _drive(plan: Plan, stack: Stack, load: LoadRun, say: Callable[[str], None],
         stack.check_alive()
         now = time.time() - t0
         while pending and pending[0].at_s <= now:
-            what = pending.pop(0).action()
-            pending.sort(key=lambda step: step.at_s)
-            happened.append(TimelineEvent(t=round(time.time() - t0, 3), what=what))
+            step = pending.pop(0)
+            what = step.action()
+            pending.sort(key=lambda later: later.at_s)
+            happened.append(TimelineEvent(t=round(time.time() - t0, 3), what=what,
+                                          scheduled_s=step.at_s if step.changes_web else None))
             say(f"t={happened[-1].t:.1f} s: {what}")
         tick(now, pending)
         if now > deadline:

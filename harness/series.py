@@ -18,8 +18,9 @@ up), ``second`` a whole second of it. Every file has a header row::
     events.csv       t,what
     predicted.csv    t,resource,expected,worst_case,capacity
                      the prediction as steps: t = 0, then each topology change
-                     (scale; a preboot deploy's start and end) at its scheduled
-                     time (events.csv has when it really fired)
+                     (scale; a preboot deploy's start and end) when it had
+                     really happened (its new dynos up; the scheduled time when
+                     no action matches)
 """
 
 from __future__ import annotations
@@ -39,6 +40,17 @@ def _write(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) 
         writer = csv.writer(out)
         writer.writerow(header)
         writer.writerows(rows)
+
+
+#: How far from a forecast step's time an action may have been due and still be that step (a deploy's end is due
+#: its overlap after the deploy really started, not after it was scheduled).
+MATCH_S = 3.0
+
+
+def _happened(observation: Observation, at_s: float) -> float:
+    """When the action due at ``at_s`` had really happened (its new dynos up), else ``at_s``."""
+    due = [e for e in observation.events if e.scheduled_s is not None and abs(e.scheduled_s - at_s) <= MATCH_S]
+    return min(due, key=lambda e: abs(float(e.scheduled_s or 0.0) - at_s)).t if due else at_s
 
 
 def write_series(observation: Observation, run_dir: Path) -> dict[str, str]:
@@ -64,7 +76,8 @@ def write_series(observation: Observation, run_dir: Path) -> dict[str, str]:
     _write(run_dir / names["latency"], ("second", "requests", "p50_ms", "p95_ms", "p99_ms", "max_ms"),
            [(s.second, s.requests, s.p50_ms, s.p95_ms, s.p99_ms, s.max_ms) for s in observation.load.latency])
     _write(run_dir / names["events"], ("t", "what"), [(e.t, e.what) for e in observation.events])
-    steps = [(0.0, observation.forecast.initial), *observation.forecast.after_events]
+    steps = [(0.0, observation.forecast.initial)]
+    steps += [(_happened(observation, at_s), prediction) for at_s, prediction in observation.forecast.after_events]
     _write(run_dir / names["predicted"], ("t", "resource", "expected", "worst_case", "capacity"),
            [(t, r.name, r.expected, r.worst_case, r.capacity) for t, prediction in steps for r in prediction.resources])
     return {"format": FORMAT, **names}
