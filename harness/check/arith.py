@@ -1,0 +1,206 @@
+"""The arithmetic of ``connlab check``: an app's process types, a formation and the limits, as connections.
+
+Per process of a type with T threads, per database pool of size S (the
+formulas of ``harness.predict``, by pool kind)::
+
+    activerecord          expected min(T, S)           worst S
+    sqlalchemy            expected min(T, S + O)       worst S + O        (O = max_overflow)
+    django-per-thread     expected T                   worst T            (CONN_MAX_AGE: one per thread)
+    django-pool           expected max(m, min(T, S))   worst max(m, S)    (m = min_size, open even idle)
+
+A type's figure is that x processes per dyno x its dynos; a resource's is the
+sum over types and over the databases on that server. One-offs count one
+process; ``release`` runs only during a deploy: shown apart, left out of the
+steady-state total. Redis: the types whose server has a known rule (Sidekiq:
+C + 1 expected, C + 5 (6) or C + 10 (7) at worst, per process).
+
+    capacity (Postgres) = max_connections - superuser_reserved_connections
+    status: exhausts when expected > capacity, at-risk when only the worst case is, else fits
+
+The sweep walks the autoscaled type from its lowest to its highest count: the
+largest count that fits, and the first that exhausts. The advice: a pool per
+type equal to its threads (fewer starves threads, more only waits), and for
+pgbouncer (transaction pooling) ``max_client_conn`` >= the worst case at the
+top of the range and a server pool of the expected busy connections there,
+capped at the capacity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from harness.check.model import AppConfig, Pool, ProcessType
+from harness.predict import AT_RISK, EXHAUSTS, FITS
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    postgres_max_connections: int | None
+    postgres_reserved: int = 3
+    redis_maxclients: int | None = None
+
+    @property
+    def postgres_capacity(self) -> int | None:
+        if self.postgres_max_connections is None:
+            return None
+        return self.postgres_max_connections - self.postgres_reserved
+
+
+@dataclass(frozen=True, kw_only=True)
+class TypeFigure:
+    """One process type at a dyno count, on one resource."""
+
+    name: str
+    role: str
+    dynos: int
+    per_process_expected: int
+    per_process_worst: int
+    processes: int
+    expected: int
+    worst_case: int
+    formula: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourceFigure:
+    name: str
+    capacity: int | None
+    types: tuple[TypeFigure, ...]
+    release: TypeFigure | None = None
+
+    @property
+    def expected(self) -> int:
+        return sum(t.expected for t in self.types)
+
+    @property
+    def worst_case(self) -> int:
+        return sum(t.worst_case for t in self.types)
+
+    @property
+    def status(self) -> str:
+        if self.capacity is None:
+            return "no limit given"
+        if self.expected > self.capacity:
+            return EXHAUSTS
+        return AT_RISK if self.worst_case > self.capacity else FITS
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepPoint:
+    dynos: int
+    postgres: ResourceFigure
+    redis: ResourceFigure
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sweep:
+    process_type: str
+    points: tuple[SweepPoint, ...]
+
+    def largest_fitting(self, resource: str) -> int | None:
+        fitting = [p.dynos for p in self.points if getattr(p, resource).status == FITS]
+        return max(fitting) if fitting else None
+
+    def first_exhausting(self, resource: str) -> int | None:
+        return next((p.dynos for p in self.points if getattr(p, resource).status == EXHAUSTS), None)
+
+
+def pool_figures(pool: Pool, threads: int) -> tuple[int, int, str]:
+    """Connections one process holds in ``pool``: (expected, worst case, the formula with its numbers)."""
+    size = pool.size.value
+    if pool.kind == "sqlalchemy":
+        overflow = pool.overflow.value if pool.overflow is not None else 0
+        return min(threads, size + overflow), size + overflow, f"min({threads} threads, {size} + {overflow})"
+    if pool.kind == "django-per-thread":
+        return threads, threads, f"{threads} threads (a connection each)"
+    if pool.kind == "django-pool":
+        low = pool.min_size.value if pool.min_size is not None else 0
+        return (max(low, min(threads, size)), max(low, size),
+                f"max(min_size {low}, min({threads} threads, max_size {size}))")
+    return min(threads, size), size, f"min({threads} threads, pool {size})"
+
+
+def _postgres_type(process: ProcessType, dynos: int) -> TypeFigure:
+    threads = process.threads.value
+    expected = worst = 0
+    formulas = []
+    for pool in process.pools:
+        if pool.server:
+            continue  # another server: not the one the limit describes
+        e, w, formula = pool_figures(pool, threads)
+        if process.role == "oneoff":
+            e, w, formula = min(e, 1), min(w, 1), "one-off: 1 connection"
+        expected, worst = expected + e, worst + w
+        formulas.append(f"{pool.database}: {formula}")
+    processes = process.processes.value
+    return TypeFigure(name=process.name, role=process.role, dynos=dynos, per_process_expected=expected,
+                      per_process_worst=worst, processes=processes, expected=dynos * processes * expected,
+                      worst_case=dynos * processes * worst,
+                      formula=f"{dynos} x {processes} x ({' + '.join(formulas) or 'no pool'})")
+
+
+def _redis_type(process: ProcessType, dynos: int) -> TypeFigure | None:
+    if process.redis is None:
+        return None
+    expected, worst = process.redis[0].value, process.redis[1].value
+    processes = process.processes.value
+    return TypeFigure(name=process.name, role=process.role, dynos=dynos, per_process_expected=expected,
+                      per_process_worst=worst, processes=processes, expected=dynos * processes * expected,
+                      worst_case=dynos * processes * worst,
+                      formula=f"{dynos} x {processes} x ({expected} .. {worst}: {process.redis[1].source})")
+
+
+def figures(app: AppConfig, formation: Mapping[str, int], limits: Limits) -> tuple[ResourceFigure, ResourceFigure]:
+    """Postgres and Redis for ``formation`` (dynos per process type; one-offs default to 1, others to 0)."""
+    postgres: list[TypeFigure] = []
+    redis: list[TypeFigure] = []
+    release = None
+    for process in app.process_types:
+        dynos = formation.get(process.name, 1 if process.role in ("oneoff", "release", "web") else 0)
+        figure = _postgres_type(process, dynos)
+        if process.role == "release":
+            release = figure
+            continue
+        postgres.append(figure)
+        on_redis = _redis_type(process, dynos)
+        if on_redis is not None:
+            redis.append(on_redis)
+    return (ResourceFigure(name="postgres", capacity=limits.postgres_capacity, types=tuple(postgres), release=release),
+            ResourceFigure(name="redis", capacity=limits.redis_maxclients, types=tuple(redis)))
+
+
+def sweep(app: AppConfig, formation: Mapping[str, int], limits: Limits, *, process_type: str, low: int,
+          high: int) -> Sweep:
+    points = []
+    for dynos in range(low, high + 1):
+        postgres, redis = figures(app, {**formation, process_type: dynos}, limits)
+        points.append(SweepPoint(dynos=dynos, postgres=postgres, redis=redis))
+    return Sweep(process_type=process_type, points=tuple(points))
+
+
+def pool_advice(app: AppConfig) -> list[str]:
+    """A pool per process type equal to its threads."""
+    lines = []
+    for process in app.process_types:
+        threads = process.threads.value
+        for pool in process.pools:
+            if pool.kind not in ("activerecord", "sqlalchemy") or process.role in ("oneoff", "release"):
+                continue
+            size = pool.size.value + (pool.overflow.value if pool.overflow is not None else 0)
+            if size < threads:
+                lines.append(f"{process.name} ({pool.database}): pool {size} < {threads} threads: threads wait for "
+                             f"a connection (pool timeouts); set pool to {threads}")
+            elif size > threads:
+                lines.append(f"{process.name} ({pool.database}): pool {size} > {threads} threads: "
+                             f"{size - threads} connection(s) per process only wait; pool {threads} is enough")
+    return lines
+
+
+def pgbouncer_advice(top: ResourceFigure) -> str:
+    """What pgbouncer (transaction pooling) needs for the same traffic at the top of the range."""
+    server = top.expected if top.capacity is None else min(top.expected, top.capacity)
+    return (f"pgbouncer (transaction pooling): max_client_conn >= {top.worst_case} (every pool full), "
+            f"a server pool of {server} (the connections busy when every thread queries at once"
+            + (f", capped at the capacity {top.capacity}" if top.capacity is not None and top.expected > top.capacity
+               else "") + ")")

@@ -1,0 +1,80 @@
+"""What the readers make of an app's files: plain values, each with where it came from.
+
+A reader (``rails.py``, ``python.py``) turns an app folder into an
+``AppConfig``: its process types (from the Procfile), and for each the server,
+processes per dyno, threads per process and the database pools each process
+holds, every figure a ``Setting`` that names its source ("config/puma.rb:4",
+"env WEB_CONCURRENCY", "default (Puma 6)", "flag --pool"). What a reader cannot
+read, or reads only in part, is a ``Problem``: one line naming the file, what
+was not understood, and the flag that supplies it instead. The arithmetic
+(``harness.check.arith``) reads only these types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["web", "worker", "oneoff", "release"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Setting:
+    """One figure and where it came from (a file and line, an env var, a default, a flag)."""
+
+    value: int
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pool:
+    """A database connection pool each process of a type holds (one per database it connects to).
+
+    ``kind``: ``activerecord`` (lazily filled up to ``size``, one per thread that queries), ``sqlalchemy``
+    (``size`` + ``overflow`` at most), ``django-per-thread`` (CONN_MAX_AGE: a connection per thread, kept or
+    closed per request), ``django-pool`` (psycopg pool: ``min_size`` open even idle, ``size`` = max_size).
+    ``database``: its name (primary, cache, queue, cable, default ...); ``server``: which Postgres it is on
+    (``""`` = the one ``--postgres-max-connections`` describes).
+    """
+
+    database: str
+    kind: str
+    size: Setting
+    overflow: Setting | None = None
+    min_size: Setting | None = None
+    server: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcessType:
+    """One Procfile line: ``name: command``, read as a server with its processes, threads and pools."""
+
+    name: str
+    command: str
+    role: Role
+    server: str  # puma, unicorn, sidekiq, gunicorn, celery, rq, dramatiq, rake, unknown
+    processes: Setting  # per dyno
+    threads: Setting  # per process (Sidekiq: concurrency; Celery: concurrency per prefork child = 1 thread)
+    pools: tuple[Pool, ...] = ()
+    #: Redis connections per process: (expected, worst case), when the server's rule is known (Sidekiq)
+    redis: tuple[Setting, Setting] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Problem:
+    """Something a reader could not read, in one line: the file, what, and the flag that supplies it."""
+
+    path: str
+    what: str
+    fix: str
+
+    def line(self) -> str:
+        return f"{self.path}: {self.what}; {self.fix}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppConfig:
+    framework: str  # rails, django, flask, python
+    process_types: tuple[ProcessType, ...]
+    versions: dict[str, str] = field(default_factory=dict)
+    problems: tuple[Problem, ...] = ()
