@@ -9,7 +9,7 @@ ARGS   ?=
 APP_FLAG := $(if $(APP),--app $(APP))
 BACKEND_FLAG := $(if $(BACKEND),--backend $(BACKEND))
 
-.PHONY: scenario predict test lint venv clean
+.PHONY: scenario demo predict test lint venv clean
 
 $(BIN)/connlab: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ venv: $(BIN)/connlab
 ## Run one scenario for real: make scenario NAME=over-limit [APP=rails] [BACKEND=docker] [ARGS=--json]
 scenario: $(BIN)/connlab
 	$(BIN)/connlab run $(NAME) $(APP_FLAG) $(BACKEND_FLAG) $(ARGS)
+
+## Teaching mode, the classic examples one by one, each a short real run: make demo [APP=python] [ARGS=--no-pause]
+demo: $(BIN)/connlab
+	$(BIN)/connlab demo $(APP_FLAG) $(ARGS)
 
 ## The arithmetic alone, no servers: make predict NAME=dynos-2x2x2
 predict: $(BIN)/connlab

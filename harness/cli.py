@@ -5,6 +5,7 @@
     connlab compose SCENARIO [--app python|rails] [-o FILE] [--postgres-port N] [--redis-port N] [--web-port N]
     connlab report RUN_DIR                    rebuild a saved run's RUN_DIR/report.html
     connlab report RUN_A RUN_B ... [-o FILE]  the runs side by side (default: ./compare.html)
+    connlab demo [--app python|rails] [--out DIR] [--no-pause] [--web]
     connlab scenarios
     connlab --version
 
@@ -43,6 +44,7 @@ from rich.console import Console
 from harness import __version__
 from harness.assets import scenario_path, shipped_scenarios
 from harness.compose import Images, Ports, check_supported, render, write
+from harness.demo import run_demo
 from harness.errors import (
     ConnlabError,
     Interrupted,
@@ -112,6 +114,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="a run folder, runs/<scenario>-<timestamp>")
     report.add_argument("-o", "--output", type=Path, metavar="FILE",
                         help="write here (default: RUN_DIR/report.html for one run, ./compare.html for several)")
+    demo = commands.add_parser("demo", help="teaching mode: the classic examples in order, each a short real run")
+    demo.add_argument("--app", choices=APPS, help="run the steps on this app (default: rails; python: the twin)")
+    demo.add_argument("--out", type=Path, default=Path("runs"), help="where the demo's folder goes (default: runs)")
+    demo.add_argument("--no-pause", action="store_true", help="do not wait for Enter between steps")
+    demo.add_argument("--web", action="store_true",
+                      help="each step's traffic from Locust's web UI (127.0.0.1): press Start there, set the users")
     return parser
 
 
@@ -178,6 +186,15 @@ def _run(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
     return ExitCode.OK
 
 
+def _demo(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
+    """Every demo step in order; pauses for Enter between them only when asked to and stdin is a terminal."""
+    for line in begin_run():
+        print(f"connlab: {line}", file=sys.stderr)
+    finished = run_demo(app=args.app, out=args.out, pause=not args.no_pause and sys.stdin.isatty(), console=console,
+                        web=args.web, say=lambda line: err.print(f"[dim]connlab: {line}[/dim]"))
+    return ExitCode.OK if finished.all_agree else ExitCode.VERDICT_FAILED
+
+
 def _exit_code(exc: ConnlabError) -> ExitCode:
     if isinstance(exc, Interrupted):
         return ExitCode.TERMINATED if exc.signal_name == "SIGTERM" else ExitCode.INTERRUPTED
@@ -218,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
             return ExitCode.OK
         if args.command == "compose":
             return _compose(args, err)
+        if args.command == "demo":
+            return _demo(args, console, err)
         if args.command == "report":
             return _report(args)
         return _run(args, console, err)
