@@ -1,11 +1,14 @@
 """connlab's command line; the only place that maps errors to exit codes.
 
     connlab predict SCENARIO [--json] [--app python|rails]
-    connlab run SCENARIO [--out DIR] [--json] [--app python|rails] [--require-fit]
+    connlab run SCENARIO [--out DIR] [--json] [--app python|rails] [--backend local|docker] [--require-fit] [--web]
     connlab compose SCENARIO [--app python|rails] [-o FILE] [--postgres-port N] [--redis-port N] [--web-port N]
     connlab report RUN_DIR                    rebuild a saved run's RUN_DIR/report.html
     connlab report RUN_A RUN_B ... [-o FILE]  the runs side by side (default: ./compare.html)
     connlab demo [--app python|rails] [--out DIR] [--no-pause] [--web]
+    connlab check APP_DIR [--formation web=4,worker=2] [--autoscale web=2..10] [--postgres-max-connections N]
+                  [--postgres-reserved N] [--redis-maxclients N] [--env K=V] [--env-file F] [--set web.pool=N]
+                  [--json] [--write-scenario FILE] [--run [--backend local|docker]]
     connlab scenarios
     connlab --version
 
@@ -19,7 +22,9 @@ Exit codes (``ExitCode``)::
     3    MISSING_DEPENDENCY  Ruby, a gem or a wheel is missing (the line says what to install)
     4    STACK_FAILED        a server did not start, or died during the run
     5    LOAD_FAILED         Locust failed
-    6    DOES_NOT_FIT        with --require-fit: the run held, but the configuration exhausted a server or a pool
+    6    DOES_NOT_FIT        with --require-fit: the run held, but the configuration exhausted a server or a pool;
+                             connlab check: the expected count exhausts a server somewhere in the range
+    7    AT_RISK             connlab check: only the worst case (every pool full) goes over, somewhere in the range
     70   CRASHED             connlab itself failed: one line, and the traceback in a file it names
     130  INTERRUPTED         Ctrl-C (143 for SIGTERM); the stack was torn down first
 """
@@ -53,6 +58,7 @@ from harness.errors import (
     PlanError,
 )
 from harness.htmlreport import write_comparison, write_report
+from harness.live import LineView, PanelView
 from harness.pipeline import execute
 from harness.plan import APPS, Plan, load_plan
 from harness.predict import forecast
@@ -73,6 +79,7 @@ class ExitCode(IntEnum):
     STACK_FAILED = 4
     LOAD_FAILED = 5
     DOES_NOT_FIT = 6
+    AT_RISK = 7
     CRASHED = 70
     INTERRUPTED = 130
     TERMINATED = 143
@@ -99,6 +106,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="local processes (default) or containers (docker: Rails 7.2, the twin, Postgres 17)")
     run_.add_argument("--require-fit", action="store_true",
                       help="exit 6 when the configuration exhausts a server or a pool")
+    run_.add_argument("--web", action="store_true",
+                      help="drive the ramp by hand in Locust's web UI (127.0.0.1); the run starts when you press Start")
     compose = commands.add_parser("compose", help="write a compose file of the scenario's stack (no harness)")
     compose.add_argument("scenario", help="a scenario file, or the name of a shipped scenario")
     compose.add_argument("--app", choices=APPS, help="override the scenario's app")
@@ -120,7 +129,55 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-pause", action="store_true", help="do not wait for Enter between steps")
     demo.add_argument("--web", action="store_true",
                       help="each step's traffic from Locust's web UI (127.0.0.1): press Start there, set the users")
+    check = commands.add_parser("check", help="read a real app's config, predict it, sweep the autoscale range")
+    check.add_argument("app_dir", type=Path, metavar="APP_DIR", help="the app's folder (Procfile, config/ ...)")
+    check.add_argument("--formation", metavar="TYPE=N,...", help="dynos per process type, e.g. web=4,worker=2")
+    check.add_argument("--autoscale", metavar="TYPE=LOW..HIGH", help="the range one type scales over, e.g. web=2..10")
+    check.add_argument("--postgres-max-connections", type=int, metavar="N")
+    check.add_argument("--postgres-reserved", type=int, metavar="N",
+                       help="superuser_reserved_connections (default 3)")
+    check.add_argument("--redis-maxclients", type=int, metavar="N")
+    check.add_argument("--env", action="append", default=[], metavar="K=V", help="an environment variable (repeat)")
+    check.add_argument("--env-file", action="append", default=[], type=Path, metavar="FILE")
+    check.add_argument("--set", action="append", default=[], metavar="NAME=N",
+                       help="override a figure: web.processes, web.threads, web.pool, sqlalchemy.pool_size ...")
+    check.add_argument("--json", action="store_true", help="the answer as JSON")
+    check.add_argument("--write-scenario", type=Path, metavar="FILE",
+                       help="write the scenario that reproduces the plan on the sample apps")
+    check.add_argument("--run", action="store_true", help="run that scenario now, at the top of the autoscale range")
+    check.add_argument("--backend", choices=BACKENDS, default="local", help="for --run (default: local)")
+    check.add_argument("--out", type=Path, default=Path("runs"), help="for --run: where run folders go")
     return parser
+
+
+def _check(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
+    """The arithmetic from the app's files; with --run, the proof on a real stack (its verdict decides)."""
+    from harness.check.command import check, document, show
+    from harness.check.options import gather
+    from harness.check.scenario import write_scenario
+
+    options = gather(args.app_dir, formation=args.formation, autoscale=args.autoscale,
+                     postgres_max_connections=args.postgres_max_connections, postgres_reserved=args.postgres_reserved,
+                     redis_maxclients=args.redis_maxclients, env=args.env, env_files=args.env_file, sets=args.set)
+    result = check(args.app_dir, options)
+    if args.json and not args.run:
+        print(json.dumps(document(result), indent=2))
+    else:
+        show(console, result)
+    status = {"exhausts": ExitCode.DOES_NOT_FIT, "at-risk": ExitCode.AT_RISK}.get(result.status, ExitCode.OK)
+    if args.write_scenario is None and not args.run:
+        return status
+    scenario = args.write_scenario or Path(tempfile.mkdtemp(prefix="connlab-check-")) / f"{args.app_dir.name}.yaml"
+    try:
+        write_scenario(result, scenario)
+    except ValueError as exc:
+        raise PlanError([f"{args.app_dir}: cannot write a scenario: {exc}"]) from None
+    err.print(f"[dim]connlab: wrote {scenario}[/dim]")
+    if not args.run:
+        return status
+    run_args = argparse.Namespace(scenario=str(scenario), app=None, backend=args.backend, out=args.out,
+                                  json=args.json, require_fit=False, web=False)
+    return _run(run_args, console, err)
 
 
 def _report(args: argparse.Namespace) -> ExitCode:
@@ -171,8 +228,11 @@ def _run(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
         print(f"connlab: {line}", file=sys.stderr)
     if not args.json:
         show_forecast(console, forecast(plan, versions=assumed(plan.app, args.backend)), plan.name)
-    outcome = execute(plan, out=args.out, backend=args.backend,
-                      say=lambda line: err.print(f"[dim]connlab: {line}[/dim]"))
+    say = lambda line: err.print(f"[dim]connlab: {line}[/dim]")  # noqa: E731
+    # a terminal gets the live panel; CI, pipes and --json plain lines (the same figures go into the files)
+    view = PanelView(console, f"{plan.name} ({plan.app}, {args.backend})") if console.is_terminal and \
+        not args.json else LineView(say)
+    outcome = execute(plan, out=args.out, backend=args.backend, say=say, view=view, web=args.web)
     verdict = outcome.verdict
     if args.json:
         print(json.dumps(outcome.document, indent=2))
@@ -235,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
             return ExitCode.OK
         if args.command == "compose":
             return _compose(args, err)
+        if args.command == "check":
+            return _check(args, console, err)
         if args.command == "demo":
             return _demo(args, console, err)
         if args.command == "report":
