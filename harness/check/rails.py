@@ -1,0 +1,453 @@
+"""Read a Rails app's config files into an ``AppConfig`` (``connlab check`` on a Rails app).
+
+Files: the Procfile (process types; none: ``web: bundle exec puma -C config/puma.rb``, assumed),
+``config/database.yml`` (ERB and YAML aliases, the RAILS_ENV section, each database's adapter, pool and host;
+DATABASE_URL and NAME_DATABASE_URL merged in as Rails does), ``config/puma.rb`` (Puma's own loader: workers,
+``threads``, ``preload_app!``), ``config/sidekiq.yml`` (concurrency, capsules), ``config/queue.yml`` (Solid
+Queue's workers) and Gemfile.lock (rails, puma, sidekiq). Ruby evaluates the Ruby and ERB (``read_rails.rb``, one
+subprocess for all of it, with the given env and RAILS_ENV=production unless given), so what an app reads from
+ENV is read exactly as in production.
+
+Each figure's ``Setting.source``::
+
+    config/puma.rb:23                               a literal on that line
+    env RAILS_MAX_THREADS (config/puma.rb:22)       an env var (given with --env) read on that line
+    config/puma.rb:22 (RAILS_MAX_THREADS unset)     the default the line gives when the env var is unset
+    Procfile web: RAILS_MAX_THREADS=8 (config/puma.rb:22)  an env assignment on the Procfile line
+    Procfile web: -w 2                              an option on the Procfile command line
+    env WEB_CONCURRENCY                             read by Puma itself (puma.rb sets no workers)
+    default (Rails: 5) / default (Puma: 5 threads) / default (Sidekiq 7: 5)
+    flag --set web.threads                          connlab check --set web.threads=N (wins over the files)
+
+Process types: ``puma`` / ``rails server`` web (processes = workers, 0 workers = 1 process); ``sidekiq`` worker
+(threads = concurrency, the capsules' summed; Redis per process C + 1 expected, C + 10 (Sidekiq 7+) or C + 5
+(Sidekiq 6) at worst); ``bin/jobs`` (Solid Queue) worker (processes = its workers' processes, threads = their
+threads + 2: its polling and heartbeat threads, as Solid Queue sizes its pool); ``release`` (1 process, 1 thread,
+``db:migrate`` 2 connections on the primary: its own and the advisory lock's); anything else a one-off: 1 process,
+1 thread, at most 1 connection per database. Every process holds one ``activerecord`` pool per postgresql database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from harness.check.model import AppConfig, Pool, Problem, ProcessType, Setting
+from harness.check.rails_files import ProcLine, classify, gemfile_lock, option, procfile, run_ruby
+from harness.versions import sidekiq_major
+
+POSTGRES_ADAPTERS = ("postgresql", "postgis")
+RAILS_POOL_DEFAULT = 5
+FLAG_FIELDS = ("processes", "threads", "pool")
+Event = dict[str, Any]
+
+
+def read_rails(app_dir: Path, *, env: Mapping[str, str], flags: Mapping[str, int]) -> AppConfig:
+    app_dir = app_dir.resolve()
+    base_env = {"RAILS_ENV": "production", **env}
+    lines = procfile(app_dir)
+    versions = gemfile_lock(app_dir)
+    jobs: list[dict[str, Any]] = []
+    db_ids: dict[str, str] = {}  # one database.yml job per distinct env (Procfile lines may set their own)
+    for line in lines:
+        line_env = {**base_env, **line.env}
+        db_id = db_ids.setdefault(repr(sorted(line_env.items())), f"db-{len(db_ids)}")
+        if not any(job["id"] == db_id for job in jobs):
+            jobs.append({"id": db_id, "kind": "database", "path": "config/database.yml", "env": line_env})
+        path = _config_path(app_dir, line, line_env)
+        if path is not None:
+            kind = _JOB_KINDS[classify(line).server]
+            jobs.append({"id": f"type:{line.name}", "kind": kind, "path": path, "env": line_env})
+    results, problems = run_ruby(app_dir, jobs)
+    pool_fix = "--set " + ", ".join(f"{line.name}.pool=N" for line in lines
+                                    if classify(line).role in ("web", "worker")) if lines else "--set web.pool=N"
+    types = []
+    for line in lines:
+        line_env = {**base_env, **line.env}
+        reader = _Reader(app_dir, line, line_env, versions, problems, pool_fix)
+        databases = reader.databases(results.get(db_ids[repr(sorted(line_env.items()))]))
+        types.append(reader.process_type(results.get(f"type:{line.name}"), databases))
+    final = _apply_flags(types, flags, problems, versions)
+    return AppConfig(framework="rails", process_types=tuple(final), versions=versions, problems=tuple(problems))
+
+
+_JOB_KINDS = {"puma": "puma", "sidekiq": "sidekiq", "solid_queue": "queue"}
+
+
+def _config_path(app_dir: Path, line: ProcLine, env: Mapping[str, str]) -> str | None:
+    """The config file the process type's server reads, relative to the app; None when it reads none."""
+    server = classify(line).server
+    if server == "puma":
+        given = option(line.words, "-C", "--config")
+        rails_env = env.get("APP_ENV") or env.get("RACK_ENV") or env.get("RAILS_ENV") or "development"
+        candidates = [given] if given else [f"config/puma/{rails_env}.rb", "config/puma.rb"]
+    elif server == "sidekiq":
+        given = option(line.words, "-C", "--config")
+        candidates = [given] if given else ["config/sidekiq.yml", "config/sidekiq.yml.erb"]
+    elif server == "solid_queue":
+        return env.get("SOLID_QUEUE_CONFIG") or "config/queue.yml"
+    else:
+        return None
+    return next((c for c in candidates if (app_dir / c).is_file()), None)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+class _Reader:
+    """One process type: its figures from the Ruby results, each with its source."""
+
+    def __init__(self, app_dir: Path, line: ProcLine, env: dict[str, str], versions: Mapping[str, str],
+                 problems: list[Problem], pool_fix: str) -> None:
+        self.app_dir, self.line, self.env, self.versions, self.problems = app_dir, line, env, versions, problems
+        self.pool_fix = pool_fix
+        self.kind = classify(line)
+
+    def problem(self, path: str, what: str, fix: str) -> None:
+        found = Problem(path=path, what=what, fix=fix)
+        if found not in self.problems:
+            self.problems.append(found)
+
+    # -- where a value came from -----------------------------------------------------------------------------
+    def env_source(self, read: Event) -> str:
+        name, where = read["name"], f"{read['path']}:{read['line']}"
+        if not read.get("set"):
+            return f"{where} ({name} unset)"
+        if name in self.line.env:
+            return f"Procfile {self.line.name}: {name}={self.line.env[name]} ({where})"
+        return f"env {name} ({where})"
+
+    def origin(self, events: list[Event], value: int, path: str, line: int | None, *, call: Event | None = None,
+               hints: tuple[str, ...] = ()) -> str:
+        """A value set at ``path:line``: from the env var read that gave it, else a literal on that line.
+
+        Without ``call`` (a YAML key), the read on that line; for a Puma DSL call, a read on the call's line, else
+        the first read that returned the very object passed (a String from ENV), else the latest read of that value
+        before the call, one whose name has a hint first (RAILS_MAX_THREADS before RAILS_MIN_THREADS)."""
+        literal = f"{path}:{line}" if line else path
+        reads = [e for e in events if e["kind"] in ("env", "cpus") and _int(e.get("value")) == value
+                 and (call is None or e["seq"] < call["seq"])]
+        here = [e for e in reads if e["path"] == path and e["line"] == line]
+        same = [e for e in reads if call is not None and call.get("ref") is not None and e.get("ref") == call["ref"]]
+        hinted = [e for e in reads if any(h in str(e.get("name", "")) for h in hints)]
+        if here:
+            read = here[-1]
+        elif call is None:
+            return literal
+        elif same:
+            read = same[0]
+        elif hinted or reads:
+            read = (hinted or reads)[-1]
+        else:
+            return literal
+        cpus = [e for e in events if e["kind"] == "cpus" and e["line"] == read["line"] and e["path"] == read["path"]
+                and _int(e.get("value")) == value]
+        if cpus and (read["kind"] == "cpus" or not read.get("set")):
+            where = f"{read['path']}:{read['line']}"
+            self.problem(where, f"{value} from this machine's processor count, not the dyno's",
+                         f"--env WEB_CONCURRENCY=N or --set {self.line.name}.processes=N")
+            return f"{where} (this machine's processor count)"
+        return self.env_source(read)
+
+    def ruby_error(self, path: str, error: Mapping[str, Any], fix: str) -> None:
+        where = f"{path}:{error['line']}" if error.get("line") else path
+        if error.get("class") == "KeyError" and error.get("key"):
+            name = error["key"]
+            self.problem(where, f"ENV.fetch(\"{name}\") raised KeyError: {name} is not set",
+                         f"--env {name}=... or {fix}")
+        else:
+            self.problem(where, f"{error.get('class')}: {error.get('message')}", fix)
+
+    # -- config/database.yml ---------------------------------------------------------------------------------
+    def databases(self, result: Mapping[str, Any] | None) -> list[tuple[str, Setting, str]]:
+        """(database, pool size, server) per postgresql database; non-Postgres ones noted on the first pool."""
+        path, fix = "config/database.yml", self.pool_fix
+        if result is None:
+            return []
+        if result.get("error"):
+            self.ruby_error(path, result["error"], fix)
+            return []
+        events: list[Event] = result.get("events", [])
+        found = result.get("databases", [])
+        if not found:
+            if not (self.app_dir / path).is_file():
+                self.problem(path, "not found, and no DATABASE_URL", fix)
+            else:
+                have = ", ".join(result.get("environments", [])) or "none"
+                self.problem(path, f"no {result.get('env')} environment (has {have})", f"--env RAILS_ENV=... or {fix}")
+            return []
+        primary = next((d for d in found if d["name"] == "primary"), found[0])
+        out: list[tuple[str, Setting, str]] = []
+        others = []
+        for db in found:
+            if db.get("url_error"):
+                self.problem(path, f"{db['name']}: url unreadable ({db['url_error']})", fix)
+                continue
+            if db.get("adapter") not in POSTGRES_ADAPTERS:
+                others.append(f"{db['name']} ({db.get('adapter') or 'no adapter'})")
+                continue
+            size = self.pool_size(db, events, path, fix)
+            if size is None:
+                continue
+            server = "" if _host(db) == _host(primary) else _host(db)
+            out.append((db["name"] + ("(replica)" if db.get("replica") else ""), size, server))
+        if others and out:
+            first = out[0]
+            note = Setting(value=first[1].value, source=f"{first[1].source}; not Postgres, not counted: "
+                                                        f"{', '.join(others)}")
+            out[0] = (first[0], note, first[2])
+        elif others:
+            self.problem(path, f"no postgresql database in {result.get('env')}: {', '.join(others)}",
+                         "nothing to count on Postgres; --env DATABASE_URL=postgres://... if it is Postgres")
+        return out
+
+    def pool_size(self, db: Mapping[str, Any], events: list[Event], path: str, fix: str) -> Setting | None:
+        if db.get("url_pool") is not None:
+            value, source = _int(db["url_pool"]), f"{db['url_from']} (pool={db['url_pool']})"
+        elif db.get("pool") is not None:
+            line = db.get("pool_line")
+            value = _int(db["pool"])
+            source = self.origin(events, value, path, line) if value is not None else ""
+        else:
+            return Setting(value=RAILS_POOL_DEFAULT, source=f"default (Rails: {RAILS_POOL_DEFAULT})")
+        if value is None or value < 1:
+            self.problem(path, f"{db['name']}: {db.get('pool_key', 'pool')} {db.get('pool')!r} is not a number",
+                         fix)
+            return None
+        return Setting(value=value, source=source)
+
+    # -- the process type ------------------------------------------------------------------------------------
+    def process_type(self, result: Mapping[str, Any] | None, databases: list[tuple[str, Setting, str]]
+                     ) -> ProcessType:
+        server = self.kind.server
+        given = option(self.line.words, "-C", "--config") if server in ("puma", "sidekiq") else None
+        if given and not (self.app_dir / given).is_file():
+            self.problem("Procfile", f"{self.line.name}: -C {given}: no such file in the app",
+                         f"--set {self.line.name}.threads=N" + (f" and --set {self.line.name}.processes=N"
+                                                                if server == "puma" else ""))
+        if self.kind.role == "web" and server == "puma":
+            processes, threads = self.puma(result)
+        elif server == "sidekiq":
+            processes, threads = self.sidekiq(result)
+        elif server == "solid_queue":
+            processes, threads = self.solid_queue(result)
+        elif self.kind.role == "web":
+            what = "unicorn" if server == "unicorn" else f"`{self.line.command}`"
+            self.problem("Procfile", f"{self.line.name} runs {what}: not read",
+                         f"--set {self.line.name}.processes=N and --set {self.line.name}.threads=N")
+            processes = Setting(value=1, source=f"unread ({what}): 1 assumed")
+            threads = Setting(value=1, source="unicorn: 1 thread per process" if server == "unicorn"
+                              else f"unread ({what}): 1 assumed")
+        else:
+            return self.one_off(databases)
+        pools = tuple(Pool(database=name, kind="activerecord", size=size, server=host)
+                      for name, size, host in databases)
+        redis = _sidekiq_redis(threads.value, self.versions) if server == "sidekiq" else None
+        return ProcessType(name=self.line.name, command=self.line.command, role=self.kind.role, server=server,
+                           processes=processes, threads=threads, pools=pools, redis=redis)
+
+    def one_off(self, databases: list[tuple[str, Setting, str]]) -> ProcessType:
+        what = "release" if self.kind.role == "release" else "one-off"
+        if self.kind.server == "unknown":
+            what = f"unknown process type {self.line.name} ({self.line.command}): counted as a one-off"
+        migrate = self.kind.role == "release" and any("db:migrate" in w or "db:prepare" in w for w in self.line.words)
+        threads = Setting(value=1, source=f"{what}: 1 thread")
+        pools = []
+        for i, (name, size, host) in enumerate(databases):
+            connections = Setting(value=1, source=f"{what}: at most 1 connection (pool {size.value})")
+            if migrate and i == 0:
+                connections = Setting(value=2, source="db:migrate: 1 + the advisory lock's own connection "
+                                                      f"(Rails >= 6; pool {size.value})")
+                threads = Setting(value=2, source="db:migrate: 1 thread + the advisory lock's connection")
+            pools.append(Pool(database=name, kind="activerecord", size=connections, server=host))
+        return ProcessType(name=self.line.name, command=self.line.command, role=self.kind.role,
+                           server=self.kind.server, processes=Setting(value=1, source=f"{what}: 1 process"),
+                           threads=threads, pools=tuple(pools))
+
+    def puma(self, result: Mapping[str, Any] | None) -> tuple[Setting, Setting]:
+        path = self._path_of("puma")
+        assumed = "; web assumed (no Procfile)" if self.line.assumed else ""
+        events: list[Event] = (result or {}).get("events", [])
+        defaults: Mapping[str, Any] = (result or {}).get("defaults", {})
+        stopped = ""
+        if result is not None and result.get("error"):
+            error = result["error"]
+            name = str(error.get("key") or "").upper()
+            field = "processes" if any(w in name for w in ("CONCURRENCY", "WORKER", "PROCESS")) else "threads"
+            fix = f"--set {self.line.name}.{field}=N" if name else \
+                f"--set {self.line.name}.processes=N and --set {self.line.name}.threads=N"
+            self.ruby_error(path, error, fix)
+            stopped = f"; {path} stopped" + (f" at line {error['line']}" if error.get("line") else "")
+        calls = {e["name"]: e for e in events if e["kind"] == "dsl"}
+        threads = self._puma_threads(calls.get("threads"), events, defaults, path, stopped)
+        workers = self._puma_workers(calls.get("workers"), events, defaults, path, stopped)
+        notes = ""
+        if "preload_app!" in calls and calls["preload_app!"].get("value"):
+            notes += f"; preload_app! ({path}:{calls['preload_app!']['line']})"
+        for plugin in (e for e in events if e["kind"] == "dsl" and e["name"] == "plugin"):
+            if plugin["value"] == "solid_queue":
+                notes += (f"; plugin :solid_queue ({path}:{plugin['line']}): Solid Queue's processes run beside "
+                          "Puma, not counted")
+        single = workers.value == 0 and not workers.source.startswith("default")
+        processes = Setting(value=max(workers.value, 1), source=workers.source + (
+            " (0 workers: single mode, 1 process)" if single else "") + notes + assumed)
+        return processes, threads
+
+    def _path_of(self, kind: str) -> str:
+        return _config_path(self.app_dir, self.line, self.env) or {"puma": "config/puma.rb"}.get(kind, "")
+
+    def _puma_threads(self, call: Event | None, events: list[Event], defaults: Mapping[str, Any], path: str,
+                      stopped: str) -> Setting:
+        given = option(self.line.words, "-t", "--threads")
+        if given is not None and _int(given.split(":")[-1]) is not None:
+            return Setting(value=_int(given.split(":")[-1]) or 1, source=f"Procfile {self.line.name}: -t {given}")
+        if call is not None:
+            return Setting(value=int(call["value"]), source=self.origin(events, int(call["value"]), call["path"],
+                                                                          call["line"], call=call, hints=("MAX",)))
+        for name in ("PUMA_MAX_THREADS", "MAX_THREADS"):
+            if _int(self.env.get(name)) is not None:
+                return Setting(value=_int(self.env[name]) or 1, source=f"env {name}{stopped}")
+        value = _int(defaults.get("max_threads")) or 5
+        return Setting(value=value, source=f"default (Puma: {value} threads){stopped}")
+
+    def _puma_workers(self, call: Event | None, events: list[Event], defaults: Mapping[str, Any], path: str,
+                      stopped: str) -> Setting:
+        given = option(self.line.words, "-w", "--workers")
+        if given is not None and _int(given) is not None:
+            return Setting(value=_int(given) or 0, source=f"Procfile {self.line.name}: -w {given}")
+        if call is not None and _int(call["value"]) is not None:
+            value = _int(call["value"]) or 0
+            return Setting(value=value, source=self.origin(events, value, call["path"], call["line"], call=call,
+                                                           hints=("CONCURRENCY", "WORKER", "PROCESS")))
+        if call is not None:
+            self.problem(f"{path}:{call['line']}", f"workers {call['value']!r} is not a number",
+                         f"--set {self.line.name}.processes=N")
+        if _int(self.env.get("WEB_CONCURRENCY")) is not None:
+            return Setting(value=_int(self.env["WEB_CONCURRENCY"]) or 0, source=f"env WEB_CONCURRENCY{stopped}")
+        return Setting(value=_int(defaults.get("workers")) or 0,
+                       source=f"default (Puma: 0 workers = 1 process){stopped}")
+
+    def sidekiq(self, result: Mapping[str, Any] | None) -> tuple[Setting, Setting]:
+        path = self._path_of("sidekiq") or "config/sidekiq.yml"
+        major = sidekiq_major(self.versions)
+        label = f"Sidekiq {major}" + ("" if "sidekiq" in self.versions else ", assumed: no version in Gemfile.lock")
+        processes = Setting(value=1, source="sidekiq: 1 process per dyno")
+        result = result or {}
+        if result.get("error"):
+            self.ruby_error(path, result["error"], f"--set {self.line.name}.threads=N")
+        events: list[Event] = result.get("events", [])
+        given = option(self.line.words, "-c", "--concurrency")
+        if given is not None and _int(given) is not None:
+            value, source = _int(given) or 1, f"Procfile {self.line.name}: -c {given}"
+        elif result.get("concurrency") is not None and _int(result["concurrency"]) is not None:
+            value = _int(result["concurrency"]) or 1
+            source = self.origin(events, value, path, result.get("line"))
+        elif _int(self.env.get("RAILS_MAX_THREADS")) is not None:
+            value = _int(self.env["RAILS_MAX_THREADS"]) or 1
+            source = "env RAILS_MAX_THREADS (Sidekiq's concurrency when none is set)"
+        else:
+            value = 5 if major >= 7 else 10
+            source = f"default ({label}: {value})"
+        capsules = [c for c in result.get("capsules", []) if c.get("name") != "default"]
+        if capsules and major < 7:
+            source += f"; capsules ignored ({label})"
+        elif capsules:
+            parts = [f"{value} ({source})"]
+            for capsule in capsules:
+                size = _int(capsule.get("concurrency")) or value
+                where = self.origin(events, size, path, capsule.get("line")) \
+                    if capsule.get("line") else f"not set: {value} assumed"
+                parts.append(f"capsule {capsule['name']} {size} ({where})")
+                value += size
+            source = " + ".join(parts) + f" = {value}"
+        initializer = self.app_dir / "config/initializers/sidekiq.rb"
+        if initializer.is_file() and "concurrency" in initializer.read_text(encoding="utf-8", errors="replace"):
+            self.problem("config/initializers/sidekiq.rb", "sets concurrency in Ruby code: not read",
+                         f"--set {self.line.name}.threads=N if it differs from {value}")
+        return processes, Setting(value=value, source=source)
+
+    def solid_queue(self, result: Mapping[str, Any] | None) -> tuple[Setting, Setting]:
+        path = self._path_of("solid_queue")
+        result = result or {}
+        if result.get("error"):
+            self.ruby_error(path, result["error"], f"--set {self.line.name}.processes=N and .threads=N")
+        events: list[Event] = result.get("events", [])
+        workers = result.get("workers") if result.get("found") and not result.get("fallback") else None
+        if not workers:
+            why = "no workers in " + path if workers is not None else \
+                f"default (Solid Queue: 1 worker process, 3 threads{'' if result.get('found') else '; no ' + path})"
+            return (Setting(value=1, source=why),
+                    Setting(value=5, source=f"{why}: 3 threads + 2 (polling, heartbeat)"))
+        processes, procs_src, threads, threads_src = 0, [], 0, ""
+        for worker in workers:
+            count = _int(worker.get("processes"))
+            count = 1 if count is None else count
+            line = worker.get("processes_line")
+            procs_src.append(self.origin(events, count, path, line) if line
+                             else "default (Solid Queue: 1 process)")
+            processes += count
+            size = _int(worker.get("threads")) or 3
+            if size >= threads:
+                line = worker.get("threads_line")
+                threads = size
+                threads_src = self.origin(events, size, path, line) if line \
+                    else "default (Solid Queue: 3 threads)"
+        return (Setting(value=processes, source="Solid Queue worker processes: " + " + ".join(procs_src) +
+                        "; its supervisor and dispatchers not counted"),
+                Setting(value=threads + 2, source=f"{threads} threads ({threads_src}) + 2 (Solid Queue's polling "
+                                                  "and heartbeat)"))
+
+
+def _sidekiq_redis(concurrency: int, versions: Mapping[str, str]) -> tuple[Setting, Setting]:
+    """Redis per Sidekiq process: expected C + 1, worst C + 10 (Sidekiq 7+) or C + 5 (Sidekiq 6)."""
+    major = sidekiq_major(versions)
+    label = f"Sidekiq {major}" + ("" if "sidekiq" in versions else ", assumed: no version in Gemfile.lock")
+    expected = Setting(value=concurrency + 1, source=f"C + 1 = {concurrency + 1}: a BRPOP per processor + the "
+                                                     f"heartbeat ({label})")
+    if major >= 7:
+        worst = Setting(value=concurrency + 10, source=f"C + 10 = {concurrency + 10}: the capsules' pools "
+                                                       f"({concurrency}) + the internal pool 10 ({label})")
+    else:
+        worst = Setting(value=concurrency + 5, source=f"C + 5 = {concurrency + 5}: the server pool, concurrency + 5 "
+                                                      f"({label})")
+    return expected, worst
+
+
+def _host(db: Mapping[str, Any]) -> str:
+    host = db.get("host") or "localhost"
+    return f"{host}:{db['port']}" if db.get("port") else str(host)
+
+
+def _apply_flags(types: list[ProcessType], flags: Mapping[str, int], problems: list[Problem],
+                 versions: Mapping[str, str]) -> list[ProcessType]:
+    """``--set TYPE.FIELD=N`` over what the files say: processes, threads (Sidekiq: its Redis too), pool."""
+    by_name = {t.name: t for t in types}
+    for flag, value in flags.items():
+        name, _, field = flag.rpartition(".")
+        source = f"flag --set {flag}"
+        if name not in by_name or field not in FLAG_FIELDS or value < (0 if field == "processes" else 1):
+            have = ", ".join(by_name)
+            what = (f"no process type {name!r} in the Procfile (has {have})" if name not in by_name else
+                    f"{field!r} is not one of {', '.join(FLAG_FIELDS)}" if field not in FLAG_FIELDS else
+                    f"{value} is too small")
+            problems.append(Problem(path=f"--set {flag}", what=what, fix="--set TYPE.processes|threads|pool=N"))
+            continue
+        current = by_name[name]
+        setting = Setting(value=value, source=source)
+        if field == "processes":
+            current = replace(current, processes=setting)
+        elif field == "threads":
+            current = replace(current, threads=setting)
+            if current.server == "sidekiq" and current.redis is not None:
+                current = replace(current, redis=_sidekiq_redis(value, versions))
+        else:
+            pools = current.pools or (Pool(database="primary", kind="activerecord", size=setting),)
+            current = replace(current, pools=tuple(replace(p, size=setting) for p in pools))
+        by_name[name] = current
+    return [by_name[t.name] for t in types]

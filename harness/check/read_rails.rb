@@ -1,0 +1,362 @@
+# frozen_string_literal: true
+
+# connlab check's Ruby half (harness/check/rails.py runs it): reads a Rails app's config files the way
+# Rails, Puma, Sidekiq and Solid Queue read them, and prints one JSON document. Input on stdin:
+#
+#   {"app_dir": "/abs/app", "jobs": [{"id": "db-0", "kind": "database", "path": "config/database.yml",
+#                                      "env": {"RAILS_ENV": "production", ...}}, ...]}
+#
+# kinds: database, puma, sidekiq, queue (Solid Queue's config/queue.yml). Each job runs with ENV set to its
+# "env" and nothing else, under a timeout; whatever it raises becomes {"error": {...}} in its result. The
+# results hold raw facts (values, the lines that set them, the ENV reads and Puma DSL calls in order);
+# rails.py turns them into settings and their sources.
+
+require "json"
+require "yaml"
+require "erb"
+require "uri"
+require "timeout"
+require "pathname"
+require "date"
+
+OUT = $stdout.dup
+$stdout = $stderr # what the app's own code prints must not reach the JSON
+
+# exit! in the app's code ends its job, not this process
+module Kernel
+  def exit!(status = false) = raise(SystemExit.new(status == true ? 0 : 1, "exit!"))
+end
+Process.define_singleton_method(:exit!) { |status = false| raise SystemExit.new(status == true ? 0 : 1, "exit!") }
+
+module Connlab
+  JOB_TIMEOUT = 5
+
+  class << self
+    attr_accessor :app_dir, :events
+  end
+  self.events = []
+
+  # [path relative to the app, line] of the first frame in the app's own files, or nil
+  def self.site(locations)
+    locations.each do |loc|
+      path = loc.path.to_s
+      return [path.delete_prefix("#{app_dir}/"), loc.lineno] if path.start_with?("#{app_dir}/")
+    end
+    nil
+  end
+
+  def self.note(event, locations)
+    where = site(locations)
+    return if where.nil?
+
+    events << event.merge("seq" => events.size, "path" => where[0], "line" => where[1])
+  end
+
+  # the object's identity when it can tell two reads apart (a String ENV returns), else nil
+  def self.ref(value) = value.is_a?(String) ? value.object_id : nil
+
+  def self.plain(value)
+    case value
+    when nil, true, false, Integer, Float, String then value
+    when Symbol then value.to_s
+    else value.to_s
+    end
+  end
+
+  # every ENV read the app's files make: name, whether set, the value returned (a default when unset)
+  module EnvTrace
+    def fetch(key, *args, &block)
+      present = key?(key)
+      value = super
+      Connlab.note({ "kind" => "env", "name" => key.to_s, "set" => present, "value" => Connlab.plain(value),
+                     "ref" => Connlab.ref(value) }, caller_locations(1, 12))
+      value
+    end
+
+    def [](key)
+      value = super
+      Connlab.note({ "kind" => "env", "name" => key.to_s, "set" => !value.nil?, "value" => value,
+                     "ref" => Connlab.ref(value) }, caller_locations(1, 12))
+      value
+    end
+  end
+  ENV.singleton_class.prepend(EnvTrace)
+
+  # this machine's processor count, as Rails 7.1's puma.rb reads it for its workers
+  module CpuTrace
+    %i[processor_count physical_processor_count available_processor_count nprocessors].each do |name|
+      define_method(name) do |*args|
+        value = super(*args)
+        Connlab.note({ "kind" => "cpus", "name" => name.to_s, "value" => value }, caller_locations(1, 12))
+        value
+      end
+    end
+  end
+
+  # Puma's DSL, recording the calls connlab needs (and never loading a plugin)
+  module PumaTrace
+    def threads(min, max)
+      super
+      Connlab.note({ "kind" => "dsl", "name" => "threads", "value" => Integer(max), "ref" => Connlab.ref(max) },
+                   caller_locations(1, 12))
+    end
+
+    def workers(count)
+      super
+      Connlab.note({ "kind" => "dsl", "name" => "workers", "value" => Connlab.plain(count), "ref" => Connlab.ref(count) },
+                   caller_locations(1, 12))
+    end
+
+    def preload_app!(answer = true)
+      super
+      Connlab.note({ "kind" => "dsl", "name" => "preload_app!", "value" => answer }, caller_locations(1, 12))
+    end
+
+    def plugin(name)
+      Connlab.note({ "kind" => "dsl", "name" => "plugin", "value" => name.to_s }, caller_locations(1, 12))
+    end
+
+    # DSL methods of newer Pumas than the one installed here (before_worker_boot ...): recorded, ignored
+    def method_missing(name, *args, &block)
+      return super if name.to_s.start_with?("to_")
+
+      Connlab.note({ "kind" => "dsl", "name" => "unknown", "value" => name.to_s }, caller_locations(1, 12))
+      nil
+    end
+
+    def respond_to_missing?(name, include_private = false) = !name.to_s.start_with?("to_") || super
+  end
+
+  # Rails.env and Rails.root for ERB in YAML files (Rails itself is not loaded)
+  class Inquirer < String
+    def method_missing(name, *args)
+      name.end_with?("?") ? self == name.to_s.chomp("?") : super
+    end
+
+    def respond_to_missing?(name, include_private = false) = name.end_with?("?") || super
+  end
+
+  def self.with_rails_stub
+    stub = Module.new
+    stub.define_singleton_method(:name) { "Rails" }
+    stub.define_singleton_method(:inspect) { "Rails" }
+    stub.define_singleton_method(:to_s) { "Rails" }
+    stub.define_singleton_method(:env) { Inquirer.new(ENV.fetch("RAILS_ENV", "development")) }
+    root = Pathname(app_dir)
+    stub.define_singleton_method(:root) { root }
+    Object.const_set(:Rails, stub) unless defined?(::Rails)
+    yield
+  ensure
+    Object.send(:remove_const, :Rails) if defined?(::Rails) && ::Rails.equal?(stub)
+  end
+
+  # ERB, then YAML (aliases and merge keys allowed), as Rails and Sidekiq do: [data, the parse tree]
+  def self.render_yaml(rel, trim_mode: nil)
+    erb = ERB.new(File.read(File.join(app_dir, rel)), trim_mode: trim_mode)
+    erb.filename = File.join(app_dir, rel)
+    text = with_rails_stub { erb.result(binding) }
+    data = YAML.safe_load(text, permitted_classes: [Symbol, Date, Time], aliases: true)
+    [data, Psych.parse(text)]
+  end
+
+  def self.anchors(node, found = {})
+    found[node.anchor] = node if node.respond_to?(:anchor) && node.anchor && !node.is_a?(Psych::Nodes::Alias)
+    (node.children || []).each { |child| anchors(child, found) } if node.respond_to?(:children)
+    found
+  end
+
+  # the [key, value] nodes for +key+ in a mapping (keys "name" or ":name"), following merge keys as YAML does
+  def self.pair(node, key, anchors, depth = 0)
+    node = anchors[node.anchor] if node.is_a?(Psych::Nodes::Alias)
+    return nil unless node.is_a?(Psych::Nodes::Mapping) && depth < 32
+
+    pairs = node.children.each_slice(2).to_a
+    hit = pairs.reverse.find { |k, _| k.is_a?(Psych::Nodes::Scalar) && [key.to_s, ":#{key}"].include?(k.value) }
+    return hit if hit
+
+    pairs.each do |k, v|
+      next unless k.is_a?(Psych::Nodes::Scalar) && k.value == "<<"
+
+      (v.is_a?(Psych::Nodes::Sequence) ? v.children : [v]).each do |merged|
+        found = pair(merged, key, anchors, depth + 1)
+        return found if found
+      end
+    end
+    nil
+  end
+
+  # the line (1-based) of the key at +path+ (strings for mapping keys, integers for sequence items), or nil
+  def self.line_of(tree, path)
+    return nil unless tree.respond_to?(:root) && tree.root
+
+    known = anchors(tree)
+    node = tree.root
+    path.each_with_index do |step, i|
+      node = known[node.anchor] if node.is_a?(Psych::Nodes::Alias)
+      if step.is_a?(Integer)
+        return nil unless node.is_a?(Psych::Nodes::Sequence) && node.children[step]
+
+        node = node.children[step]
+        return node.start_line + 1 if i == path.size - 1
+      else
+        found = pair(node, step, known)
+        return nil if found.nil?
+        return found[0].start_line + 1 if i == path.size - 1
+
+        node = found[1]
+      end
+    end
+    nil
+  end
+
+  def self.fetch_key(hash, key)
+    return nil unless hash.is_a?(Hash)
+
+    [key.to_s, key.to_sym, ":#{key}"].each { |k| return hash[k] if hash.key?(k) }
+    nil
+  end
+
+  def self.url_facts(url)
+    uri = URI.parse(url.to_s)
+    query = URI.decode_www_form(uri.query.to_s).to_h
+    scheme = uri.scheme.to_s
+    { "adapter" => { "postgres" => "postgresql" }.fetch(scheme, scheme), "host" => uri.host, "port" => uri.port,
+      "pool" => query["max_connections"] || query["pool"] }
+  rescue URI::Error => e
+    { "error" => "#{e.class}: #{e.message.lines.first.to_s.strip}" }
+  end
+
+  # config/database.yml for one environment: each database's adapter, pool, host, and where they came from
+  def self.database(job)
+    env = ENV.fetch("RAILS_ENV", "development")
+    data, tree = File.exist?(File.join(app_dir, job["path"])) ? render_yaml(job["path"]) : [{}, nil]
+    raise "not a mapping of environments" unless data.is_a?(Hash)
+
+    section = data[env]
+    named = section.is_a?(Hash) && !section.empty? && section.values.all?(Hash)
+    configs = if named then section.map { |name, h| [name, h, [env, name]] }
+              elsif section.is_a?(Hash) then [["primary", section, [env]]]
+              elsif section.is_a?(String) then [["primary", { "url" => section }, [env]]]
+              elsif ENV["DATABASE_URL"] then [["primary", {}, [env]]]
+              else []
+              end
+    databases = configs.map do |name, h, path|
+      env_url = "#{name.upcase}_DATABASE_URL"
+      env_url = "DATABASE_URL" if ENV[env_url].nil? && name == "primary" && ENV["DATABASE_URL"]
+      url, url_from = if ENV[env_url] then [ENV[env_url], "env #{env_url}"]
+                      elsif h["url"] then [h["url"], "#{job['path']}:#{line_of(tree, path + ['url'])}"]
+                      end
+      from_url = url ? url_facts(url) : {}
+      pool_key = h.key?("max_connections") ? "max_connections" : "pool"
+      { "name" => name, "adapter" => from_url["adapter"] || h["adapter"], "host" => from_url["host"] || h["host"],
+        "port" => from_url["port"] || h["port"], "replica" => h["replica"] == true, "url_from" => url_from,
+        "url_error" => from_url["error"], "url_pool" => from_url["pool"], "pool" => plain(h[pool_key]),
+        "pool_key" => pool_key, "pool_line" => (line_of(tree, path + [pool_key]) if h.key?(pool_key)) }
+    end
+    { "environments" => data.keys.map(&:to_s), "env" => env, "databases" => databases }
+  end
+
+  def self.puma(job)
+    require "puma"
+    require "puma/configuration"
+    require "puma/dsl"
+    Puma::DSL.prepend(PumaTrace) unless Puma::DSL.ancestors.include?(PumaTrace)
+    source = File.read(File.join(app_dir, job["path"]))
+    if source.include?("processor_count") || source.include?("nprocessors")
+      require "etc"
+      Etc.singleton_class.prepend(CpuTrace) unless Etc.singleton_class.ancestors.include?(CpuTrace)
+      begin
+        require "concurrent-ruby"
+        Concurrent.singleton_class.prepend(CpuTrace) unless Concurrent.singleton_class.ancestors.include?(CpuTrace)
+      rescue LoadError
+        nil
+      end
+    end
+    conf = Puma::Configuration.new({}, {}) { |_user, file, _default| file.load(File.join(app_dir, job["path"])) }
+    defaults = { "workers" => conf.options.default_options[:workers],
+                 "max_threads" => conf.options.default_options[:max_threads], "puma" => Puma::Const::PUMA_VERSION }
+    begin
+      conf.load
+    rescue Exception => e # rubocop:disable Lint/RescueException -- the app's code: report whatever it raises
+      return { "defaults" => defaults, "error" => describe(e, job["path"]) }
+    end
+    { "defaults" => defaults }
+  end
+
+  # config/sidekiq.yml: concurrency (environment section first) and capsules, with their lines
+  def self.sidekiq(job)
+    data, tree = render_yaml(job["path"], trim_mode: "-")
+    data ||= {}
+    raise "not a mapping" unless data.is_a?(Hash)
+
+    env = ENV["APP_ENV"] || ENV["RAILS_ENV"] || ENV["RACK_ENV"] || "development"
+    section = fetch_key(data, env)
+    scope = lambda do |key|
+      if section.is_a?(Hash) && !fetch_key(section, key).nil? then [fetch_key(section, key), [env, key]]
+      elsif !fetch_key(data, key).nil? then [fetch_key(data, key), [key]]
+      end
+    end
+    concurrency, where = scope.call("concurrency")
+    capsules, capsules_at = scope.call("capsules")
+    capsules = capsules.is_a?(Hash) ? capsules : {}
+    { "concurrency" => plain(concurrency), "line" => where && line_of(tree, where),
+      "capsules" => capsules.map do |name, conf|
+        value = fetch_key(conf, "concurrency")
+        { "name" => name.to_s, "concurrency" => plain(value),
+          "line" => value.nil? ? nil : line_of(tree, capsules_at + [name.to_s, "concurrency"]) }
+      end }
+  end
+
+  # config/queue.yml (Solid Queue, read as its Configuration does): the workers' threads and processes
+  def self.queue(job)
+    env = ENV.fetch("RAILS_ENV", "development")
+    return { "found" => false } unless File.exist?(File.join(app_dir, job["path"]))
+
+    data, tree = render_yaml(job["path"])
+    data ||= {}
+    raise "not a mapping" unless data.is_a?(Hash)
+
+    section, base = data[env].is_a?(Hash) ? [data[env], [env]] : [data, []]
+    configured = section.slice("workers", "dispatchers", "scheduler")
+    return { "found" => true, "fallback" => true } if configured.empty?
+
+    workers = Array(configured["workers"]).each_with_index.map do |w, i|
+      w = {} unless w.is_a?(Hash)
+      { "threads" => plain(w["threads"]), "processes" => plain(w["processes"]),
+        "threads_line" => w.key?("threads") ? line_of(tree, base + ["workers", i, "threads"]) : nil,
+        "processes_line" => w.key?("processes") ? line_of(tree, base + ["workers", i, "processes"]) : nil }
+    end
+    { "found" => true, "fallback" => false, "workers" => workers,
+      "dispatchers" => Array(configured["dispatchers"]).size, "workers_line" => line_of(tree, base + ["workers"]) }
+  end
+
+  def self.describe(error, rel)
+    where = (error.backtrace_locations || []).find { |loc| loc.path.to_s.end_with?("/#{rel}") }
+    line = where&.lineno
+    line ||= error.line if error.respond_to?(:line) && error.line.is_a?(Integer)
+    line ||= error.message[/:(\d+):/, 1]&.to_i if error.is_a?(ScriptError)
+    message = error.message.lines.first.to_s.strip.gsub("#{app_dir}/", "").sub(/\A#{Regexp.escape(rel)}:\d+:\s*/, "")
+    { "class" => error.class.name, "message" => message, "line" => line,
+      "key" => error.is_a?(KeyError) && error.receiver.equal?(ENV) ? error.key.to_s : nil }
+  end
+
+  def self.run(job)
+    self.events = []
+    ENV.replace(job["env"].transform_values(&:to_s))
+    result = Timeout.timeout(job.fetch("timeout_s", JOB_TIMEOUT)) { send(job["kind"], job) }
+    result.merge("events" => events)
+  rescue Timeout::Error
+    limit = job.fetch("timeout_s", JOB_TIMEOUT)
+    { "error" => { "class" => "Timeout", "message" => "did not finish within #{limit} s", "line" => nil },
+      "events" => events }
+  rescue Exception => e # rubocop:disable Lint/RescueException -- the app's code: report whatever it raises
+    { "error" => describe(e, job["path"]), "events" => events }
+  end
+end
+
+request = JSON.parse($stdin.read)
+Connlab.app_dir = File.realpath(request.fetch("app_dir"))
+Dir.chdir(Connlab.app_dir)
+results = request.fetch("jobs").to_h { |job| [job.fetch("id"), Connlab.run(job)] }
+OUT.write(JSON.generate({ "ruby" => RUBY_VERSION, "results" => results }))
+OUT.flush

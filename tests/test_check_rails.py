@@ -1,0 +1,336 @@
+"""connlab check's Rails reader against the fixture apps, every figure and its source worked out by hand from the files.
+
+Line numbers are the fixtures' (tests/fixtures/apps/*); the env given is what ``--env`` would give (RAILS_ENV
+defaults to production).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.check import rails_files
+from harness.check.model import AppConfig, ProcessType
+from harness.check.rails import read_rails
+
+APPS = Path(__file__).resolve().parent / "fixtures" / "apps"
+
+
+def read(name: str | Path, env: dict[str, str] | None = None, flags: dict[str, int] | None = None) -> AppConfig:
+    app = name if isinstance(name, Path) else APPS / name
+    return read_rails(app, env=env or {}, flags=flags or {})
+
+
+def of(config: AppConfig, name: str) -> ProcessType:
+    return next(t for t in config.process_types if t.name == name)
+
+
+def pools(process: ProcessType) -> list[tuple[str, int, str, str]]:
+    return [(p.database, p.size.value, p.size.source, p.server) for p in process.pools]
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+# -- rails72-sidekiq -------------------------------------------------------------------------------------------------
+
+def test_rails72_sidekiq_as_shipped() -> None:
+    config = read("rails72-sidekiq")
+    assert config.framework == "rails"
+    assert config.versions == {"rails": "7.2.2", "puma": "6.6.0", "sidekiq": "7.3.2"}
+    assert config.problems == ()
+    assert [(t.name, t.role, t.server) for t in config.process_types] == [
+        ("web", "web", "puma"), ("worker", "worker", "sidekiq"), ("release", "release", "rake")]
+    web = of(config, "web")
+    # web: workers ENV.fetch("WEB_CONCURRENCY", 2) on line 18 (unset: 2) x threads_count =
+    # ENV.fetch("RAILS_MAX_THREADS", 3) on line 14 (unset: 3); preload_app! on line 19
+    assert web.processes.value == 2
+    assert web.processes.source == "config/puma.rb:18 (WEB_CONCURRENCY unset); preload_app! (config/puma.rb:19)"
+    assert (web.threads.value, web.threads.source) == (3, "config/puma.rb:14 (RAILS_MAX_THREADS unset)")
+    # pool: <%= ENV.fetch("RAILS_MAX_THREADS") { 5 } %> on database.yml:7, merged into production by <<: *default
+    assert pools(web) == [("primary", 5, "config/database.yml:7 (RAILS_MAX_THREADS unset)", "")]
+    assert web.redis is None
+    worker = of(config, "worker")
+    # sidekiq.yml:2 concurrency 10; Sidekiq 7.3.2: Redis C + 1 = 11 expected, C + 10 = 20 at worst
+    assert (worker.processes.value, worker.threads.value, worker.threads.source) == (1, 10, "config/sidekiq.yml:2")
+    assert pools(worker) == pools(web)
+    assert worker.redis is not None
+    assert [s.value for s in worker.redis] == [11, 20]
+    assert "Sidekiq 7" in worker.redis[1].source
+    release = of(config, "release")
+    # bin/rails db:migrate: 1 thread, its connection + the advisory lock's own connection on the primary
+    assert (release.processes.value, release.threads.value) == (1, 2)
+    assert [p.size.value for p in release.pools] == [2]
+    assert "advisory lock" in release.pools[0].size.source
+
+
+def test_rails72_env_changes_threads_workers_and_pool() -> None:
+    env = {"RAILS_MAX_THREADS": "5", "WEB_CONCURRENCY": "3"}
+    config = read("rails72-sidekiq", env)
+    web = of(config, "web")
+    # 3 workers x 5 threads, pool 5: all three from the env, read on their lines
+    assert (web.processes.value, web.processes.source.split(";")[0]) == (3, "env WEB_CONCURRENCY (config/puma.rb:18)")
+    assert (web.threads.value, web.threads.source) == (5, "env RAILS_MAX_THREADS (config/puma.rb:14)")
+    assert pools(web) == [("primary", 5, "env RAILS_MAX_THREADS (config/database.yml:7)", "")]
+    # Sidekiq reads RAILS_MAX_THREADS only when no concurrency is set: sidekiq.yml's 10 stays
+    assert of(config, "worker").threads.value == 10
+
+
+def test_database_url_merges_into_primary_as_rails_does() -> None:
+    # DATABASE_URL's ?pool=8 overrides database.yml's pool (url components win), its host is the primary's server
+    env = {"DATABASE_URL": "postgres://shop:secret@db.example.com:5432/shop?pool=8"}
+    web = of(read("rails72-sidekiq", env), "web")
+    assert pools(web) == [("primary", 8, "env DATABASE_URL (pool=8)", "")]
+
+
+def test_flags_win_over_files_and_env() -> None:
+    env = {"RAILS_MAX_THREADS": "5"}
+    config = read("rails72-sidekiq", env, {"web.threads": 8, "web.processes": 4, "web.pool": 8, "worker.threads": 20})
+    web, worker = of(config, "web"), of(config, "worker")
+    assert (web.processes.value, web.processes.source) == (4, "flag --set web.processes")
+    assert (web.threads.value, web.threads.source) == (8, "flag --set web.threads")
+    assert pools(web) == [("primary", 8, "flag --set web.pool", "")]
+    # the worker's concurrency from the flag, and its Redis with it: 21 .. 30 (Sidekiq 7)
+    assert (worker.threads.value, worker.threads.source) == (20, "flag --set worker.threads")
+    assert worker.redis is not None and [s.value for s in worker.redis] == [21, 30]
+    assert pools(worker) == [("primary", 5, "env RAILS_MAX_THREADS (config/database.yml:7)", "")]
+    assert config.problems == ()
+
+
+def test_unknown_flags_are_problem_lines() -> None:
+    config = read("rails72-sidekiq", flags={"wrker.threads": 3, "web.foo": 1})
+    assert [p.line() for p in config.problems] == [
+        "--set wrker.threads: no process type 'wrker' in the Procfile (has web, worker, release); "
+        "--set TYPE.processes|threads|pool=N",
+        "--set web.foo: 'foo' is not one of processes, threads, pool; --set TYPE.processes|threads|pool=N"]
+
+
+# -- rails8-multidb --------------------------------------------------------------------------------------------------
+
+def test_rails8_multidb_as_shipped() -> None:
+    config = read("rails8-multidb")
+    assert config.versions == {"rails": "8.0.2", "puma": "6.6.0", "solid_queue": "1.1.5"}
+    assert config.problems == ()
+    web = of(config, "web")
+    assert (web.role, web.server) == ("web", "puma")  # ./bin/thrust ./bin/rails server
+    # puma.rb sets no workers and WEB_CONCURRENCY is unset: single mode, 1 process x 3 threads (line 14)
+    assert (web.processes.value, web.processes.source) == (1, "default (Puma: 0 workers = 1 process)")
+    assert (web.threads.value, web.threads.source) == (3, "config/puma.rb:14 (RAILS_MAX_THREADS unset)")
+    # four databases, each a pool per process: primary, cache and queue inherit pool 5 (database.yml:7) through
+    # <<: *primary_production and <<: *default; cable sets pool 10 on line 37, on its own host
+    expected = [("primary", 5, "config/database.yml:7 (RAILS_MAX_THREADS unset)", ""),
+                ("cache", 5, "config/database.yml:7 (RAILS_MAX_THREADS unset)", ""),
+                ("queue", 5, "config/database.yml:7 (RAILS_MAX_THREADS unset)", ""),
+                ("cable", 10, "config/database.yml:37", "cable-db.internal")]
+    assert pools(web) == expected
+    jobs = of(config, "jobs")
+    # bin/jobs: Solid Queue, a worker: JOB_CONCURRENCY unset -> 1 process (queue.yml:8), 3 threads (queue.yml:7)
+    # + 2 (polling, heartbeat) = 5, as Solid Queue sizes its pool
+    assert (jobs.role, jobs.server) == ("worker", "solid_queue")
+    assert jobs.processes.value == 1
+    assert jobs.processes.source.startswith("Solid Queue worker processes: config/queue.yml:8 (JOB_CONCURRENCY unset)")
+    assert (jobs.threads.value, jobs.threads.source) == (
+        5, "3 threads (config/queue.yml:7) + 2 (Solid Queue's polling and heartbeat)")
+    assert pools(jobs) == expected
+    assert jobs.redis is None
+    release = of(config, "release")  # ./bin/rails db:prepare: 2 on the primary, 1 on each other database
+    assert [(p.database, p.size.value) for p in release.pools] == [("primary", 2), ("cache", 1), ("queue", 1),
+                                                                    ("cable", 1)]
+
+
+def test_rails8_env_workers_from_puma_itself_and_solid_queue_in_puma() -> None:
+    env = {"WEB_CONCURRENCY": "2", "JOB_CONCURRENCY": "3", "RAILS_MAX_THREADS": "4", "SOLID_QUEUE_IN_PUMA": "1",
+           "DATABASE_HOST": "pg.example.com"}
+    config = read("rails8-multidb", env)
+    web = of(config, "web")
+    # 2 processes from Puma's own WEB_CONCURRENCY default; the plugin line (24) runs only with SOLID_QUEUE_IN_PUMA
+    assert web.processes.value == 2
+    assert web.processes.source == ("env WEB_CONCURRENCY; plugin :solid_queue (config/puma.rb:24): Solid Queue's "
+                                    "processes run beside Puma, not counted")
+    assert (web.threads.value, web.threads.source) == (4, "env RAILS_MAX_THREADS (config/puma.rb:14)")
+    # primary moved to DATABASE_HOST: cache and queue follow it (merged from primary_production); cable stays apart
+    assert [(p.database, p.size.value, p.server) for p in web.pools] == [
+        ("primary", 4, ""), ("cache", 4, ""), ("queue", 4, ""), ("cable", 10, "cable-db.internal")]
+    jobs = of(config, "jobs")  # 3 worker processes x (3 + 2) threads
+    assert (jobs.processes.value, jobs.threads.value) == (3, 5)
+    assert "env JOB_CONCURRENCY (config/queue.yml:8)" in jobs.processes.source
+
+
+def test_named_database_url_and_other_adapters(tmp_path: Path) -> None:
+    app = write(tmp_path, {
+        "Procfile": "web: bundle exec puma\n",
+        "config/database.yml": "production:\n  primary:\n    adapter: postgresql\n    pool: 7\n"
+                               "  cache:\n    adapter: postgresql\n"
+                               "  errors:\n    adapter: sqlite3\n    database: storage/errors.sqlite3\n"})
+    env = {"CACHE_DATABASE_URL": "postgresql://cache.example.com:6432/cache?pool=3"}
+    web = of(read(app, env), "web")
+    # primary pool 7 (line 4), cache from CACHE_DATABASE_URL on its own server, sqlite3 noted, not counted
+    assert pools(web) == [
+        ("primary", 7, "config/database.yml:4; not Postgres, not counted: errors (sqlite3)", ""),
+        ("cache", 3, "env CACHE_DATABASE_URL (pool=3)", "cache.example.com:6432")]
+    # no puma.rb: Puma's defaults
+    assert (web.processes.value, web.threads.value) == (1, 5)
+    assert web.threads.source == "default (Puma: 5 threads)"
+
+
+def test_pool_absent_is_rails_default(tmp_path: Path) -> None:
+    app = write(tmp_path, {"Procfile": "web: bin/rails server\n",
+                           "config/database.yml": "production:\n  adapter: postgresql\n  database: x\n"})
+    assert pools(of(read(app), "web")) == [("primary", 5, "default (Rails: 5)", "")]
+
+
+# -- rails-broken ----------------------------------------------------------------------------------------------------
+
+def test_rails_broken_gives_problem_lines_not_exceptions() -> None:
+    config = read("rails-broken")
+    assert [p.line() for p in config.problems] == [
+        "config/database.yml:9: NoMethodError: undefined method `application' for Rails:Module; "
+        "--set web.pool=N, worker.pool=N",
+        'config/puma.rb:3: ENV.fetch("RAILS_MAX_THREADS") raised KeyError: RAILS_MAX_THREADS is not set; '
+        "--env RAILS_MAX_THREADS=... or --set web.threads=N"]
+    assert config.versions == {}  # no Gemfile.lock
+    web = of(config, "web")
+    assert web.pools == ()
+    # puma.rb stopped before threads and workers: Puma's defaults, saying so
+    assert (web.processes.value, web.threads.value) == (1, 5)
+    assert web.threads.source == "default (Puma: 5 threads); config/puma.rb stopped at line 3"
+    worker = of(config, "worker")
+    # sidekiq.yml: the production section's :concurrency: (line 7, SIDEKIQ_CONCURRENCY unset: 8) over the top
+    # level's 5; no Gemfile.lock: Sidekiq 6 assumed, Redis 8 + 1 .. 8 + 5
+    assert (worker.threads.value, worker.threads.source) == (8, "config/sidekiq.yml:7 (SIDEKIQ_CONCURRENCY unset)")
+    assert worker.redis is not None and [s.value for s in worker.redis] == [9, 13]
+    assert "assumed" in worker.redis[1].source
+    clock, console = of(config, "clock"), of(config, "console")
+    assert (clock.role, clock.server, console.role, console.server) == ("oneoff", "unknown", "oneoff", "rails")
+    assert clock.threads.source == ("unknown process type clock (bundle exec clockwork config/clock.rb): counted as "
+                                    "a one-off: 1 thread")
+    assert (console.processes.value, console.threads.value) == (1, 1)
+
+
+def test_rails_broken_with_env_and_flags() -> None:
+    # the variable given: puma.rb runs to its end (2 workers, line 6; 4 threads, line 3); the pool by flag
+    config = read("rails-broken", {"RAILS_MAX_THREADS": "4"}, {"web.pool": 4, "worker.pool": 8})
+    assert [p.path for p in config.problems] == ["config/database.yml:9"]
+    web = of(config, "web")
+    assert (web.processes.value, web.threads.value, web.threads.source) == (
+        2, 4, "env RAILS_MAX_THREADS (config/puma.rb:3)")
+    assert pools(web) == [("primary", 4, "flag --set web.pool", "")]
+    assert pools(of(config, "worker")) == [("primary", 8, "flag --set worker.pool", "")]
+
+
+# -- more of Puma, Sidekiq, the Procfile -----------------------------------------------------------------------------
+
+RAILS71_PUMA = """\
+max_threads_count = ENV.fetch("RAILS_MAX_THREADS") { 5 }
+min_threads_count = ENV.fetch("RAILS_MIN_THREADS") { max_threads_count }
+threads min_threads_count, max_threads_count
+
+if ENV["RAILS_ENV"] == "production"
+  require "concurrent-ruby"
+  workers Integer(ENV.fetch("WEB_CONCURRENCY") { Concurrent.physical_processor_count })
+end
+before_worker_boot { }
+puts "the app's own output"
+"""
+
+
+def test_rails71_puma_attributes_max_threads_and_the_processor_count(tmp_path: Path) -> None:
+    app = write(tmp_path, {"config/puma.rb": RAILS71_PUMA,
+                           "config/database.yml": "production:\n  adapter: postgresql\n"})
+    config = read(app)
+    web = of(config, "web")  # no Procfile: assumed
+    assert web.command == "bundle exec puma -C config/puma.rb"
+    assert web.processes.source.endswith("; web assumed (no Procfile)")
+    # max threads from line 1's default, not RAILS_MIN_THREADS (line 2) whose default is the same 5
+    assert (web.threads.value, web.threads.source) == (5, "config/puma.rb:1 (RAILS_MAX_THREADS unset)")
+    # workers from this machine's processor count (Puma 6's before_worker_boot ignored by Puma 5.6 here)
+    assert web.processes.source.startswith("config/puma.rb:7 (this machine's processor count)")
+    assert [p.path for p in config.problems] == ["config/puma.rb:7"]
+    config = read(app, {"RAILS_MAX_THREADS": "3", "RAILS_MIN_THREADS": "3", "WEB_CONCURRENCY": "2"})
+    web = of(config, "web")
+    assert web.threads.source == "env RAILS_MAX_THREADS (config/puma.rb:1)"
+    assert web.processes.source.startswith("env WEB_CONCURRENCY (config/puma.rb:7)")
+    assert config.problems == ()
+
+
+def test_procfile_options_and_inline_env(tmp_path: Path) -> None:
+    app = write(tmp_path, {
+        "Procfile": "web: RAILS_MAX_THREADS=8 bundle exec puma -w 3 -C config/puma.rb\n"
+                    "worker: bundle exec sidekiq -c 4 -q default\n",
+        "config/puma.rb": 'n = ENV.fetch("RAILS_MAX_THREADS", 3)\nthreads n, n\nworkers 2\n',
+        "config/database.yml": 'production:\n  adapter: postgresql\n  pool: <%= ENV.fetch("RAILS_MAX_THREADS", 5) %>\n',
+        "Gemfile.lock": "GEM\n  specs:\n    sidekiq (6.5.12)\n"})
+    config = read(app)
+    web, worker = of(config, "web"), of(config, "worker")
+    # -w 3 on the command line wins over workers 2 (line 3); RAILS_MAX_THREADS=8 before the command: threads 8 and
+    # pool 8 for web only
+    assert (web.processes.value, web.processes.source) == (3, "Procfile web: -w 3")
+    assert web.threads.source == "Procfile web: RAILS_MAX_THREADS=8 (config/puma.rb:1)"
+    assert pools(web) == [("primary", 8, "Procfile web: RAILS_MAX_THREADS=8 (config/database.yml:3)", "")]
+    # -c 4 (Sidekiq 6.5: Redis 5 .. 9); its pool 5 from line 3's default
+    assert (worker.threads.value, worker.threads.source) == (4, "Procfile worker: -c 4")
+    assert worker.redis is not None and [s.value for s in worker.redis] == [5, 9]
+    assert pools(worker) == [("primary", 5, "config/database.yml:3 (RAILS_MAX_THREADS unset)", "")]
+
+
+def test_sidekiq7_capsules_and_defaults(tmp_path: Path) -> None:
+    lock = "GEM\n  specs:\n    sidekiq (7.3.2)\n"
+    app = write(tmp_path / "capsules", {
+        "Procfile": "worker: bundle exec sidekiq\n", "Gemfile.lock": lock,
+        "config/database.yml": "production:\n  adapter: postgresql\n",
+        "config/sidekiq.yml": ":concurrency: 6\n:capsules:\n  :single:\n    :concurrency: 1\n"
+                              "    :queues: [serial]\n  bulk:\n    concurrency: 3\n"})
+    worker = of(read(app), "worker")
+    # 6 (line 1) + capsule single 1 (line 4) + capsule bulk 3 (line 7) = 10 threads; Redis 11 .. 20
+    assert worker.threads.value == 10
+    assert worker.threads.source == ("6 (config/sidekiq.yml:1) + capsule single 1 (config/sidekiq.yml:4) + "
+                                     "capsule bulk 3 (config/sidekiq.yml:7) = 10")
+    assert worker.redis is not None and [s.value for s in worker.redis] == [11, 20]
+    bare = write(tmp_path / "bare", {"Procfile": "worker: bundle exec sidekiq\n", "Gemfile.lock": lock})
+    worker = of(read(bare), "worker")  # no sidekiq.yml: Sidekiq 7's default 5, or RAILS_MAX_THREADS
+    assert (worker.threads.value, worker.threads.source) == (5, "default (Sidekiq 7: 5)")
+    worker = of(read(bare, {"RAILS_MAX_THREADS": "7"}), "worker")
+    assert (worker.threads.value, worker.threads.source.split(" (")[0]) == (7, "env RAILS_MAX_THREADS")
+
+
+def test_missing_files_and_sections(tmp_path: Path) -> None:
+    app = write(tmp_path, {"Procfile": "web: bundle exec puma\n"})
+    assert [p.line() for p in read(app).problems] == [
+        "config/database.yml: not found, and no DATABASE_URL; --set web.pool=N"]
+    write(tmp_path, {"config/database.yml": "development:\n  adapter: postgresql\n"})
+    assert [p.line() for p in read(app).problems] == [
+        "config/database.yml: no production environment (has development); --env RAILS_ENV=... or --set web.pool=N"]
+    assert of(read(app, {"RAILS_ENV": "development"}), "web").pools[0].size.value == 5
+
+
+def test_a_config_file_named_on_the_command_line_that_is_not_there(tmp_path: Path) -> None:
+    app = write(tmp_path, {"Procfile": "web: bundle exec puma -C config/puma/heroku.rb\n",
+                           "config/database.yml": "production:\n  adapter: postgresql\n"})
+    assert [p.line() for p in read(app).problems] == [
+        "Procfile: web: -C config/puma/heroku.rb: no such file in the app; --set web.threads=N and "
+        "--set web.processes=N"]
+
+
+def test_ruby_that_hangs_or_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = write(tmp_path, {"Procfile": "web: bundle exec puma\n",
+                           "config/database.yml": "production:\n  adapter: postgresql\n  pool: <%= sleep 5 %>\n"})
+    monkeypatch.setattr(rails_files, "JOB_TIMEOUT_S", 0.3)
+    assert [p.line() for p in read(app).problems] == [
+        "config/database.yml: Timeout: did not finish within 0.3 s; --set web.pool=N"]
+    monkeypatch.setattr("harness.check.rails_files.shutil.which", lambda name: None)
+    problems = read(app).problems
+    assert [(p.path, p.what) for p in problems] == [("config/database.yml", "not read: no ruby on PATH")]
+
+
+@pytest.mark.parametrize("name", ["rails72-sidekiq", "rails8-multidb", "rails-broken"])
+def test_a_read_takes_well_under_a_second(name: str) -> None:
+    read(name)  # warm the page cache
+    started = time.perf_counter()
+    read(name)
+    assert time.perf_counter() - started < 0.8
