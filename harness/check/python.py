@@ -1,0 +1,371 @@
+"""Read a Python app's folder (Django, Flask, plain Python) into an ``AppConfig``.
+
+The process types come from the ``Procfile`` (no Procfile but gunicorn: one ``web: gunicorn``):
+
+* ``gunicorn``: processes = workers, threads = threads, as gunicorn settles them: its command line, then
+  ``GUNICORN_CMD_ARGS``, then the config file (``-c FILE``, else ``./gunicorn.conf.py``), then its defaults
+  (workers = env ``WEB_CONCURRENCY`` else 1, threads 1, the sync worker; threads > 1 makes it gthread; gevent and
+  eventlet run a greenlet per connection: threads = ``worker_connections``, default 1000). The config file is
+  Python: it runs as gunicorn runs it, in a process of its own (``gunicorn_eval.py``) with only the env given,
+  stopped after ``TIMEOUT_S``; one that raises is one problem line, and the defaults stand.
+* ``celery ... worker``: ``--concurrency``/``-c`` (or ``--autoscale MAX,MIN``, or ``CELERY_WORKER_CONCURRENCY`` in
+  Django's settings); prefork (the default pool) is N child processes of 1 thread, ``--pool threads|gevent|
+  eventlet`` one process of N, ``solo`` one of 1. Without a concurrency Celery starts one child per CPU of the dyno,
+  unknown here: a problem line. ``celery beat``: one process, one thread (counted as a one-off).
+* ``rq worker``: 1 process, 1 thread (a work horse forked per job); ``rq worker-pool -n N``: N.
+  ``dramatiq``: ``--processes`` (default: CPUs, a problem line) x ``--threads`` (default 8).
+* ``release``: the release phase (role release); anything else: a one-off, 1 process of 1 thread (a problem
+  line says it was not understood); a ``web`` that is not gunicorn: 1 x 1, with a problem line.
+
+Pools per process, every process type connecting to every database: Django's ``DATABASES`` (``django_db``), or
+for a Flask / SQLAlchemy app one ``sqlalchemy`` pool whose size is not read from the code: ``--set
+sqlalchemy.pool_size=N --set sqlalchemy.max_overflow=N``, else SQLAlchemy's QueuePool defaults 5 + 10 (a problem
+line). Flags ``--set <type>.processes|threads|pool=N`` win over everything (``pool``: the SQLAlchemy pool_size or
+the Django pool's max_size of that type). Celery's and RQ's Redis connections are not counted (redis=None).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.check.django_db import DjangoApp, read_django
+from harness.check.django_settings import dotted, env_names
+from harness.check.gunicorn_eval import MARKER
+from harness.check.model import AppConfig, Pool, Problem, ProcessType, Role, Setting
+from harness.check.py_procfile import VAR, Command, options, procfile, split
+from harness.check.pydeps import Deps, read_deps, versions
+
+TIMEOUT_S = 5.0  # for gunicorn.conf.py to run
+_EVAL = Path(__file__).with_name("gunicorn_eval.py")
+_GUNICORN = {"-w": "workers", "--workers": "workers", "--threads": "threads", "-k": "worker_class",
+             "--worker-class": "worker_class", "--worker-connections": "worker_connections", "-c": "config",
+             "--config": "config"}
+_CELERY = {"-c": "concurrency", "--concurrency": "concurrency", "-P": "pool", "--pool": "pool",
+           "--autoscale": "autoscale"}
+
+
+@dataclass
+class _Read:
+    app_dir: Path
+    env: Mapping[str, str]
+    flags: Mapping[str, int]
+    django: DjangoApp | None
+    problems: list[Problem] = field(default_factory=list)
+    evaluated: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any] | None] = field(default_factory=dict)
+
+
+def _cli_setting(cmd: Command, found: tuple[int, str, str], fix: str, problems: list[Problem]) -> Setting | None:
+    """A number from the command line, its source naming the env variable it was expanded from, if any."""
+    index, value, spelling = found
+    written = cmd.raw[index].removeprefix(f"{spelling}=")
+    variables = [m.group(1) or m.group(3) for m in VAR.finditer(written)]
+    given = [v for v in variables if v in cmd.env]
+    source = f"Procfile {cmd.name}: {spelling}"
+    try:
+        number = int(value, 0)
+    except ValueError:
+        problems.append(Problem(path=f"Procfile:{cmd.line}", what=f"{cmd.name}: {spelling} {written!r} is not "
+                                f"a number{' (' + ', '.join(variables) + ' not given)' if variables else ''}",
+                                fix=fix if not variables else f"--env {variables[0]}=N, or {fix}"))
+        return None
+    return Setting(value=number, source=f"env {given[0]} ({source})" if given else source)
+
+
+def _evaluate(read: _Read, config: Path, env: Mapping[str, str], fix: str) -> dict[str, Any] | None:
+    key = (str(config), tuple(sorted(env.items())))
+    if key in read.evaluated:
+        return read.evaluated[key]
+    shown = str(config.relative_to(read.app_dir)) if config.is_relative_to(read.app_dir) else str(config)
+    error, answer = None, None
+    try:
+        process = subprocess.Popen([sys.executable, "-I", "-B", str(_EVAL), str(read.app_dir), str(config)],
+                                   cwd=read.app_dir, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            out, err = process.communicate(timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # its own session: the config's children go with it
+            process.communicate()
+            out, err, error = "", "", f"did not finish in {TIMEOUT_S:g} s"
+        lines = [line for line in out.splitlines() if line.startswith(MARKER)]
+        if lines:
+            answer = json.loads(lines[-1][len(MARKER):], object_hook=dict)
+            if answer.get("error"):
+                error = f"raised {answer['error']}"
+        elif error is None:
+            last = (err.strip().splitlines() or [""])[-1][:120]
+            error = f"exited with code {process.returncode} without its settings" + (f" ({last})" if last else "")
+    except OSError as exc:
+        error = f"could not be run ({exc.strerror})"
+    if error is not None:
+        missing = re.fullmatch(r"raised KeyError: '([A-Z][A-Z0-9_]*)'", error)
+        hint = f"--env {missing.group(1)}=VALUE, or " if missing else ""
+        read.problems.append(Problem(path=shown, what=error, fix=f"gunicorn's defaults assumed; {hint}{fix}"))
+    settings = None if error is not None or answer is None else dict(answer.get("settings", {}))
+    read.evaluated[key] = settings
+    return settings
+
+
+def _assignments(config: Path) -> dict[str, ast.stmt]:
+    """Setting name -> its last assignment in the file (for the source's line)."""
+    found: dict[str, ast.stmt] = {}
+    try:
+        tree = ast.parse(config.read_text(errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return found
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            continue
+        for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+            if isinstance(target, ast.Name) and (target.id not in found or found[target.id].lineno < node.lineno):
+                found[target.id] = node
+    return found
+
+
+def _gunicorn(cmd: Command, read: _Read) -> tuple[Setting, Setting]:
+    problems, name = read.problems, cmd.name
+    fix = f"--set {name}.processes=N --set {name}.threads=N"
+    cli = options(cmd.args, _GUNICORN)
+    from_env = options(split(cmd.env.get("GUNICORN_CMD_ARGS", "")) or [], _GUNICORN)
+    chosen = cli.get("config") or from_env.get("config")
+    config: Path | None = read.app_dir / "gunicorn.conf.py"
+    if chosen is not None:
+        location = chosen[1].removeprefix("file:")
+        if location.startswith("python:"):
+            location = location.removeprefix("python:").replace(".", "/") + ".py"
+        config = read.app_dir / location
+        if not config.is_file():
+            problems.append(Problem(path=f"Procfile:{cmd.line}", what=f"{name}: gunicorn config {location} not found",
+                                    fix=f"gunicorn's defaults assumed; {fix}"))
+            config = None
+    elif config is not None and not config.is_file():
+        config = None
+    settings = _evaluate(read, config, cmd.env, fix) if config is not None else None
+    lines = _assignments(config) if config is not None and settings is not None else {}
+    shown = str(config.relative_to(read.app_dir)) if config is not None and config.is_relative_to(read.app_dir) \
+        else str(config)
+    values: dict[str, tuple[Any, str]] = {}
+    for setting in ("workers", "threads", "worker_class", "worker_connections"):
+        if setting in cli:
+            values[setting] = (cli[setting][1], "cli")
+        elif setting in from_env:
+            values[setting] = (from_env[setting][1], f"env GUNICORN_CMD_ARGS ({from_env[setting][2]})")
+        elif settings is not None and setting in settings:
+            node = lines.get(setting)
+            at = f"{shown}:{node.lineno}" if node is not None else shown
+            used = env_names(node, cmd.env) if node is not None else []
+            values[setting] = (settings[setting], f"env {used[0]} ({at})" if used else at)
+            if setting == "workers" and node is not None and any(
+                    isinstance(n, ast.Call) and dotted(n.func).endswith("cpu_count") for n in ast.walk(node)):
+                problems.append(Problem(path=at, what=f"workers from this machine's CPU count ({settings[setting]} "
+                                        "here), not the dyno's", fix=f"--set {name}.processes=N"))
+
+    def number(setting: str, default: Setting, flag: str) -> Setting:
+        if setting not in values:
+            return default
+        value, source = values[setting]
+        if source == "cli":
+            return _cli_setting(cmd, cli[setting], f"--set {name}.{flag}=N", problems) or default
+        try:
+            return Setting(value=value if isinstance(value, int) else int(str(value), 0), source=source)
+        except ValueError:
+            problems.append(Problem(path=source, what=f"{setting} {value!r} is not a number",
+                                    fix=f"gunicorn's default assumed; --set {name}.{flag}=N"))
+            return default
+
+    web_concurrency = cmd.env.get("WEB_CONCURRENCY", "")
+    default_workers = Setting(value=int(web_concurrency), source="env WEB_CONCURRENCY") \
+        if web_concurrency.isdigit() else Setting(value=1, source="default (gunicorn: 1 worker)")
+    workers = number("workers", default_workers, "processes")
+    worker_class = str(values.get("worker_class", ("sync", ""))[0])
+    kind = worker_class.rsplit(".", 1)[-1].lower()
+    if "gevent" in kind or "eventlet" in kind:
+        connections = number("worker_connections", Setting(value=1000, source="default (gunicorn: 1000 "
+                                                                              "worker_connections)"), "threads")
+        threads = Setting(value=connections.value, source=f"{connections.source}: {kind}, a greenlet per connection")
+    else:
+        threads = number("threads", Setting(value=1, source="default (gunicorn: 1 thread, sync worker)"), "threads")
+        if kind not in ("sync", "syncworker", "gthread", "threadworker"):
+            at = f"Procfile:{cmd.line}" if values["worker_class"][1] == "cli" else values["worker_class"][1]
+            problems.append(Problem(path=at,
+                                    what=f"{name}: worker class {worker_class} not known to connlab (requests at "
+                                    f"once per process)", fix=f"assumed {threads.value}; --set {name}.threads=N"))
+    return workers, threads
+
+
+def _worker(cmd: Command, read: _Read) -> tuple[str, Role, Setting, Setting] | None:
+    """(server, role, processes, threads) of celery, rq and dramatiq lines; None for a command not known."""
+    name, where = cmd.name, f"Procfile:{cmd.line}"
+    if cmd.program == "rq" and cmd.args[:1] not in (["worker"], ["worker-pool"]):
+        return None
+    if cmd.program == "rq":
+        if cmd.args[:1] == ["worker-pool"]:
+            given = options(cmd.args, {"-n": "n", "--num-workers": "n"}).get("n")
+            count = _cli_setting(cmd, given, f"--set {name}.processes=N", read.problems) if given else None
+            return "rq", "worker", count or Setting(value=1, source="default (rq worker-pool: 1 worker)"), \
+                Setting(value=1, source="rq: 1 thread (a work horse forked per job)")
+        return "rq", "worker", Setting(value=1, source="rq worker: 1 process"), \
+            Setting(value=1, source="rq: 1 thread (a work horse forked per job)")
+    if cmd.program == "dramatiq":
+        found = options(cmd.args, {"-p": "p", "--processes": "p", "-t": "t", "--threads": "t"})
+        threads = _cli_setting(cmd, found["t"], f"--set {name}.threads=N", read.problems) if "t" in found \
+            else None
+        processes = _cli_setting(cmd, found["p"], f"--set {name}.processes=N", read.problems) if "p" in found \
+            else None
+        if processes is None and f"{name}.processes" not in read.flags:
+            read.problems.append(Problem(path=where, what=f"{name}: dramatiq without --processes starts one per CPU "
+                                         "of the dyno, not known here", fix=f"assumed 1; --set {name}.processes=N"))
+        return "dramatiq", "worker", processes or Setting(value=1, source="unknown (dramatiq: one per CPU)"), \
+            threads or Setting(value=8, source="default (dramatiq: 8 threads)")
+    if "worker" not in cmd.args:
+        if "beat" not in cmd.args:
+            return None
+        return "celery", "oneoff", Setting(value=1, source="celery beat: 1 process"), \
+            Setting(value=1, source="celery beat: 1 thread")
+    found = options(cmd.args, _CELERY)
+    pool = found["pool"][1] if "pool" in found else "prefork"
+    threaded = pool in ("threads", "gevent", "eventlet")
+    flag = f"{name}.threads" if threaded else f"{name}.processes"
+    concurrency = None
+    if "concurrency" in found:
+        concurrency = _cli_setting(cmd, found["concurrency"], f"--set {flag}=N", read.problems)
+    elif "autoscale" in found:
+        _, value, spelling = found["autoscale"]
+        top = value.split(",")[0]
+        concurrency = Setting(value=int(top), source=f"Procfile {name}: {spelling} (its maximum)") \
+            if top.isdigit() else None
+    elif read.django is not None and (setting := read.django.setting("CELERY_WORKER_CONCURRENCY")) is not None \
+            and isinstance(setting[0], int):
+        concurrency = Setting(value=setting[0], source=f"{setting[1]} CELERY_WORKER_CONCURRENCY")
+    if concurrency is None and "concurrency" not in found and pool != "solo" and flag not in read.flags:
+        read.problems.append(Problem(path=where, what=f"{name}: celery worker without --concurrency starts one "
+                                     f"{'thread' if threaded else 'child process'} per CPU of the dyno, not known here",
+                                     fix=f"assumed 1; add --concurrency N, or --set {flag}=N"))
+    count = concurrency or Setting(value=1, source="unknown (celery: one per CPU of the dyno)")
+    if pool == "solo":
+        return "celery", "worker", Setting(value=1, source="celery --pool solo: 1 process"), \
+            Setting(value=1, source="celery --pool solo: 1 thread")
+    if threaded:
+        return "celery", "worker", Setting(value=1, source=f"celery --pool {pool}: 1 process"), count
+    if pool not in ("prefork", "processes"):
+        read.problems.append(Problem(path=where, what=f"{name}: celery pool {pool!r} not known to connlab",
+                                     fix=f"counted as prefork; --set {name}.processes=N --set {name}.threads=N"))
+    return "celery", "worker", count, Setting(value=1, source="celery prefork: 1 thread per child process")
+
+
+def _process_type(cmd: Command, read: _Read) -> ProcessType:
+    role: Role
+    known = _worker(cmd, read) if cmd.program in ("celery", "rq", "dramatiq") else None
+    if cmd.program == "gunicorn":
+        server, role = "gunicorn", "web"
+        processes, threads = _gunicorn(cmd, read)
+    elif known is not None:
+        server, role, processes, threads = known
+    else:
+        server = cmd.program if cmd.program in ("manage.py", "celery", "rq", "dramatiq") else "unknown"
+        role = "web" if cmd.name == "web" else "oneoff"
+        processes, threads = Setting(value=1, source=f"{cmd.name}: 1 process"), \
+            Setting(value=1, source=f"{cmd.name}: 1 thread")
+        if cmd.name != "release":
+            how = "1 process, 1 thread" if role == "web" else "a one-off (1 process, 1 thread, at most 1 " \
+                "connection per database)"
+            fix = "--set web.processes=N --set web.threads=N" if role == "web" else \
+                f"--set {cmd.name}.processes=N if it runs more than one"
+            read.problems.append(Problem(path=f"Procfile:{cmd.line}", what=f"{cmd.name}: `{cmd.text[:60]}` is not a "
+                                         f"server connlab reads: counted as {how}", fix=fix))
+    if cmd.name == "release":
+        role = "release"
+    if cmd.pgbouncer:
+        read.problems.append(Problem(path=f"Procfile:{cmd.line}", what=f"{cmd.name} runs behind pgbouncer on the "
+                                     "dyno: Postgres sees pgbouncer's pool, not these connections",
+                                     fix="the figures are the app's side; pgbouncer's default_pool_size bounds "
+                                     "Postgres's"))
+    for field_name in ("processes", "threads"):
+        key = f"{cmd.name}.{field_name}"
+        if key in read.flags:
+            flagged = Setting(value=read.flags[key], source=f"flag --set {key}")
+            processes, threads = (flagged, threads) if field_name == "processes" else (processes, flagged)
+    return ProcessType(name=cmd.name, command=cmd.text, role=role, server=server, processes=processes,
+                       threads=threads)
+
+
+def _sqlalchemy(read: _Read, deps: Deps, name: str) -> Pool:
+    def given(key: str, default: int) -> Setting:
+        for flag in ((f"{name}.pool", f"sqlalchemy.{key}") if key == "pool_size" else (f"sqlalchemy.{key}",)):
+            if flag in read.flags:
+                return Setting(value=read.flags[flag], source=f"flag --set {flag}")
+        return Setting(value=default, source="default (SQLAlchemy QueuePool)")
+    return Pool(database="default", kind="sqlalchemy", size=given("pool_size", 5), overflow=given("max_overflow", 10))
+
+
+def _pools(process: ProcessType, read: _Read, deps: Deps, sqlalchemy: bool) -> tuple[Pool, ...]:
+    pools = []
+    flag = f"{process.name}.pool"
+    for database in read.django.databases if read.django is not None else []:
+        if database.pool is None:
+            pools.append(Pool(database=database.alias, kind="django-per-thread", size=Setting(
+                value=process.threads.value, source=f"a connection per thread: {database.note}")))
+            continue
+        minimum, maximum = database.pool
+        if flag in read.flags:
+            maximum = Setting(value=read.flags[flag], source=f"flag --set {flag}")
+        pools.append(Pool(database=database.alias, kind="django-pool", size=maximum, min_size=minimum))
+    if sqlalchemy:
+        pools.append(_sqlalchemy(read, deps, process.name))
+    if flag in read.flags and pools and not any(p.kind in ("django-pool", "sqlalchemy") for p in pools):
+        read.problems.append(Problem(path=f"--set {flag}", what="Django opens a connection per thread here (no "
+                                     "OPTIONS['pool']): there is no pool size",
+                                     fix=f"use --set {process.name}.threads=N"))
+    return tuple(pools)
+
+
+def _check_flags(read: _Read, names: list[str]) -> None:
+    for key in read.flags:
+        prefix, _, setting = key.rpartition(".")
+        if (prefix == "sqlalchemy" and setting in ("pool_size", "max_overflow")) or \
+                (prefix in names and setting in ("processes", "threads", "pool")):
+            continue
+        read.problems.append(Problem(path=f"--set {key}", what="not a setting of this app", fix="use "
+                                     f"<type>.processes, .threads or .pool for a type of the Procfile "
+                                     f"({', '.join(names) or 'none'}), or sqlalchemy.pool_size, "
+                                     "sqlalchemy.max_overflow"))
+
+
+def read_python(app_dir: Path, *, env: Mapping[str, str], flags: Mapping[str, int]) -> AppConfig:
+    """The app's process types, each with its processes, threads and pools, every figure with its source."""
+    app_dir = app_dir.resolve()
+    deps = read_deps(app_dir)
+    is_django = (app_dir / "manage.py").is_file() or deps.has("django") is not None
+    framework = "django" if is_django else "flask" if deps.has("flask") else "python"
+    read = _Read(app_dir=app_dir, env=env, flags=flags, django=read_django(app_dir, env) if is_django else None)
+    read.problems.extend(deps.problems)
+    commands = procfile(app_dir, env, deps, read.problems)
+    found_in = deps.has("sqlalchemy", "flask-sqlalchemy")
+    sqlalchemy = (found_in is not None and not is_django) or any(k.startswith("sqlalchemy.") for k in flags)
+    processes = [_process_type(cmd, read) for cmd in commands]
+    types = tuple(ProcessType(**{**vars(p), "pools": _pools(p, read, deps, sqlalchemy)}) for p in processes)
+    if read.django is not None:
+        read.problems.extend(read.django.problems)
+    missing = [f"--set sqlalchemy.{key}=N" for key in ("pool_size", "max_overflow") if f"sqlalchemy.{key}" not in flags]
+    if sqlalchemy and missing:
+        read.problems.append(Problem(path=found_in or "--set", what="SQLAlchemy's pool (create_engine pool_size, "
+                                     "max_overflow) is not read from the code: assumed QueuePool's defaults, 5 + 10 "
+                                     "per process", fix=" ".join(missing)))
+    if read.django is None and not sqlalchemy:
+        listed = next((n for n in ("requirements.txt", "pyproject.toml") if (app_dir / n).is_file()), "Procfile")
+        read.problems.append(Problem(path=listed, what="neither Django nor SQLAlchemy found (requirements."
+                                     "txt, pyproject.toml): no database connections counted",
+                                     fix="--set sqlalchemy.pool_size=N --set sqlalchemy.max_overflow=N if it uses "
+                                     "SQLAlchemy"))
+    _check_flags(read, [p.name for p in types])
+    return AppConfig(framework=framework, process_types=types, versions=versions(deps), problems=tuple(read.problems))
