@@ -74,6 +74,8 @@ def scenario_for(result: CheckResult, *, name: str) -> dict[str, Any]:
     if worker is not None:
         document["tiers"]["worker"] = {"processes": _dynos(result, worker) * worker.processes.value,
                                        "concurrency": worker.threads.value, "pool": _pool(worker)}
+        if worker.server == "rq":  # a fork per job: the sample app's RQ worker
+            document["tiers"]["worker"]["kind"] = "forking"
         document["traffic"].update({"enqueue_share": 0.2, "job_ms": 1000, "jobs_per_enqueue": 2})
     extras = [{"group": p.name, "count": _dynos(result, p), "at_s": 0, "hold_s": TRAFFIC_S,
                "connections": max(1, len([pool for pool in p.pools if not pool.server][:1]))}
