@@ -70,7 +70,13 @@ def check_fits(name: str, tmp_path: Path) -> None:
     assert isinstance(observed, dict)
     assert observed["peak_method"] == "log-events"
     assert observed["rejected"] == 0
-    assert observed["peak"] == redis["predicted"]["expected"] == redis["capacity"]  # type: ignore[index]
+    # the cache pools are exact (5 per web process); Sidekiq's C + 1 too, so Rails lands on the capacity;
+    # dramatiq's two consumers open 1 or 2 (predict.py), so the twin lands on 11 or 12 of 12
+    expected, capacity = redis["predicted"]["expected"], redis["capacity"]  # type: ignore[index]
+    assert expected <= observed["peak"] <= capacity
+    assert name.startswith("redis") or observed["peak"] == expected == capacity
+    assert {g["group"]: g["observed_peak"] for g in redis["groups"]  # type: ignore[attr-defined]
+            if g["group"].startswith("web")} == {"web.1": 5, "web.2": 5}
     assert redis["exhaustion"]["observed"] is False  # type: ignore[index]
     assert redis_errors(document) == {}
     failed = document["requests"]["failed"]  # type: ignore[index]
