@@ -22,6 +22,9 @@ ERROR_KINDS = ("pool_timeout", "server_full", "redis_full", "connection_lost", "
 EVENT_ACTIONS = ("scale", "deploy", "kill_backends", "restart_postgres", "kill_redis_clients")
 FORK_SAFETY = ("safe", "unsafe")
 WORKER_KINDS = ("threaded", "forking")
+#: the web server, per app: Puma or Unicorn for rails, gunicorn for python ("" = the app's default)
+WEB_SERVERS = {"rails": ("puma", "unicorn"), "python": ("gunicorn",)}
+ORMS = ("sqlalchemy", "django")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +49,28 @@ class WebTier:
     pool: int
     checkout_timeout_s: float = 5.0
     fork_safety: str = "safe"
+    #: "" = the app's default (Puma, gunicorn); "unicorn" on rails: forked processes of one thread each
+    server: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DjangoPool:
+    """Django 5.1+'s native psycopg pool (``OPTIONS: {"pool": {...}}``) in each process."""
+
+    min_size: int
+    max_size: int
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Orm:
+    """The Python twin's database layer: SQLAlchemy's QueuePool (``pool`` of the tier), or Django's ORM with
+    ``CONN_MAX_AGE`` (0: a connection per request, closed after it; > 0: one per thread, kept) or its native
+    pool (then CONN_MAX_AGE must be 0)."""
+
+    name: str = "sqlalchemy"
+    conn_max_age: int = 0
+    pool: DjangoPool | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,11 +206,12 @@ class Plan:
     traffic: Traffic
     events: tuple[Event, ...]
     expect: Expectations
+    orm: Orm = Orm()
 
 
 def _web(r: Reader, raw: Any) -> WebTier:
     data = r.mapping(raw, "tiers.web", ("dynos", "processes", "threads", "pool", "checkout_timeout_s",
-                                        "fork_safety"))
+                                        "fork_safety", "server"))
     if raw is None:
         r.problem("tiers.web", "is required: dynos, processes, threads, pool")
     return WebTier(
@@ -196,7 +222,35 @@ def _web(r: Reader, raw: Any) -> WebTier:
         checkout_timeout_s=r.number(data, "checkout_timeout_s", "tiers.web", minimum=0,
                                     default=5.0, exclusive_min=True),
         fork_safety=r.text(data, "fork_safety", "tiers.web", choices=FORK_SAFETY, default="safe"),
+        server="" if data.get("server") is None else r.text(data, "server", "tiers.web",
+                                                             choices=("puma", "unicorn", "gunicorn")),
     )
+
+
+def _orm(r: Reader, raw: Any) -> Orm:
+    """``orm: django`` (or sqlalchemy) with ``django: {conn_max_age: N, pool: {min_size, max_size, timeout_s}}``."""
+    name = raw.get("orm", "sqlalchemy")
+    if name not in ORMS:
+        r.problem("orm", f"must be one of {', '.join(ORMS)}, got {name!r}")
+        return Orm()
+    settings = r.mapping(raw.get("django"), "django", ("conn_max_age", "pool"))
+    pool = None
+    if settings.get("pool") is not None:
+        raw_pool = r.mapping(settings.get("pool"), "django.pool", ("min_size", "max_size", "timeout_s"))
+        pool = DjangoPool(
+            min_size=r.integer(raw_pool, "min_size", "django.pool", minimum=0, default=0),
+            max_size=r.integer(raw_pool, "max_size", "django.pool", minimum=1),
+            timeout_s=r.number(raw_pool, "timeout_s", "django.pool", minimum=0, exclusive_min=True, default=30.0),
+        )
+    orm = Orm(name=name, conn_max_age=r.integer(settings, "conn_max_age", "django", minimum=0, default=0), pool=pool)
+    if name != "django" and raw.get("django") is not None:
+        r.problem("django", "applies with orm: django only")
+    if pool is not None and orm.conn_max_age != 0:
+        r.problem("django.conn_max_age", "must be 0 with django.pool (Django refuses persistent connections "
+                  "with its pool)")
+    if pool is not None and pool.min_size > pool.max_size:
+        r.problem("django.pool.min_size", f"must be at most max_size ({pool.max_size})")
+    return orm
 
 
 def _worker(r: Reader, raw: Any) -> WorkerTier | None:
@@ -342,7 +396,7 @@ def _expect(r: Reader, raw: Any) -> Expectations:
 
 
 TOP_KEYS = ("name", "description", "app", "postgres", "redis", "tiers", "extras", "traffic",
-            "events", "expect")
+            "events", "expect", "orm", "django")
 
 
 def parse_plan(raw: Any, path: Path) -> Plan:
@@ -383,10 +437,16 @@ def parse_plan(raw: Any, path: Path) -> Plan:
         traffic=traffic,
         events=_events(r, data.get("events"), traffic.duration_s),
         expect=_expect(r, data.get("expect")),
+        orm=_orm(r, data),
     )
-    if plan.worker is not None and plan.worker.kind == "forking" and plan.app != "python":
-        r.problem("tiers.worker.kind", "forking workers (RQ) exist in the python app only; use kind: threaded "
-                  "(Sidekiq) for rails")
+    if plan.web.server and plan.app in WEB_SERVERS and plan.web.server not in WEB_SERVERS[plan.app]:
+        r.problem("tiers.web.server", f"the {plan.app} app runs {' or '.join(WEB_SERVERS[plan.app])}, "
+                  f"got {plan.web.server!r}")
+    if plan.web.server == "unicorn" and plan.app == "rails" and plan.web.threads != 1:
+        r.problem("tiers.web.threads", f"Unicorn runs one thread per process; set threads: 1 "
+                  f"(got {plan.web.threads})")
+    if plan.orm.name == "django" and plan.app != "python":
+        r.problem("orm", "django is the python app's; the rails app uses ActiveRecord")
     if plan.traffic.job_redis_ms > 0 and plan.traffic.enqueue_share == 0:
         r.problem("traffic.job_redis_ms", "jobs read the cache but no request enqueues any; set enqueue_share "
                   "above 0 or job_redis_ms to 0")
