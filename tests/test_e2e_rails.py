@@ -18,6 +18,7 @@ import pytest
 from harness.stack.apps import RAILS_PACKAGES, rails_missing
 from tests.helpers import processes_under
 from tests.test_e2e_python import ROOT, only_results, resource, run_cli, validate
+from tests.test_report_e2e import check_autoscale_report
 
 MISSING = rails_missing()
 needs_rails = pytest.mark.skipif(
@@ -94,6 +95,8 @@ def test_autoscale_crosses_capacity_mid_run(tmp_path: Path) -> None:
     first_refusal = next(e["t"] for e in events if e["what"].startswith("postgres refused its first"))
     assert first_refusal >= scaled_to_5 - 3  # refusals start once the new dynos are up, not before
     assert {g for g in groups(document, "postgres")} >= {"web.4", "web.5"}
+    # the same run's report.html, drawn in headless Chromium, against its series
+    check_autoscale_report(document, tmp_path)
 
 
 def test_missing_ruby_is_one_line_naming_the_packages(tmp_path: Path) -> None:

@@ -1,14 +1,11 @@
-"""The autoscale run's own report.html, drawn in headless Chromium, against the series the run wrote."""
+"""The autoscale run's own report.html, drawn in headless Chromium, against the series the run wrote
+(run by tests/test_e2e_rails.py's autoscale test)."""
 
 from __future__ import annotations
 
 import csv
-import uuid
 from pathlib import Path
 
-from tests.helpers import processes_under
-from tests.test_e2e_python import ROOT, only_results, run_cli
-from tests.test_e2e_rails import needs_rails
 from tests.test_htmlreport import _rendered, _traces
 
 
@@ -17,12 +14,8 @@ def rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-@needs_rails
-def test_the_autoscale_report_plots_what_the_run_measured(tmp_path: Path) -> None:
-    marker = uuid.uuid4().hex
-    result = run_cli(ROOT / "harness" / "scenarios" / "autoscale.yaml", tmp_path, marker)
-    assert result.returncode == 0, result.stderr[-3000:]
-    document = only_results(tmp_path)
+def check_autoscale_report(document: dict[str, object], tmp_path: Path) -> None:
+    """Called by tests/test_e2e_rails.py's autoscale test on its own run (one run of 16 s serves both)."""
     run_dir = Path(str(document["run_dir"]))
     state, summary = _rendered(run_dir / "report.html", tmp_path)
     assert state == "yes", summary
@@ -47,4 +40,3 @@ def test_the_autoscale_report_plots_what_the_run_measured(tmp_path: Path) -> Non
     assert refused["x"] and min(refused["x"]) >= int(scaled[1])
     assert sum(refused["y"]) == len(rows(run_dir / "refusals.csv")) == document["resources"][0]["observed"]["rejected"]  # type: ignore[index]
     assert postgres["predicted expected"]["y"][-1] == 33
-    assert processes_under(marker) == []
