@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import env_with_marker, processes_under, wait_for_line
+from tests.test_series import check_series
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT.parent / "shared" / "contract" / "results.schema.json"
@@ -67,6 +68,7 @@ def test_shipped_python_scenario(name: str, tmp_path: Path) -> None:
         assert pg["exhaustion"] == {"predicted": "exhausts", "observed": True}
         assert pg["observed"]["peak"] == pg["capacity"] == 10  # type: ignore[index]
         assert kinds.get("server_full", 0) > 0
+        check_series(document)  # the series files beside results.json agree with it
     if name == "pool-starvation":
         assert kinds.get("pool_timeout", 0) > 0 and pg["observed"]["peak"] == 1  # type: ignore[index]
         assert document["verdict"]["config_fits"] is False  # type: ignore[index]
