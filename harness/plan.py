@@ -78,7 +78,7 @@ class WorkerTier:
     """``processes`` job-worker processes, each running ``concurrency`` jobs at once.
 
     ``threaded`` runs jobs on threads (Sidekiq, dramatiq); ``forking`` forks a
-    process per job (RQ, Resque-style; Python only).
+    process per job (RQ for the twin; a Resque-style worker for Rails, lib/connlab_resque.rb).
     """
 
     processes: int

@@ -8,12 +8,23 @@ Postgres, per group (T = threads, S = pool, P = processes per dyno, D = dynos)::
     worker.i  expected = min(C, S)            worst case = S          (C = concurrency)
               forking (RQ): expected = C, worst = C (+ 1 when the parent
               connects before forking: the unsafe pattern)
+              forking (Rails, Resque-style): expected = worst = C (the
+              guidance's before_fork closes the worker's own before it forks);
+              unsafe: C + 1 both (ActiveRecord discards inherited pools, so
+              every child opens its own beside the parent's shared one)
     extra     expected = worst = count x connections x overlapping bursts
               (rake tasks, consoles; a burst repeated every_s overlaps the
               next ones while it holds: the most bursts holding at one instant)
 
     expected (resource) = sum over groups = D x P x min(T, S) + W x min(C, S) + extras
     capacity            = max_connections - superuser_reserved_connections
+
+Measured, the Rails forking worker (``connlab run rails-forking-worker-safe`` /
+``-unsafe``: C = 3, 100 ms jobs, queue kept full, Postgres 15 with SSL): worker.1
+peak 3 in 10 of 10 runs safe, no failed job; 4 in 10 of 10 unsafe, 38-56 failed
+jobs in 4-5 s (every job that finished; users saw none). On Rails 7.2
+(``--backend docker``, no SSL there): 3 and 4, one run each, the unsafe jobs
+failing with PG::UnableToSend "lost synchronization with server".
 
 The expected figures assume the traffic reaches the database: a web tier whose
 requests never query (db_share = 1 - enqueue_share - cache_share = 0) and a
@@ -53,6 +64,9 @@ process ever used at one instant)::
                   pubsub thread, one per running work horse), worst = 4C (a
                   horse recording its result holds a second: a WATCH pipeline
                   and a call inside it); the supervisor opens none
+              forking (Rails, Resque-style): expected = worst = 2C (each
+                  worker's BLPOP connection, kept; each running child's own,
+                  Resque's reconnect after fork, closed before it exits)
               + the worker's cache pool when jobs read the cache (job_redis_ms
                   > 0; size C, an RQ horse opens its own): expected 1, worst C
     capacity  = maxclients (the harness's one connection has a slot of its own)
@@ -88,6 +102,8 @@ cache, LPUSH / EVALSHA for enqueues, BRPOP for fetchers)::
                              3 with jobs reading the cache (acks overlapping a consumer's fetch)
     RQ 3C .. 4C              C = 3: 12 in 5 of 7 runs, 11 in 2 (forking-worker-safe: 2 per RQ worker, 2 per
                              horse, at most 6 horse connections open at once), 9 twice (forking-worker-unsafe)
+    Resque-style 2C          C = 3: 6 in 20 of 20 runs (rails-forking-worker-safe / -unsafe, 10 each, 100 ms jobs,
+                             queue kept full; also on Rails 7.2 / redis-rb 5.3, --backend docker, 2 runs)
     worker cache pool        C = 3, jobs reading the cache 200 ms: 3 (Sidekiq and dramatiq, 2 runs each);
                              RQ C = 3, 100 ms: 15 = 4C + C (jobs 100 ms, 2 per enqueue, queue kept full)
     full Redis               redis-full (12) and rails-redis-full (16): peak exactly capacity in 26 of 26
@@ -201,13 +217,15 @@ class Forecast:
         return bool(self.after_events)
 
 
-def _worker_postgres(worker: WorkerTier) -> tuple[int, int]:
+def _worker_postgres(worker: WorkerTier, app: str) -> tuple[int, int]:
     """Postgres connections of one worker process: (expected, worst case)."""
     c, s = worker.concurrency, worker.pool
     if worker.kind == "forking":
         # one work horse per job, one thread each: one connection per running job whatever the pool;
-        # an unsafe parent also keeps the connection it opened before forking
-        return c, c + (1 if worker.fork_safety == "unsafe" else 0)
+        # an unsafe parent also keeps the connection it opened before forking (the Rails worker's children
+        # all open their own beside it, ActiveRecord's, so it is sure to be there with them: C + 1)
+        unsafe = 1 if worker.fork_safety == "unsafe" else 0
+        return c + (unsafe if app == "rails" else 0), c + unsafe
     return min(c, s), s
 
 
@@ -244,7 +262,11 @@ def _web_postgres(plan: Plan, versions: Mapping[str, str]) -> tuple[int, int]:
 def _worker_redis(plan: Plan, worker: WorkerTier, versions: Mapping[str, str]) -> tuple[int, int]:
     """Redis connections of one worker process: (expected, worst case)."""
     c = worker.concurrency
-    if worker.kind == "forking":
+    if worker.kind == "forking" and plan.app == "rails":
+        # the Resque-style worker: each of the C workers keeps its BLPOP connection; each running child opens
+        # its own (Resque's reconnect after fork) and closes it before it exits; the supervisor opens none
+        expected, worst = 2 * c, 2 * c
+    elif worker.kind == "forking":
         # RQ 3: each of the C workers keeps two (its fetch connection and its pubsub thread); each running
         # horse opens its own (redis-py does not share a pool across fork), and a second while it records
         # its result (a WATCH pipeline and a call inside it); the supervisor opens none
@@ -272,7 +294,7 @@ def _postgres(plan: Plan, dynos: int, versions: Mapping[str, str]) -> ResourcePr
         for i in range(1, dynos + 1)
     ]
     if plan.worker is not None:
-        expected, worst = _worker_postgres(plan.worker)
+        expected, worst = _worker_postgres(plan.worker, plan.app)
         expected = expected if plan.traffic.enqueue_share > 0 else 0
         groups += [
             GroupPrediction(group=f"worker.{i}", tier="worker", expected=expected, worst_case=worst)

@@ -173,6 +173,7 @@ def test_redis_enqueue_only_web_is_one_per_process_up_to_the_threads() -> None:
     ("rails", "threaded", 5 + 1, 5 + 5),   # Sidekiq: a BRPOP per processor + the heartbeat; its pool C + 5
     ("python", "threaded", 1, 5 + 2),      # dramatiq: two consumers sharing 1, 2 when fetches overlap; + acks
     ("python", "forking", 3 * 5, 4 * 5),   # RQ: 2 per worker + 1 per running horse; a horse's second
+    ("rails", "forking", 2 * 5, 2 * 5),    # Resque-style: each worker's BLPOP + its running child's own
 ])
 def test_redis_worker_rules(app: str, kind: str, expected: int, worst: int) -> None:
     plan = plan_of(WEB_2X5, app=app, enqueue_share=0.5, worker={"concurrency": 5, "pool": 5, "kind": kind})
@@ -181,6 +182,30 @@ def test_redis_worker_rules(app: str, kind: str, expected: int, worst: int) -> N
     cached = plan_of(WEB_2X5, app=app, enqueue_share=0.5, job_redis_ms=100,
                      worker={"concurrency": 5, "pool": 5, "kind": kind})
     assert redis_groups(cached)["worker.1"] == (expected + 1, worst + 5)
+
+
+@pytest.mark.parametrize(("app", "safety", "expected", "worst"), [
+    ("rails", "safe", 5, 5),        # one per running child; the parent's before_fork one is closed before the fork
+    ("rails", "unsafe", 5 + 1, 5 + 1),  # + the one the parent opened at boot, beside every child's own
+    ("python", "safe", 5, 5),
+    ("python", "unsafe", 5, 5 + 1),
+])
+def test_postgres_forking_worker_rules(app: str, safety: str, expected: int, worst: int) -> None:
+    plan = plan_of(WEB_2X5, app=app, enqueue_share=0.5,
+                   worker={"concurrency": 5, "pool": 1, "kind": "forking", "fork_safety": safety})
+    groups = {g.group: (g.expected, g.worst_case) for g in predict(plan).resource("postgres").groups}
+    assert groups["worker.1"] == (expected, worst)
+
+
+@pytest.mark.parametrize(("name", "pg", "redis"), [
+    ("rails-forking-worker-unsafe", (3 + 1, 3 + 1), (2 * 3, 2 * 3)),
+    ("rails-forking-worker-safe", (3, 3), (2 * 3, 2 * 3)),
+])
+def test_shipped_rails_forking_worker_scenarios(name: str, pg: tuple[int, int], redis: tuple[int, int]) -> None:
+    prediction = predict(load_plan(SCENARIOS / f"{name}.yaml"))
+    for resource, figures in (("postgres", pg), ("redis", redis)):
+        worker = next(g for g in prediction.resource(resource).groups if g.group == "worker.1")
+        assert (worker.expected, worker.worst_case) == figures
 
 
 @pytest.mark.parametrize(("name", "expected", "worst", "capacity", "status"), [

@@ -75,10 +75,12 @@ def ensure_app(app: str) -> None:
 
 
 def _job_library(plan: Plan) -> str:
-    """The job library: Sidekiq for Rails; dramatiq (threads) or RQ (a fork per job) for the twin."""
+    """The job library: Sidekiq (threads) or the Resque-style worker (a fork per job, lib/connlab_resque.rb) for
+    Rails; dramatiq (threads) or RQ (a fork per job) for the twin."""
+    forking = plan.worker is not None and plan.worker.kind == "forking"
     if plan.app == "rails":
-        return "sidekiq"
-    return "rq" if plan.worker is not None and plan.worker.kind == "forking" else "dramatiq"
+        return "resque" if forking else "sidekiq"
+    return "rq" if forking else "dramatiq"
 
 
 def settings(plan: Plan, endpoints: Endpoints, group: str, **extra: object) -> dict[str, str]:

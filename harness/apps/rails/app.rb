@@ -7,7 +7,7 @@
 # (harness/apps/images/rails/). Loaded by:
 #   config.ru   (bin/web: Puma, preloaded in the master, connections after
 #               fork; CONNLAB_FORK_SAFETY=unsafe: see ConnlabReporting)
-#   bin/worker  (sidekiq -r ./app.rb)
+#   bin/worker  (sidekiq -r ./app.rb; CONNLAB_JOBS=resque: lib/connlab_resque.rb)
 #   bin/oneoff  (like `rails runner`)
 # See ../CONTRACT.md for the endpoints, environment and error mapping.
 
@@ -25,6 +25,8 @@ ConnlabBoot.load_gem("pg", "pg")
 ConnlabBoot.load_gem("redis", "redis")
 ConnlabBoot.load_gem("sidekiq", "sidekiq")
 ConnlabBoot.load_gem("sidekiq/rails", "sidekiq") # Rails reloader around each job
+# CONNLAB_JOBS=resque (a `kind: forking` worker tier): /enqueue pushes to the Resque-style worker's list instead
+require_relative "lib/connlab_resque"
 
 # Sidekiq 6.4 calls redis-rb 4.8 in ways 4.8 deprecates (brpop timeout,
 # sadd): one warning per fetch otherwise.
@@ -363,7 +365,11 @@ class ConnlabController < ActionController::Metal
     n = Integer(request.query_parameters.fetch("n", "1"), 10)
     cache_ms = Integer(request.query_parameters.fetch("cache_ms", "0"), 10)
     args = cache_ms.positive? ? [ms, cache_ms] : [ms]
-    n.times { HoldJob.perform_async(*args) }
+    if ENV["CONNLAB_JOBS"] == "resque"
+      n.times { ConnlabResque.enqueue(ConnlabResque::HoldJob, *args) }
+    else
+      n.times { HoldJob.perform_async(*args) }
+    end
     reply "ok"
   end
 
