@@ -5,6 +5,12 @@ Postgres, per group (T = threads, S = pool, P = processes per dyno, D = dynos)::
     web.i     expected = P x min(T, S)        worst case = P x S
               (a request holds its connection to its end: Rails <= 7.1;
               see "Versions" for a checkout per query with work_ms)
+              Unicorn (server: unicorn): T = 1, expected = P x min(1, S) = P,
+              worst = P x S: a pool over 1 only waits
+              rails, fork_safety unsafe (preloaded, Puma or Unicorn): the
+              master's ActiveRecord connection and the raw one its workers
+              share; their own pools open nothing: expected = 2 whatever the
+              traffic, worst = 2 + P x S
     worker.i  expected = min(C, S)            worst case = S          (C = concurrency)
               forking (RQ): expected = C, worst = C (+ 1 when the parent
               connects before forking: the unsafe pattern)
@@ -140,6 +146,17 @@ work time they would stay in step the whole run (7 with capacity 20 before the
 traffic drew each request's work at random). Sidekiq 7.3 (``connlab run
 sidekiq --backend docker``): C = 10: 11 per process, 2 of 2 runs, as Sidekiq 6.4.
 
+Unicorn 6.0 (Rails 6.1, 3 dynos x 3 workers, ``connlab run``): rails-unicorn-pool-5
+(pool 5, Postgres 18): peak 9, 3 per dyno, in 10 of 10 runs; rails-unicorn-safe (pool 1,
+after_fork connect, Postgres 15 with SSL): 9 in 14 of 14 (6 at the shipped 200 ms
+queries, 8 at 50 ms), no error; both 9 on the docker backend too (Rails 7.2, Unicorn
+6.1; the safe one without SSL). rails-unicorn-fork-unsafe (pool 5, a connection made
+in the preloaded master, SSL): 6, 2 per dyno, in 15 of 15 (6 at 200 ms, 9 at 50 ms);
+every worker's first request PG::ConnectionBad (SSL errors: 9 in every run), then
+PG::UnableToSend "no connection to the server" for every later one (every request
+failed in 13 runs, all but 1 of ~650 in 2). Puma's rails-fork-unsafe (3 x 2, with
+and without SSL): 2 as well.
+
 Status: ``exhausts`` when expected > capacity, ``at-risk`` when only the worst
 case is, ``fits`` otherwise. Pool starvation (T > S, or C > S) is flagged apart:
 it shows as pool timeouts while the server still has room.
@@ -250,6 +267,11 @@ def _web_redis(plan: Plan) -> tuple[int, int]:
 def _web_postgres(plan: Plan, versions: Mapping[str, str]) -> tuple[int, int]:
     """Postgres connections of one web process: (expected, worst case)."""
     web, traffic = plan.web, plan.traffic
+    if plan.app == "rails" and web.fork_safety == "unsafe":
+        # preload_app with connections made in the master and kept (config.ru): the master's own ActiveRecord
+        # connection and the raw one every worker shares; the workers' pools, rebuilt after fork, open nothing
+        # (their /db uses the shared one), whatever the traffic; worst: every worker's pool full besides
+        return 2, 2 + web.processes * web.pool
     held = min(web.threads, web.pool)
     if traffic.db_share == 0:
         return 0, web.processes * web.pool

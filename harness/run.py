@@ -77,7 +77,7 @@ def run(plan: Plan, run_dir: Path, *, backend: str = "local", say: Callable[[str
     starts the test and sets the users; the events and the collectors work as always."""
     view = view or LineView(say)
     if backend == "local":
-        ensure_app(plan.app)
+        ensure_app(plan.app, plan.web.server)
         if plan.postgres.ssl:
             ssl_bin_dir()  # fail before anything starts when no Postgres with OpenSSL is installed
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -334,3 +334,49 @@ def test_a_read_takes_well_under_a_second(name: str) -> None:
     started = time.perf_counter()
     read(name)
     assert time.perf_counter() - started < 0.8
+
+
+# -- rails-unicorn ---------------------------------------------------------------------------------------------------
+
+def test_rails_unicorn_as_shipped_and_with_env() -> None:
+    config = read("rails-unicorn")
+    assert config.versions == {"rails": "6.1.7.10"}
+    assert config.problems == ()
+    web = of(config, "web")
+    # Procfile: unicorn -p $PORT -c ./config/unicorn.rb; worker_processes Integer(ENV["WEB_CONCURRENCY"] || 3) on
+    # line 2 (unset: 3), preload_app true on line 4; Unicorn has no threads
+    assert (web.role, web.server) == ("web", "unicorn")
+    assert (web.processes.value, web.processes.source) == (
+        3, "config/unicorn.rb:2 (WEB_CONCURRENCY unset); preload_app true (config/unicorn.rb:4)")
+    assert (web.threads.value, web.threads.source) == (1, "unicorn: 1 thread per process")
+    # RAILS_MAX_THREADS, a Puma setting nobody sets here: every one-thread worker gets the default pool of 5
+    assert pools(web) == [("primary", 5, "config/database.yml:6 (RAILS_MAX_THREADS unset)", "")]
+    web = of(read("rails-unicorn", {"WEB_CONCURRENCY": "4", "RAILS_MAX_THREADS": "1"}), "web")
+    assert (web.processes.value, web.processes.source.split(";")[0]) == (4, "env WEB_CONCURRENCY (config/unicorn.rb:2)")
+    assert pools(web) == [("primary", 1, "env RAILS_MAX_THREADS (config/database.yml:6)", "")]
+    # Integer("four") raises in the file as it would in Unicorn: one problem line, Unicorn's default 1
+    config = read("rails-unicorn", {"WEB_CONCURRENCY": "four"})
+    assert [p.line() for p in config.problems] == [
+        'config/unicorn.rb:2: ArgumentError: invalid value for Integer(): "four"; --set web.processes=N']
+    assert of(config, "web").processes.value == 1
+
+
+def test_unicorn_without_c_reads_no_file_and_checks_worker_processes_as_unicorn_does(tmp_path: Path) -> None:
+    database = {"config/database.yml": "production:\n  adapter: postgresql\n  pool: 2\n"}
+    bare = write(tmp_path / "bare", {"Procfile": "web: bundle exec unicorn -p $PORT\n",
+                                     "config/unicorn.rb": "worker_processes 8\n", **database})
+    web = of(read(bare), "web")  # unicorn without -c reads no config file, whatever config/ holds
+    assert (web.processes.value, web.threads.value) == (1, 1)
+    assert web.processes.source.startswith("default (Unicorn: 1 worker process; web runs unicorn without -c")
+    strict = write(tmp_path / "strict", {
+        "Procfile": "web: unicorn_rails --config-file config/unicorn.rb -E production\n",
+        "config/unicorn.rb": 'worker_processes ENV.fetch("WEB_CONCURRENCY", "2")\n'
+                             "listen 8080\nafter_fork { |s, w| raise 'not run' }\n", **database})
+    config = read(strict)  # Unicorn's set_int takes an Integer only: "2" from ENV is an error there too
+    assert [p.line() for p in config.problems] == [
+        'config/unicorn.rb:1: ArgumentError: not an integer: worker_processes="2"; --set web.processes=N']
+    missing = write(tmp_path / "missing", {"Procfile": "web: unicorn -c config/unicorn/heroku.rb\n", **database})
+    assert [p.line() for p in read(missing).problems] == [
+        "Procfile: web: -c config/unicorn/heroku.rb: no such file in the app; --set web.processes=N"]
+    flagged = of(read(missing, flags={"web.processes": 6}), "web")
+    assert (flagged.processes.value, flagged.processes.source) == (6, "flag --set web.processes")

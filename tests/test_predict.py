@@ -255,3 +255,18 @@ def test_sidekiq_7_adds_an_internal_pool_of_ten(sidekiq: str | None, worst: int)
     plan = plan_of(WEB_2X5, app="rails", enqueue_share=0.5, worker={"concurrency": 5, "pool": 5})
     versions = {"sidekiq": sidekiq} if sidekiq else {}
     assert redis_groups(plan, versions)["worker.1"] == (5 + 1, worst)
+
+
+def test_unicorn_one_thread_per_worker_and_a_connection_made_in_the_preloaded_master() -> None:
+    pool_5 = predict(load_plan(SCENARIOS / "rails-unicorn-pool-5.yaml")).resource("postgres")
+    # 3 dynos x 3 workers x min(1 thread, pool 5) = 9 fits 27; every pool full, 3 x 3 x 5 = 45: at-risk
+    assert (pool_5.expected, pool_5.worst_case, pool_5.capacity, pool_5.status) == (9, 45, 27, AT_RISK)
+    safe = predict(load_plan(SCENARIOS / "rails-unicorn-safe.yaml")).resource("postgres")
+    assert (safe.expected, safe.worst_case, safe.status) == (9, 9, FITS)
+    # unsafe: per dyno the master's ActiveRecord connection + the raw one its workers share, whatever P;
+    # worst: each worker's pool full besides (2 + 3 x 5)
+    unsafe = predict(load_plan(SCENARIOS / "rails-unicorn-fork-unsafe.yaml")).resource("postgres")
+    assert [(g.group, g.expected, g.worst_case) for g in unsafe.groups] == [
+        ("web.1", 2, 17), ("web.2", 2, 17), ("web.3", 2, 17)]
+    puma = predict(plan_of({"processes": 4, "threads": 2, "pool": 2, "fork_safety": "unsafe"}, app="rails"))
+    assert [(g.expected, g.worst_case) for g in puma.resource("postgres").groups] == [(2, 10)]

@@ -3,10 +3,11 @@
 Files: the Procfile (process types; none: ``web: bundle exec puma -C config/puma.rb``, assumed),
 ``config/database.yml`` (ERB and YAML aliases, the RAILS_ENV section, each database's adapter, pool and host;
 DATABASE_URL and NAME_DATABASE_URL merged in as Rails does), ``config/puma.rb`` (Puma's own loader: workers,
-``threads``, ``preload_app!``), ``config/sidekiq.yml`` (concurrency, capsules), ``config/queue.yml`` (Solid
-Queue's workers) and Gemfile.lock (rails, puma, sidekiq). Ruby evaluates the Ruby and ERB (``read_rails.rb``, one
-subprocess for all of it, with the given env and RAILS_ENV=production unless given), so what an app reads from
-ENV is read exactly as in production.
+``threads``, ``preload_app!``), the Unicorn config the Procfile's ``unicorn -c FILE`` names (``worker_processes``,
+``preload_app``; Unicorn reads none without ``-c``), ``config/sidekiq.yml`` (concurrency, capsules),
+``config/queue.yml`` (Solid Queue's workers) and Gemfile.lock (rails, puma, sidekiq). Ruby evaluates the Ruby
+and ERB (``read_rails.rb``, one subprocess for all of it, with the given env and RAILS_ENV=production unless given),
+so what an app reads from ENV is read exactly as in production.
 
 Each figure's ``Setting.source``::
 
@@ -19,7 +20,8 @@ Each figure's ``Setting.source``::
     default (Rails: 5) / default (Puma: 5 threads) / default (Sidekiq 7: 5)
     flag --set web.threads                          connlab check --set web.threads=N (wins over the files)
 
-Process types: ``puma`` / ``rails server`` web (processes = workers, 0 workers = 1 process); ``sidekiq`` worker
+Process types: ``puma`` / ``rails server`` web (processes = workers, 0 workers = 1 process); ``unicorn`` /
+``unicorn_rails`` web (processes = worker_processes, default 1; 1 thread each); ``sidekiq`` worker
 (threads = concurrency, the capsules' summed; Redis per process C + 1 expected, C + 10 (Sidekiq 7+) or C + 5
 (Sidekiq 6) at worst); ``bin/jobs`` (Solid Queue) worker (processes = its workers' processes, threads = their
 threads + 2: its polling and heartbeat threads, as Solid Queue sizes its pool); ``release`` (1 process, 1 thread,
@@ -29,6 +31,7 @@ threads + 2: its polling and heartbeat threads, as Solid Queue sizes its pool); 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -73,7 +76,7 @@ def read_rails(app_dir: Path, *, env: Mapping[str, str], flags: Mapping[str, int
     return AppConfig(framework="rails", process_types=tuple(final), versions=versions, problems=tuple(problems))
 
 
-_JOB_KINDS = {"puma": "puma", "sidekiq": "sidekiq", "solid_queue": "queue"}
+_JOB_KINDS = {"puma": "puma", "unicorn": "unicorn", "sidekiq": "sidekiq", "solid_queue": "queue"}
 
 
 def _config_path(app_dir: Path, line: ProcLine, env: Mapping[str, str]) -> str | None:
@@ -88,6 +91,9 @@ def _config_path(app_dir: Path, line: ProcLine, env: Mapping[str, str]) -> str |
         candidates = [given] if given else ["config/sidekiq.yml", "config/sidekiq.yml.erb"]
     elif server == "solid_queue":
         return env.get("SOLID_QUEUE_CONFIG") or "config/queue.yml"
+    elif server == "unicorn":
+        given = option(line.words, "-c", "--config-file")  # no default: without -c Unicorn reads no file
+        candidates = [os.path.normpath(given)] if given else []
     else:
         return None
     return next((c for c in candidates if (app_dir / c).is_file()), None)
@@ -233,6 +239,8 @@ class _Reader:
                                                                 if server == "puma" else ""))
         if self.kind.role == "web" and server == "puma":
             processes, threads = self.puma(result)
+        elif self.kind.role == "web" and server == "unicorn":
+            processes, threads = self.unicorn(result)
         elif server == "sidekiq":
             processes, threads = self.sidekiq(result)
         elif server == "solid_queue":
@@ -297,6 +305,43 @@ class _Reader:
         single = workers.value == 0 and not workers.source.startswith("default")
         processes = Setting(value=max(workers.value, 1), source=workers.source + (
             " (0 workers: single mode, 1 process)" if single else "") + notes + assumed)
+        return processes, threads
+
+    def unicorn(self, result: Mapping[str, Any] | None) -> tuple[Setting, Setting]:
+        """worker_processes from the ``-c`` file (Unicorn's default 1 without one); one thread per process."""
+        threads = Setting(value=1, source="unicorn: 1 thread per process")
+        given = option(self.line.words, "-c", "--config-file")
+        path = self._path_of("unicorn")
+        if not given:
+            return Setting(value=1, source=f"default (Unicorn: 1 worker process; {self.line.name} runs unicorn "
+                                           "without -c, so it reads no config file)"), threads
+        if not path:
+            self.problem("Procfile", f"{self.line.name}: -c {given}: no such file in the app",
+                         f"--set {self.line.name}.processes=N")
+            return Setting(value=1, source=f"default (Unicorn: 1 worker process; -c {given} not found)"), threads
+        events: list[Event] = (result or {}).get("events", [])
+        stopped = ""
+        if result is not None and result.get("error"):
+            self.ruby_error(path, result["error"], f"--set {self.line.name}.processes=N")
+            error = result["error"]
+            stopped = f"; {path} stopped" + (f" at line {error['line']}" if error.get("line") else "")
+        calls = {e["name"]: e for e in events if e["kind"] == "dsl"}
+        call = calls.get("worker_processes")
+        if call is None:
+            processes = Setting(value=1, source=f"default (Unicorn: 1 worker process){stopped}")
+        else:
+            value = int(call["value"])
+            source = self.origin(events, value, call["path"], call["line"], call=call,
+                                 hints=("CONCURRENCY", "WORKER", "PROCESS"))
+            # Integer(ENV["WEB_CONCURRENCY"] || 3): the read gave nil, so name the unset variable on the line
+            unset = [e["name"] for e in events if e["kind"] == "env" and not e.get("set")
+                     and e["path"] == call["path"] and e["line"] == call["line"]]
+            if source == f"{call['path']}:{call['line']}" and unset:
+                source += f" ({unset[-1]} unset)"
+            processes = Setting(value=value, source=source)
+        preload = calls.get("preload_app")
+        if preload is not None and preload.get("value"):
+            processes = replace(processes, source=processes.source + f"; preload_app true ({path}:{preload['line']})")
         return processes, threads
 
     def _path_of(self, kind: str) -> str:

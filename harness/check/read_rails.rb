@@ -6,7 +6,7 @@
 #   {"app_dir": "/abs/app", "jobs": [{"id": "db-0", "kind": "database", "path": "config/database.yml",
 #                                      "env": {"RAILS_ENV": "production", ...}}, ...]}
 #
-# kinds: database, puma, sidekiq, queue (Solid Queue's config/queue.yml). Each job runs with ENV set to its
+# kinds: database, puma, unicorn, sidekiq, queue (Solid Queue's config/queue.yml). Each job runs with ENV set to its
 # "env" and nothing else, under a timeout; whatever it raises becomes {"error": {...}} in its result. The
 # results hold raw facts (values, the lines that set them, the ENV reads and Puma DSL calls in order);
 # rails.py turns them into settings and their sources.
@@ -281,6 +281,34 @@ module Connlab
       return { "defaults" => defaults, "error" => describe(e, job["path"]) }
     end
     { "defaults" => defaults }
+  end
+
+  # config/unicorn.rb, evaluated as Unicorn's Configurator does (instance_eval of the file) on a stand-in that
+  # records worker_processes and preload_app, checks worker_processes as Unicorn's set_int does, and does
+  # nothing else: no chdir for working_directory, no path checks, no hook run, no Unicorn needed
+  class UnicornDSL
+    def worker_processes(count)
+      Integer === count or raise ArgumentError, "not an integer: worker_processes=#{count.inspect}"
+      count >= 1 or raise ArgumentError, "too low (< 1): worker_processes=#{count.inspect}"
+      Connlab.note({ "kind" => "dsl", "name" => "worker_processes", "value" => count }, caller_locations(1, 12))
+    end
+
+    def preload_app(answer)
+      Connlab.note({ "kind" => "dsl", "name" => "preload_app", "value" => answer == true }, caller_locations(1, 12))
+    end
+
+    # listen, timeout, before_fork, after_fork, pid, stderr_path, working_directory ...: ignored
+    def method_missing(name, *args, &block)
+      name.to_s.start_with?("to_") ? super : nil
+    end
+
+    def respond_to_missing?(name, include_private = false) = !name.to_s.start_with?("to_") || super
+  end
+
+  def self.unicorn(job)
+    path = File.join(app_dir, job["path"])
+    UnicornDSL.new.instance_eval(File.read(path), path)
+    {}
   end
 
   # config/sidekiq.yml: concurrency (environment section first) and capsules, with their lines

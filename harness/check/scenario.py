@@ -71,6 +71,8 @@ def scenario_for(result: CheckResult, *, name: str) -> dict[str, Any]:
                     "stages": [{"duration_s": TRAFFIC_S, "users": max(1, math.ceil(threads * USERS_PER_THREAD)),
                                 "spawn_rate": 100}]},
     }
+    if web.server == "unicorn" and _app(result) == "rails":  # the sample app runs Unicorn too
+        document["tiers"]["web"]["server"] = "unicorn"
     if worker is not None:
         document["tiers"]["worker"] = {"processes": _dynos(result, worker) * worker.processes.value,
                                        "concurrency": worker.threads.value, "pool": _pool(worker)}

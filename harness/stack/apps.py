@@ -16,16 +16,18 @@ from pathlib import Path
 
 from harness.assets import APPS_DIR
 from harness.errors import MissingDependency
-from harness.plan import Plan
+from harness.plan import WEB_SERVERS, Plan
 from harness.stack.process import Service, free_port, http_ready, log_line_ready
 
 WEB_READY_TIMEOUT_S = 30.0
 WORKER_READY_TIMEOUT_S = 30.0
 READY_LINE = "connlab-ready"
 
-RAILS_PACKAGES = ("ruby", "ruby-rails", "puma", "ruby-pg", "ruby-redis", "ruby-sidekiq")
+RAILS_PACKAGES = ("ruby", "ruby-rails", "puma", "ruby-pg", "ruby-redis", "ruby-sidekiq", "unicorn")
 RAILS_PROBE = 'require "rails"; require "active_record"; require "puma"; require "pg"; ' \
               'require "redis"; require "sidekiq"'
+#: what a plan with ``server: unicorn`` needs beside RAILS_PROBE (Debian's ``unicorn``)
+UNICORN_PROBE = 'require "unicorn"'
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,25 +38,27 @@ class Endpoints:
     redis_url: str
 
 
-def rails_missing() -> str | None:
-    """None when Ruby and the gems load; else what is missing."""
+def rails_missing(server: str = "") -> str | None:
+    """None when Ruby and the gems load (and Unicorn, for ``server="unicorn"``); else what is missing."""
     if shutil.which("ruby") is None:
         return "ruby"
-    probe = subprocess.run(["ruby", "-e", RAILS_PROBE], capture_output=True, text=True, check=False)
+    script = f"{RAILS_PROBE}; {UNICORN_PROBE}" if server == "unicorn" else RAILS_PROBE
+    probe = subprocess.run(["ruby", "-e", script], capture_output=True, text=True, check=False)
     if probe.returncode != 0:
         lines = probe.stderr.strip().splitlines()
         return lines[0] if lines else "a gem"
     return None
 
 
-def ensure_app(app: str) -> None:
-    """Check the app's runtime; install the Rails packages with apt-get when root on Debian.
+def ensure_app(app: str, server: str = "") -> None:
+    """Check the app's runtime (with Unicorn when the web tier's ``server`` is unicorn); install the Rails
+    packages with apt-get when root on Debian.
 
     ``CONNLAB_NO_INSTALL=1`` turns the install off: then a missing package is only named.
     """
     if app != "rails":
         return
-    missing = rails_missing()
+    missing = rails_missing(server)
     if missing is None:
         return
     packages = " ".join(RAILS_PACKAGES)
@@ -67,7 +71,7 @@ def ensure_app(app: str) -> None:
             result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
             if result.returncode != 0:
                 raise MissingDependency(f"`{' '.join(argv)}` failed; install by hand: apt-get install {packages}")
-        missing = rails_missing()
+        missing = rails_missing(server)
         if missing is None:
             return
     raise MissingDependency(f"the Rails app needs Ruby and its gems ({missing} is missing): "
@@ -99,8 +103,11 @@ def settings(plan: Plan, endpoints: Endpoints, group: str, **extra: object) -> d
 
 def web_settings(plan: Plan, endpoints: Endpoints, *, dyno: int, port: int) -> dict[str, str]:
     web = plan.web
+    # CONNLAB_SERVER: the web server bin/web execs (rails: puma, the default, or unicorn)
+    server = web.server or WEB_SERVERS.get(plan.app, ("puma",))[0]
     return settings(plan, endpoints, f"web.{dyno}", port=port, workers=web.processes, threads=web.threads,
-                    pool=web.pool, checkout_timeout_s=web.checkout_timeout_s, fork_safety=web.fork_safety)
+                    pool=web.pool, checkout_timeout_s=web.checkout_timeout_s, fork_safety=web.fork_safety,
+                    server=server)
 
 
 def worker_settings(plan: Plan, endpoints: Endpoints, *, process: int) -> dict[str, str]:

@@ -5,8 +5,9 @@
 # system gems (no Gemfile, no Bundler); also runs unchanged on Debian trixie's
 # Rails 7.2, Puma 6, Sidekiq 7.3 (redis-client), redis-rb 5.3
 # (harness/apps/images/rails/). Loaded by:
-#   config.ru   (bin/web: Puma, preloaded in the master, connections after
-#               fork; CONNLAB_FORK_SAFETY=unsafe: see ConnlabReporting)
+#   config.ru   (bin/web: Puma, or Unicorn with CONNLAB_SERVER=unicorn,
+#               preloaded in the master, connections after fork;
+#               CONNLAB_FORK_SAFETY=unsafe: see ConnlabReporting)
 #   bin/worker  (sidekiq -r ./app.rb; CONNLAB_JOBS=resque: lib/connlab_resque.rb)
 #   bin/oneoff  (like `rails runner`)
 # See ../CONTRACT.md for the endpoints, environment and error mapping.
@@ -380,8 +381,10 @@ class ConnlabController < ActionController::Metal
 
   # The versions this process runs, for results.json (touches neither server).
   def versions
-    found = { "ruby" => RUBY_VERSION, "rails" => Rails.version, "puma" => Puma::Const::PUMA_VERSION,
-              "sidekiq" => Sidekiq::VERSION, "pg" => PG::VERSION }
+    found = { "ruby" => RUBY_VERSION, "rails" => Rails.version, "sidekiq" => Sidekiq::VERSION, "pg" => PG::VERSION }
+    # the web server this process runs in (bin/web: Puma or Unicorn)
+    found["puma"] = Puma::Const::PUMA_VERSION if defined?(Puma::Const::PUMA_VERSION)
+    found["unicorn"] = Unicorn::Const::UNICORN_VERSION if defined?(Unicorn::Const::UNICORN_VERSION)
     found["redis-client"] = RedisClient::VERSION if defined?(RedisClient::VERSION)
     found["redis-rb"] = Redis::VERSION if defined?(Redis::VERSION)
     self.content_type = "application/json"
