@@ -157,6 +157,65 @@ PG::UnableToSend "no connection to the server" for every later one (every reques
 failed in 13 runs, all but 1 of ~650 in 2). Puma's rails-fork-unsafe (3 x 2, with
 and without SSL): 2 as well.
 
+Django (``orm: django``: the twin's web tier under Django's own WSGI handler,
+its request cycle deciding how long a connection lives; the worker tier stays
+dramatiq or RQ over SQLAlchemy), per web process, T threads. Django's
+connections are per thread and a request keeps its connection to its end
+(``work_ms`` included), so a thread holds at most one; ``tiers.web.pool`` is
+not Django's::
+
+    CONN_MAX_AGE 0     expected = T, worst = 2T. The first query of a request
+                       connects, request_finished closes: T busy at once, a
+                       new session per request (churn). The server counts a
+                       closed session until its backend has exited, and now
+                       and then that is after the same thread's next session
+                       was authorized: T + 1, up to T + T (every thread's
+                       previous session still exiting)
+    CONN_MAX_AGE N > 0 expected = worst = T: one per thread, opened once, kept
+                       (closed and reopened by a request N s after it opened)
+    OPTIONS["pool"]    expected = max(min_size, min(T, max_size)),
+                       worst = max_size. Django opens the pool (psycopg_pool,
+                       one per process) at the first query, and it opens
+                       min_size at once, busy or not; it lends at most
+                       max_size, a thread beyond that waits ``timeout`` s and
+                       gets PoolTimeout (starvation: T > max_size). A cold
+                       pool also grows past min_size when the first requests
+                       ask before its min_size are up (growing one at a time
+                       while a request waits: up to min(max_size, min_size + T))
+
+No /db traffic opens nothing (the pool too opens at the first query). Measured
+(Django 5.2.19, psycopg 3.3.9, psycopg_pool 3.3.3, Postgres 18.6, ``connlab
+run``; 1 x 2 x 3, 9 users, 500 ms queries for 4 s unless said; sessions opened
+counted from the log's ``connection authorized`` lines)::
+
+    CONN_MAX_AGE 0     peak 6 in 12 of 19 runs, 7 in 7 (most at load 4-5 on 2
+                       cores); 48-51 opened for 42 requests: one per request
+                       (django-conn-max-age-0). At max_connections 6, no
+                       reserved slot, exactly the 6 threads: "too many
+                       clients" in 4 of 10 runs (1-5 refusals)
+    CONN_MAX_AGE 60    peak 6, 6 opened, 9 of 9 runs (django-persistent); at
+                       max_connections 6: no refusal in 6 of 6 runs
+    pool 4..4          peak 8, 8 opened, 8 of 8 runs (django-pool)
+    pool 2..6          peak 7 in 3 of 5 runs, 8 in 2 (expected 6): the cold
+                       pools grew past min_size
+    pool 1..2, T = 4   1 x 1 x 4, timeout 0.5 s, 1 s queries: peak 2, 2 opened,
+                       9-11 PoolTimeouts, 8 of 8 runs (django-pool-timeout)
+    no pool, over      2 x 2 x 3 against capacity 8: peak 8, 170-369 refused,
+                       every error "too many clients", 8 of 8
+                       (django-too-many-clients); the same with pool 2..2:
+                       peak 8, no refusal, no error, 2 of 2
+    pool 1..3, over    the same 2 x 2 x 3: peak 8, 6-9 refused and as many
+                       PoolTimeouts, never "too many clients", 6 of 6 runs
+                       (django-pool-server-full): the pool connects in the
+                       background and retries a refusal, the waiting request
+                       times out. One dyno's pools grew to 3 + 3, the other's
+                       stayed at 1 + 1, and only that dyno's log names the
+                       cause: psycopg_pool's warning "error connecting in
+                       'pool-1': ... too many clients already", 6-9 times
+
+``--backend docker`` (Django 5.2.19 vendored, Debian's psycopg 3.2.6 and
+psycopg_pool, Postgres 17): the six scenarios once each, the same figures.
+
 Status: ``exhausts`` when expected > capacity, ``at-risk`` when only the worst
 case is, ``fits`` otherwise. Pool starvation (T > S, or C > S) is flagged apart:
 it shows as pool timeouts while the server still has room.
@@ -264,8 +323,38 @@ def _web_redis(plan: Plan) -> tuple[int, int]:
     return expected, worst
 
 
+def _django_web_postgres(plan: Plan) -> tuple[int, int]:
+    """Postgres connections of one Django web process (``orm: django``): (expected, worst case).
+
+    A thread holds at most one connection (Django's are thread-local), for its whole request: CONN_MAX_AGE 0
+    opens one per request and closes it at the end, N > 0 keeps it, so T either way (with no pool nothing
+    else caps it: ``web.pool`` is not Django's); with 0 the server may still count each thread's previous
+    session while its backend exits: 2T at worst. The native pool opens min_size at its first checkout and
+    lends at most max_size: max(min_size, min(T, max_size)), worst max_size. Nothing opens without /db.
+    """
+    web, pool = plan.web, plan.orm.pool
+    if pool is None:
+        expected, worst = web.threads, web.threads * (2 if plan.orm.conn_max_age == 0 else 1)
+    else:
+        expected, worst = max(pool.min_size, min(web.threads, pool.max_size)), pool.max_size
+    if plan.traffic.db_share == 0:
+        expected = 0
+    return web.processes * expected, web.processes * worst
+
+
+def _web_pool(plan: Plan) -> tuple[int, str]:
+    """The web's pool size and its name, for starvation: Django's max_size, its threads without a pool."""
+    if plan.orm.name != "django":
+        return plan.web.pool, f"a pool of {plan.web.pool}"
+    if plan.orm.pool is None:
+        return plan.web.threads, "Django connections (one per thread)"
+    return plan.orm.pool.max_size, f"Django's pool of max_size {plan.orm.pool.max_size}"
+
+
 def _web_postgres(plan: Plan, versions: Mapping[str, str]) -> tuple[int, int]:
     """Postgres connections of one web process: (expected, worst case)."""
+    if plan.orm.name == "django":
+        return _django_web_postgres(plan)
     web, traffic = plan.web, plan.traffic
     if plan.app == "rails" and web.fork_safety == "unsafe":
         # preload_app with connections made in the master and kept (config.ru): the master's own ActiveRecord
@@ -364,8 +453,9 @@ def predict(plan: Plan, *, web_dynos: int | None = None, versions: Mapping[str, 
     versions = versions or {}
     dynos = plan.web.dynos if web_dynos is None else web_dynos
     starvation = []
-    if plan.web.threads > plan.web.pool:
-        starvation.append(f"web: {plan.web.threads} threads share a pool of {plan.web.pool}")
+    web_pool, pool_name = _web_pool(plan)
+    if plan.web.threads > web_pool:
+        starvation.append(f"web: {plan.web.threads} threads share {pool_name}")
     if plan.worker is not None and plan.worker.kind == "threaded" and plan.worker.concurrency > plan.worker.pool:
         starvation.append(f"worker: concurrency {plan.worker.concurrency} shares a pool of {plan.worker.pool}")
     return Prediction(

@@ -5,7 +5,8 @@ the one after a scaling event):
 
 * the observed peak must not exceed the predicted worst case;
 * ``exhausts`` must show refusals, ``fits`` must show none (``at-risk`` may go either way);
-* a pool timeout where no pool is starved (threads <= pool everywhere) breaks the prediction.
+* a pool timeout where no pool is starved (threads <= pool everywhere) breaks the prediction, unless
+  Django's native pool waited on a Postgres that refused connections (it retries them in the background).
 
 The configuration fits when no server refused a connection and no pool timed out.
 Expectations are the scenario's own ``expect`` checks.
@@ -157,8 +158,14 @@ def judge(observation: Observation) -> Verdict:
             failures.append(f"{name}: predicted to fit but refused {seen.rejected} connection(s)")
         notes += _shortfall(observation, name, predicted, exhausted[name])
     starved = observation.forecast.initial.pool_starvation
-    if kinds["pool_timeout"] and not starved:
+    # Django's native pool retries a connection Postgres refused in the background: the request that waits
+    # for it gets PoolTimeout, not "too many clients" (measured), so a full server explains its timeouts
+    refused_behind_pool = observation.plan.orm.pool is not None and exhausted["postgres"]
+    if kinds["pool_timeout"] and not starved and not refused_behind_pool:
         failures.append(f"{kinds['pool_timeout']} pool timeout(s) although no pool is smaller than its threads")
+    if kinds["pool_timeout"] and refused_behind_pool:
+        notes.append(f"{kinds['pool_timeout']} pool timeout(s) while Postgres refused connections: Django's pool "
+                     "retries refused connections in the background and the waiting requests time out")
     if starved:
         notes.append("pool starvation predicted: " + "; ".join(starved))
 

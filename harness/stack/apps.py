@@ -101,13 +101,25 @@ def settings(plan: Plan, endpoints: Endpoints, group: str, **extra: object) -> d
     return env
 
 
+def _orm_settings(plan: Plan) -> dict[str, object]:
+    """The web's ORM: nothing for SQLAlchemy (the default); for Django, CONN_MAX_AGE and its native pool."""
+    orm = plan.orm
+    if orm.name != "django":
+        return {}
+    extra: dict[str, object] = {"orm": "django", "conn_max_age": orm.conn_max_age}
+    if orm.pool is not None:
+        extra.update(django_pool_min=orm.pool.min_size, django_pool_max=orm.pool.max_size,
+                     django_pool_timeout_s=orm.pool.timeout_s)
+    return extra
+
+
 def web_settings(plan: Plan, endpoints: Endpoints, *, dyno: int, port: int) -> dict[str, str]:
     web = plan.web
     # CONNLAB_SERVER: the web server bin/web execs (rails: puma, the default, or unicorn)
     server = web.server or WEB_SERVERS.get(plan.app, ("puma",))[0]
     return settings(plan, endpoints, f"web.{dyno}", port=port, workers=web.processes, threads=web.threads,
                     pool=web.pool, checkout_timeout_s=web.checkout_timeout_s, fork_safety=web.fork_safety,
-                    server=server)
+                    server=server, **_orm_settings(plan))
 
 
 def worker_settings(plan: Plan, endpoints: Endpoints, *, process: int) -> dict[str, str]:

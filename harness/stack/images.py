@@ -193,7 +193,8 @@ def ensure_image(client: docker.DockerClient, name: str, say: Say) -> Built:
 #: /opt/vendor, on the runtime image's PYTHONPATH), so no build downloads anything: dramatiq, which Debian does
 #: not package, and gunicorn, whose Debian version (23) serves one request fewer at a time than its threads
 #: (harness/apps/images/python/Dockerfile).
-VENDORED: dict[str, tuple[str, ...]] = {"python": ("dramatiq", "gunicorn")}
+#: Django: Debian trixie's python3-django is 4.2, without the native pool (5.1+); asgiref and sqlparse go with it
+VENDORED: dict[str, tuple[str, ...]] = {"python": ("dramatiq", "gunicorn", "django", "asgiref", "sqlparse")}
 
 
 def _package_dir(package: str) -> Path:
@@ -220,8 +221,10 @@ def ensure_app_image(client: docker.DockerClient, app: str, say: Say) -> Built:
         dockerfile = f"FROM {runtime.tag}\nCOPY app /app\nWORKDIR /app\n"
         vendor = VENDORED.get(app, ())
         if vendor:
+            # without translation catalogs (Django's .po and .mo: half of its 40 MB; the twin runs with USE_I18N off)
+            vendor_ignore = shutil.ignore_patterns("__pycache__", "*.log", "*.pyc", "*.po", "*.mo")
             for package in vendor:
-                shutil.copytree(_package_dir(package), context / "vendor" / package, ignore=ignore)
+                shutil.copytree(_package_dir(package), context / "vendor" / package, ignore=vendor_ignore)
             dockerfile += "COPY vendor /opt/vendor\n"
         (context / "Dockerfile").write_text(dockerfile)
         digest = hashlib.sha256(f"{runtime.tag} {context_hash(context)}".encode()).hexdigest()[:HASH_LENGTH]

@@ -12,7 +12,9 @@ import connlab_twin.config as _config
 
 _settings = _config.web()
 
-wsgi_app = "connlab_twin.web:app"
+# CONNLAB_ORM=django: Django's own WSGI handler (its request cycle closes or returns connections), else the
+# plain WSGI app over SQLAlchemy
+wsgi_app = "connlab_twin.django_app:application" if _settings.orm == "django" else "connlab_twin.web:app"
 # 127.0.0.1, never 0.0.0.0 on a host (CONNLAB_BIND: a compose file sets 0.0.0.0 inside a container only)
 bind = [f"{_settings.bind}:{_settings.port}"]
 workers = _settings.workers

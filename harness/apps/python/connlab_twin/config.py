@@ -23,9 +23,12 @@ EXIT_CONFIG = 2
 ForkSafety = Literal["safe", "unsafe"]
 #: CONNLAB_JOBS: the job library behind /enqueue and bin/worker.
 Jobs = Literal["dramatiq", "rq"]
+#: CONNLAB_ORM: what the web's /db queries through: SQLAlchemy's QueuePool or Django's ORM.
+OrmName = Literal["sqlalchemy", "django"]
 
 _FORK_SAFETY: tuple[ForkSafety, ...] = ("safe", "unsafe")
 _JOBS: tuple[Jobs, ...] = ("dramatiq", "rq")
+_ORMS: tuple[OrmName, ...] = ("sqlalchemy", "django")
 
 C = TypeVar("C", bound=str)
 
@@ -42,6 +45,23 @@ class Database:
 
 
 @dataclass(frozen=True)
+class DjangoPool:
+    """Django 5.1+'s native psycopg pool: ``OPTIONS["pool"] = {min_size, max_size, timeout}``."""
+
+    min_size: int
+    max_size: int
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class Django:
+    """The web's Django settings: CONN_MAX_AGE and, optionally, the native pool (then CONN_MAX_AGE is 0)."""
+
+    conn_max_age: int = 0
+    pool: DjangoPool | None = None
+
+
+@dataclass(frozen=True)
 class Web:
     """Settings of one web dyno (bin/web)."""
 
@@ -53,6 +73,10 @@ class Web:
     jobs: Jobs = "dramatiq"
     #: CONNLAB_BIND: the address to bind, 127.0.0.1 unless a compose file sets 0.0.0.0 inside a container
     bind: str = "127.0.0.1"
+    #: CONNLAB_ORM: sqlalchemy (``connlab_twin.web``) or django (``connlab_twin.django_app``)
+    orm: OrmName = "sqlalchemy"
+    #: with orm django: CONNLAB_CONN_MAX_AGE and CONNLAB_DJANGO_POOL_{MIN,MAX,TIMEOUT_S}
+    django: Django = Django()
 
 
 @dataclass(frozen=True)
@@ -112,8 +136,8 @@ def _int(name: str, *, low: int, high: int | None = None, default: int | None = 
     return value
 
 
-def _seconds(name: str) -> float:
-    raw = _text(name)
+def _seconds(name: str, default: float | None = None) -> float:
+    raw = _text(name, None if default is None else str(default))
     try:
         value = float(raw)
     except ValueError:
@@ -143,16 +167,40 @@ def database() -> Database:
     )
 
 
+def django() -> Django:
+    """CONNLAB_CONN_MAX_AGE (default 0) and the pool, present when CONNLAB_DJANGO_POOL_MAX is set."""
+    conn_max_age = _int("CONNLAB_CONN_MAX_AGE", low=0, default=0)
+    if not os.environ.get("CONNLAB_DJANGO_POOL_MAX", "").strip():
+        return Django(conn_max_age=conn_max_age)
+    pool = DjangoPool(
+        min_size=_int("CONNLAB_DJANGO_POOL_MIN", low=0, default=0),
+        max_size=_int("CONNLAB_DJANGO_POOL_MAX", low=1),
+        timeout_s=_seconds("CONNLAB_DJANGO_POOL_TIMEOUT_S", 30.0),
+    )
+    if pool.min_size > pool.max_size:
+        fail(f"CONNLAB_DJANGO_POOL_MIN={pool.min_size} must be at most CONNLAB_DJANGO_POOL_MAX={pool.max_size}")
+    if conn_max_age != 0:
+        fail(f"CONNLAB_CONN_MAX_AGE={conn_max_age} must be 0 with a pool (Django refuses persistent connections "
+             "with its pool)")
+    return Django(conn_max_age=0, pool=pool)
+
+
 def web() -> Web:
     """Settings for bin/web; exits 2 if any is missing or malformed."""
+    database_settings = database()
+    orm = _choice("CONNLAB_ORM", _ORMS)
+    if orm == "django" and database_settings.fork_safety == "unsafe":
+        fail("CONNLAB_FORK_SAFETY=unsafe is the SQLAlchemy twin's; with CONNLAB_ORM=django use safe")
     return Web(
-        database=database(),
+        database=database_settings,
         redis_url=_text("CONNLAB_REDIS_URL"),
         port=_int("CONNLAB_PORT", low=1, high=65535),
         workers=_int("CONNLAB_WORKERS", low=1),
         threads=_int("CONNLAB_THREADS", low=1),
         jobs=_choice("CONNLAB_JOBS", _JOBS),
         bind=_text("CONNLAB_BIND", "127.0.0.1"),
+        orm=orm,
+        django=django() if orm == "django" else Django(),
     )
 
 

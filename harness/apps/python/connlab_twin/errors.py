@@ -5,6 +5,14 @@ made, was lost, or got a reply psycopg could not make sense of (a connection
 two processes share); 504: any Redis (or dramatiq / RQ broker) error; 500:
 anything else. The app only reports the exception's class and first message line;
 the harness decides what kind of failure it was.
+
+Django wraps every driver error in its own class of the same name
+(``django.db.utils.OperationalError`` raised from psycopg's): the reply names
+the driver's exception, its ``__cause__``, as the SQLAlchemy twin names
+psycopg's through SQLAlchemy's message. So psycopg_pool's ``PoolTimeout``
+(Django's native pool, "couldn't get a connection after 1.00 sec") answers 503
+as ``psycopg_pool.PoolTimeout``, and Postgres refusing a connection 502 as
+``psycopg.OperationalError`` "... FATAL:  sorry, too many clients already".
 """
 
 from __future__ import annotations
@@ -15,6 +23,11 @@ import dramatiq.errors
 import psycopg
 import redis.exceptions
 import sqlalchemy.exc
+
+try:  # Django's native pool (psycopg[pool]); the SQLAlchemy twin runs without it
+    from psycopg_pool import PoolTimeout
+except ImportError:  # pragma: no cover - an environment without psycopg_pool
+    PoolTimeout = None
 
 MAX_MESSAGE = 200
 
@@ -60,7 +73,7 @@ def _garbled(exc: BaseException) -> bool:
 
 def status_for(exc: BaseException) -> str:
     """The HTTP status line for ``exc``."""
-    if isinstance(exc, sqlalchemy.exc.TimeoutError):
+    if isinstance(exc, sqlalchemy.exc.TimeoutError) or (PoolTimeout is not None and isinstance(exc, PoolTimeout)):
         return "503 Service Unavailable"
     if isinstance(exc, _DB_CONNECTION_ERRORS) or _garbled(exc):
         return "502 Bad Gateway"
@@ -91,6 +104,14 @@ def first_line(exc: BaseException) -> str:
     return cleaned[:MAX_MESSAGE]
 
 
+def _driver_error(exc: BaseException) -> BaseException:
+    """The driver's exception behind a Django database error (``django.db.utils.*``), else ``exc`` itself."""
+    if type(exc).__module__ == "django.db.utils" and exc.__cause__ is not None:
+        return exc.__cause__
+    return exc
+
+
 def describe(exc: BaseException) -> ErrorReply:
-    """Status, class name and message line for ``exc``."""
+    """Status, class name and message line for ``exc`` (for a Django database error: the driver's)."""
+    exc = _driver_error(exc)
     return ErrorReply(status=status_for(exc), name=class_name(exc), message=first_line(exc))

@@ -143,7 +143,7 @@ def _reply(
 
 #: The distributions whose versions ``/versions`` reports, and the key each goes under ("redis" is the server's).
 _VERSIONED = {"gunicorn": "gunicorn", "SQLAlchemy": "sqlalchemy", "psycopg": "psycopg", "redis": "redis-py",
-              "dramatiq": "dramatiq", "rq": "rq"}
+              "dramatiq": "dramatiq", "rq": "rq", "Django": "django", "psycopg-pool": "psycopg_pool"}
 
 
 def _versions() -> bytes:
