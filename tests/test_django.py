@@ -68,9 +68,11 @@ def test_connlab_check_agrees_except_conn_max_age_0s_worst_case() -> None:
     assert pool_figures(per_thread, 3)[:2] == (3, 3)
     plan = plan_of({"pool": {"min_size": 4, "max_size": 6}}, processes=1)
     assert [(g.expected, g.worst_case) for g in predict(plan).resource("postgres").groups][0] == (4, 6)
-    # CONN_MAX_AGE > 0 agrees; 0 counts the sessions still exiting at worst (check has one kind for both)
+    # CONN_MAX_AGE > 0 agrees; 0 counts the sessions still exiting at worst (check has one kind for both: T, T)
     assert [(g.expected, g.worst_case) for g in predict(plan_of({"conn_max_age": 60}, processes=1))
             .resource("postgres").groups][0] == (3, 3)
+    assert [(g.expected, g.worst_case) for g in predict(plan_of({"conn_max_age": 0}, processes=1))
+            .resource("postgres").groups][0] == (3, 6)
 
 
 @pytest.mark.parametrize(("name", "expected", "worst", "status"), [
