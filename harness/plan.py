@@ -445,6 +445,8 @@ def parse_plan(raw: Any, path: Path) -> Plan:
     if plan.web.server == "unicorn" and plan.app == "rails" and plan.web.threads != 1:
         r.problem("tiers.web.threads", f"Unicorn runs one thread per process; set threads: 1 "
                   f"(got {plan.web.threads})")
+    if plan.orm.name == "django" and plan.web.fork_safety == "unsafe":
+        r.problem("tiers.web.fork_safety", "the Django twin has no fork-unsafe mode; use orm: sqlalchemy for it")
     if plan.orm.name == "django" and plan.app != "python":
         r.problem("orm", "django is the python app's; the rails app uses ActiveRecord")
     if plan.traffic.job_redis_ms > 0 and plan.traffic.enqueue_share == 0:

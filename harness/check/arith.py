@@ -5,7 +5,10 @@ formulas of ``harness.predict``, by pool kind)::
 
     activerecord          expected min(T, S)           worst S
     sqlalchemy            expected min(T, S + O)       worst S + O        (O = max_overflow)
-    django-per-thread     expected T                   worst T            (CONN_MAX_AGE: one per thread)
+    django-per-thread     expected T                   worst T            (CONN_MAX_AGE > 0: one per thread, kept)
+    django-per-request    expected T                   worst 2T           (CONN_MAX_AGE 0: a session per request;
+                                                                           a closed one still counts until its
+                                                                           backend exits, after the next began)
     django-pool           expected max(m, min(T, S))   worst max(m, S)    (m = min_size, open even idle)
 
 A type's figure is that x processes per dyno x its dynos; a resource's is the
@@ -114,6 +117,8 @@ def pool_figures(pool: Pool, threads: int) -> tuple[int, int, str]:
         return min(threads, size + overflow), size + overflow, f"min({threads} threads, {size} + {overflow})"
     if pool.kind == "django-per-thread":
         return threads, threads, f"{threads} threads (a connection each)"
+    if pool.kind == "django-per-request":
+        return threads, 2 * threads, f"{threads} threads (a session per request; 2 x {threads} while closing)"
     if pool.kind == "django-pool":
         low = pool.min_size.value if pool.min_size is not None else 0
         return (max(low, min(threads, size)), max(low, size),

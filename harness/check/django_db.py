@@ -40,6 +40,7 @@ class Database:
     alias: str
     note: str  # how its connections are held, for the sources: "CONN_MAX_AGE 60 (proj/settings.py:21)"
     pool: tuple[Setting, Setting] | None = None  # (min_size, max_size) of a native pool
+    per_request: bool = False  # CONN_MAX_AGE 0: a session per request, closed after it
 
 
 @dataclass
@@ -179,5 +180,6 @@ def read_django(app_dir: Path, env: Mapping[str, str]) -> DjangoApp:
             f"{age} (closed after each request)" if age == 0 else f"{age} (kept)"
         where_age = entry.source("CONN_MAX_AGE", env) if "CONN_MAX_AGE" in entry else \
             "default (Django: CONN_MAX_AGE 0)"
-        app.databases.append(Database(alias=str(alias), note=f"CONN_MAX_AGE {text}, {where_age}"))
+        app.databases.append(Database(alias=str(alias), note=f"CONN_MAX_AGE {text}, {where_age}",
+                                      per_request=age == 0))
     return app

@@ -31,8 +31,9 @@ class Pool:
     """A database connection pool each process of a type holds (one per database it connects to).
 
     ``kind``: ``activerecord`` (lazily filled up to ``size``, one per thread that queries), ``sqlalchemy``
-    (``size`` + ``overflow`` at most), ``django-per-thread`` (CONN_MAX_AGE: a connection per thread, kept or
-    closed per request), ``django-pool`` (psycopg pool: ``min_size`` open even idle, ``size`` = max_size).
+    (``size`` + ``overflow`` at most), ``django-per-thread`` / ``django-per-request`` (CONN_MAX_AGE > 0 / 0: a
+    connection per thread, kept, or closed after each request), ``django-pool`` (psycopg pool: ``min_size``
+    open even idle, ``size`` = max_size).
     ``database``: its name (primary, cache, queue, cable, default ...); ``server``: which Postgres it is on
     (``""`` = the one ``--postgres-max-connections`` describes).
     """

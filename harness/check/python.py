@@ -313,7 +313,8 @@ def _pools(process: ProcessType, read: _Read, deps: Deps, sqlalchemy: bool) -> t
     flag = f"{process.name}.pool"
     for database in read.django.databases if read.django is not None else []:
         if database.pool is None:
-            pools.append(Pool(database=database.alias, kind="django-per-thread", size=Setting(
+            kind = "django-per-request" if database.per_request else "django-per-thread"
+            pools.append(Pool(database=database.alias, kind=kind, size=Setting(
                 value=process.threads.value, source=f"a connection per thread: {database.note}")))
             continue
         minimum, maximum = database.pool

@@ -34,7 +34,7 @@ def _pool(process: ProcessType) -> int:
     pool: Pool = process.pools[0]
     if pool.kind == "sqlalchemy":
         return pool.size.value + (pool.overflow.value if pool.overflow is not None else 0)
-    if pool.kind == "django-per-thread":
+    if pool.kind in ("django-per-thread", "django-per-request"):
         return process.threads.value
     return pool.size.value
 
