@@ -11,6 +11,7 @@ maxclients: no refusal, peak == expected == capacity.
 
 from __future__ import annotations
 
+import csv
 import uuid
 from pathlib import Path
 
@@ -58,7 +59,14 @@ def check_full(name: str, tmp_path: Path) -> None:
     errors = redis_errors(document)
     error_class = REDIS_ERROR[APPS[name]]
     assert errors.get((error_class, "web"), 0) > 0  # users got 504s naming the Redis error class
-    assert errors.get((error_class, "worker"), 0) > 0  # jobs failed on their cache read, counted from the log
+    # jobs failed on their cache read, counted from the log; unless no enqueue ever got a Redis slot, so no job ran
+    # (seen in 1 of 5 Rails runs at 20 % enqueues, and in a CI run at 50 %: the cache pools filled Redis in the
+    # first half second and every one of 75 enqueues was refused)
+    run_dir = Path(str(document["run_dir"]))
+    with (run_dir / "requests.csv").open(newline="") as handle:
+        enqueued = sum(int(r["count"]) for r in csv.DictReader(handle)
+                       if r["endpoint"] == "/enqueue" and r["outcome"] == "ok")
+    assert errors.get((error_class, "worker"), 0) > 0 or enqueued == 0
     assert set(errors) <= {(error_class, "web"), (error_class, "worker")}
     assert document["verdict"]["config_fits"] is False  # type: ignore[index]
 
