@@ -362,6 +362,12 @@ def _web_postgres(plan: Plan, versions: Mapping[str, str]) -> tuple[int, int]:
         # (their /db uses the shared one), whatever the traffic; worst: every worker's pool full besides
         return 2, 2 + web.processes * web.pool
     held = min(web.threads, web.pool)
+    if plan.app == "python" and web.fork_safety == "unsafe":
+        # the master's engine connects before forking and its connection is shared; each broken connection is
+        # replaced at once, and Postgres counts the broken one until its backend exits, just after the
+        # replacement is authorized (fork-unsafe in CI: 6 steady, a transient 8 = 2 dying + 6 new, 51.284-.302);
+        # worst: the shared one + every pool slot replaced while its predecessor still counts
+        return web.processes * held, 1 + 2 * web.processes * web.pool
     if traffic.db_share == 0:
         return 0, web.processes * web.pool
     if checkout(plan.app, versions) == "query" and traffic.work_ms > 0:

@@ -270,3 +270,11 @@ def test_unicorn_one_thread_per_worker_and_a_connection_made_in_the_preloaded_ma
         ("web.1", 2, 17), ("web.2", 2, 17), ("web.3", 2, 17)]
     puma = predict(plan_of({"processes": 4, "threads": 2, "pool": 2, "fork_safety": "unsafe"}, app="rails"))
     assert [(g.expected, g.worst_case) for g in puma.resource("postgres").groups] == [(2, 10)]
+
+
+def test_python_fork_unsafe_web_counts_the_shared_connection_and_replacements() -> None:
+    plan = load_plan(SCENARIOS / "fork-unsafe.yaml")
+    pg = predict(plan).resource("postgres")
+    # 1 dyno x 3 processes x min(2 threads, pool 2) = 6 steady; worst: the master's shared connection + each of
+    # the 6 pool slots replaced while its broken predecessor still counts: 1 + 2 x 3 x 2 = 13
+    assert (pg.expected, pg.worst_case) == (6, 13)
