@@ -33,6 +33,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from harness.collect import FULL_MESSAGES, PostgresSampler, RedisSampler
+from harness.predict import predict
 
 if TYPE_CHECKING:
     from harness.events import Step
@@ -200,9 +201,7 @@ class Monitor:
         self.redis = redis
         self.live = live_file
         self.refusals = RefusalCounter(stack.postgres_log) if stack.backend == "local" else None
-        limits = plan.postgres
-        self.capacity = {"postgres": limits.max_connections - limits.superuser_reserved_connections,
-                         "redis": plan.redis.maxclients}
+        self.capacity = {r.name: r.capacity for r in predict(plan).resources}
         self._redis_refused: int | None = None
         self._redis_read_at = -1.0
 

@@ -404,6 +404,11 @@ def _worker_redis(plan: Plan, worker: WorkerTier, versions: Mapping[str, str]) -
     return expected, worst
 
 
+def postgres_capacity(*, max_connections: int, superuser_reserved_connections: int) -> int:
+    """What production gives the apps' role (not a superuser): ``max_connections - superuser_reserved_connections``."""
+    return max_connections - superuser_reserved_connections
+
+
 def _postgres(plan: Plan, dynos: int, versions: Mapping[str, str]) -> ResourcePrediction:
     web_expected, web_worst = _web_postgres(plan, versions)
     groups = [
@@ -427,7 +432,8 @@ def _postgres(plan: Plan, dynos: int, versions: Mapping[str, str]) -> ResourcePr
     return ResourcePrediction(
         name="postgres",
         limit=limits.max_connections,
-        capacity=limits.max_connections - limits.superuser_reserved_connections,
+        capacity=postgres_capacity(max_connections=limits.max_connections,
+                                   superuser_reserved_connections=limits.superuser_reserved_connections),
         groups=tuple(groups),
     )
 

@@ -3,15 +3,10 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from tests.test_htmlreport import _rendered, _traces
-
-
-def rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
+from tests.test_series import rows
 
 
 def check_autoscale_report(document: dict[str, object], tmp_path: Path) -> None:
@@ -22,7 +17,7 @@ def check_autoscale_report(document: dict[str, object], tmp_path: Path) -> None:
     postgres = _traces(summary, "connections-postgres")
     assert set(postgres["capacity"]["y"]) == {27}
     # every group's plotted count at its own change times is the series' exact row
-    exact = [r for r in rows(run_dir / "connections.csv") if r["resource"] == "postgres" and r["method"] == "exact"]
+    exact = [r for r in rows(run_dir, "connections.csv") if r["resource"] == "postgres" and r["method"] == "exact"]
     groups = {name: t for name, t in postgres.items() if t["meta"] == "group"}
     assert sorted(groups) == sorted({r["group"] for r in exact})
     last = {(r["group"], float(r["t"])): int(r["connections"]) for r in exact}  # several changes in one ms: the last
@@ -34,9 +29,9 @@ def check_autoscale_report(document: dict[str, object], tmp_path: Path) -> None:
     tops = [sum(t["y"][i] for t in groups.values()) for i in range(len(next(iter(groups.values()))["x"]))]
     assert max(tops) == 27
     # refusals only once the second scale event's dynos were up
-    scaled = [float(e["t"]) for e in rows(run_dir / "events.csv") if e["what"].startswith("scaled web")]
+    scaled = [float(e["t"]) for e in rows(run_dir, "events.csv") if e["what"].startswith("scaled web")]
     assert len(scaled) == 2
     refused = postgres["refused per second"]
     assert refused["x"] and min(refused["x"]) >= int(scaled[1])
-    assert sum(refused["y"]) == len(rows(run_dir / "refusals.csv")) == document["resources"][0]["observed"]["rejected"]  # type: ignore[index]
+    assert sum(refused["y"]) == len(rows(run_dir, "refusals.csv")) == document["resources"][0]["observed"]["rejected"]  # type: ignore[index]
     assert postgres["predicted expected"]["y"][-1] == 33

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from harness.check.model import AppConfig, Pool, ProcessType
-from harness.predict import AT_RISK, EXHAUSTS, FITS
+from harness.predict import AT_RISK, EXHAUSTS, FITS, postgres_capacity
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,7 +47,8 @@ class Limits:
     def postgres_capacity(self) -> int | None:
         if self.postgres_max_connections is None:
             return None
-        return self.postgres_max_connections - self.postgres_reserved
+        return postgres_capacity(max_connections=self.postgres_max_connections,
+                                 superuser_reserved_connections=self.postgres_reserved)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,6 +10,7 @@ runs containers (the Rails 7.2 app so far).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -19,6 +20,7 @@ from redis import Redis
 from harness.stack import faults
 from harness.stack.postgres import AdminConnection
 from harness.stack.redis import HARNESS_CONNECTIONS as REDIS_HARNESS
+from harness.stack.versions import read_versions
 
 if TYPE_CHECKING:
     from harness.plan import Extra, Plan
@@ -118,6 +120,8 @@ class ServerFaces:
 
     postgres: PostgresLike
     redis: RedisLike
+    up_s: float | None
+    versions: dict[str, str]
 
     def terminate_backends(self, group: str) -> int:
         return faults.terminate_backends(self.postgres, group)
@@ -134,6 +138,11 @@ class ServerFaces:
     @property
     def postgres_admin(self) -> AdminConnection:
         return self.postgres.admin
+
+    def _up_done(self, began: float, targets: list[str]) -> None:
+        """The end of a backend's ``up()``: how long it took, and what the stack reports it runs."""
+        self.up_s = round(time.monotonic() - began, 3)
+        self.versions = read_versions(targets=targets, postgres=self.postgres.admin, redis=self.redis.admin)
 
     @property
     def redis_admin(self) -> Redis:

@@ -17,8 +17,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import redis
-
 from harness.errors import StartTimeout
 from harness.stack.images import ensure_image
 from harness.stack.postgres import (
@@ -32,7 +30,7 @@ from harness.stack.postgres import (
     setting_args,
 )
 from harness.stack.process import free_port
-from harness.stack.redis import admin_client, server_args
+from harness.stack.redis import admin_client, answers, server_args
 
 if TYPE_CHECKING:
     import docker
@@ -190,10 +188,7 @@ class RedisContainer(_Container):
         return server_args(maxclients=self.maxclients, debug_command="yes")
 
     def _ready(self) -> bool:
-        try:
-            return bool(self.admin.ping())
-        except redis.RedisError:
-            return False
+        return answers(self.admin)
 
     def start(self) -> None:
         try:

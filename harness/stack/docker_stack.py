@@ -31,7 +31,6 @@ from harness.stack.containers import RUN_LABEL, PostgresContainer, RedisContaine
 from harness.stack.engine import RunEngine
 from harness.stack.images import ensure_app_image
 from harness.stack.process import free_port
-from harness.stack.versions import read_versions
 
 APPS_WITH_IMAGES = ("rails", "python")
 READY_TIMEOUT_S = 60.0
@@ -171,8 +170,7 @@ class DockerStack(ServerFaces):
         except BaseException:
             self.down()
             raise
-        self.up_s = round(time.monotonic() - began, 3)
-        self.versions = read_versions(self)
+        self._up_done(began, self.web_targets)
 
     def down(self) -> None:
         """Apps first (their disconnections reach the logs), their output saved, then the servers; then the label."""

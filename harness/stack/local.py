@@ -25,7 +25,6 @@ from harness.stack.base import ServerFaces
 from harness.stack.postgres import PostgresServer
 from harness.stack.process import Service
 from harness.stack.redis import RedisServer
-from harness.stack.versions import read_versions
 
 T = TypeVar("T")
 
@@ -124,8 +123,7 @@ class LocalStack(ServerFaces):
         except BaseException:
             self.down()
             raise
-        self.up_s = round(time.monotonic() - began, 3)
-        self.versions = read_versions(self)
+        self._up_done(began, self.web_targets)
 
     # -- change while running -----------------------------------------------------------------
 

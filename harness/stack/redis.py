@@ -53,6 +53,14 @@ def server_args(*, maxclients: int, debug_command: str) -> list[str]:
             "--enable-debug-command", debug_command]
 
 
+
+def answers(client: redis.Redis) -> bool:
+    """A Valkey of either backend is ready when it answers PING (the readiness strategy "PING")."""
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
 class RedisServer:
     """A throwaway Valkey server; a context manager that always cleans up."""
 
@@ -73,10 +81,7 @@ class RedisServer:
         return redis.Redis(host="127.0.0.1", port=self.port, client_name=name, socket_timeout=2.0)
 
     def _ready(self) -> bool:
-        try:
-            return bool(self.admin.ping())
-        except redis.RedisError:
-            return False
+        return answers(self.admin)
 
     def start(self) -> None:
         argv = [

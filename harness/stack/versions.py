@@ -14,14 +14,16 @@ import urllib.request
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from harness.stack.base import Stack
+    from redis import Redis
+
+    from harness.stack.postgres import AdminConnection
 
 TIMEOUT_S = 5.0
 
 
-def read_versions(stack: Stack) -> dict[str, str]:
+def read_versions(*, targets: list[str], postgres: AdminConnection, redis: Redis) -> dict[str, str]:
+    """The app's answer on the first of ``targets``, and the two servers' over the harness's admin connections."""
     found: dict[str, str] = {}
-    targets = stack.web_targets
     if targets:
         with contextlib.suppress(OSError, ValueError), \
                 urllib.request.urlopen(f"{targets[0]}/versions", timeout=TIMEOUT_S) as reply:  # noqa: S310
@@ -29,10 +31,10 @@ def read_versions(stack: Stack) -> dict[str, str]:
             if isinstance(app, dict):
                 found.update({str(k): str(v) for k, v in app.items()})
     with contextlib.suppress(Exception):
-        rows = stack.postgres_admin.execute("SHOW server_version")
+        rows = postgres.execute("SHOW server_version")
         found["postgres"] = str(rows[0][0]).split()[0]
     with contextlib.suppress(Exception):
-        info = stack.redis_admin.info("server")
+        info = redis.info("server")
         if info.get("valkey_version"):
             found["valkey"] = str(info["valkey_version"])
         elif info.get("redis_version"):
