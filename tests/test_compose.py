@@ -141,13 +141,13 @@ def test_docker_compose_brings_the_file_up_and_down(client: Any, tmp_path: Path)
             limit = admin.execute("show max_connections").fetchall()
         assert ("web.1", "connlab_app") in clients, logs()
         assert limit == [("15",)]  # the plan's, exactly
-        ours = client.containers.list(all=True, filters={"label": f"{LABEL}={name}"})
+        ours = client.containers.list(all=True, ignore_removed=True, filters={"label": f"{LABEL}={name}"})
         assert sorted(c.labels["com.docker.compose.service"] for c in ours) == [
             "postgres", "redis", "setup", "web-1", "worker-1"]
         assert {c.labels["com.docker.compose.service"]: c.status for c in ours}["setup"] == "exited"
     finally:
         down = subprocess.run([*base, "down", "-v", "--timeout", "5"], capture_output=True, text=True, timeout=120)
     assert down.returncode == 0, down.stderr[-2000:]
-    assert client.containers.list(all=True, filters={"label": f"{LABEL}={name}"}) == []
+    assert client.containers.list(all=True, ignore_removed=True, filters={"label": f"{LABEL}={name}"}) == []
     assert client.networks.list(filters={"label": f"{LABEL}={name}"}) == []
     print(f"compose file written in {built_s:.1f} s; up, checked and down in {time.monotonic() - began:.1f} s")

@@ -29,7 +29,7 @@ def run_docker(scenario: str, out: Path, *extra: str) -> tuple[dict[str, Any], s
 
 
 def labelled(client: Any) -> list[str]:
-    return [str(c.name) for c in client.containers.list(all=True, filters={"label": LABEL})] + \
+    return [str(c.name) for c in client.containers.list(all=True, ignore_removed=True, filters={"label": LABEL})] + \
         [str(n.name) for n in client.networks.list(filters={"label": LABEL})]
 
 
@@ -79,7 +79,8 @@ def test_a_dyno_container_killed_ends_the_run_and_leaves_nothing(client: Any, im
         harness = subprocess.Popen([sys.executable, "-m", "harness", "run", "autoscale", "--backend", "docker",
                                     "--out", str(tmp_path)], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
     _wait_for(log, harness, "traffic started")
-    dyno = next(c for c in client.containers.list(filters={"label": LABEL}) if str(c.name).endswith("-web.1"))
+    running = client.containers.list(ignore_removed=True, filters={"label": LABEL})
+    dyno = next(c for c in running if str(c.name).endswith("-web.1"))
     dyno.kill()
     assert harness.wait(timeout=60) == 4, log.read_text()[-2000:]
     assert "web.1 exited" in log.read_text()
@@ -94,7 +95,7 @@ def _wait_for(log: Path, harness: subprocess.Popen[bytes], needle: str, timeout_
 
 
 def test_autoscale_on_rails_7_2_in_containers(client: Any, images: None, tmp_path: Path) -> None:
-    before = {c.id for c in client.containers.list(all=True)}
+    before = {c.id for c in client.containers.list(all=True, ignore_removed=True)}
     result = subprocess.run([sys.executable, "-m", "harness", "run", "autoscale", "--backend", "docker", "--out",
                              str(tmp_path), "--json"], capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -108,7 +109,7 @@ def test_autoscale_on_rails_7_2_in_containers(client: Any, images: None, tmp_pat
     # adds Postgres' own words from the cause, so it still counts as server_full
     kinds = {e["class"]: e["kind"] for e in document["errors"]}  # type: ignore[union-attr]
     assert kinds == {"ActiveRecord::DatabaseConnectionError": "server_full"}
-    left = [c.name for c in client.containers.list(all=True) if c.id not in before]
+    left = [c.name for c in client.containers.list(all=True, ignore_removed=True) if c.id not in before]
     assert left == []
 
 
@@ -120,13 +121,13 @@ def test_a_killed_harness_leaves_no_container(client: Any, images: None, tmp_pat
     deadline = time.monotonic() + 120
     while "traffic started" not in log.read_text() and time.monotonic() < deadline and harness.poll() is None:
         time.sleep(0.2)
-    ours = [c for c in client.containers.list() if "connlab.run" in c.labels]
+    ours = [c for c in client.containers.list(ignore_removed=True) if "connlab.run" in c.labels]
     assert len(ours) >= 4, log.read_text()[-2000:]  # postgres, redis, web.1, worker.1
     harness.send_signal(signal.SIGKILL)
     harness.wait()
     deadline = time.monotonic() + 15
-    while [c for c in client.containers.list(all=True) if c.id in {o.id for o in ours}] and \
+    while [c for c in client.containers.list(all=True, ignore_removed=True) if c.id in {o.id for o in ours}] and \
             time.monotonic() < deadline:
         time.sleep(0.25)
-    left = [c.name for c in client.containers.list(all=True) if c.id in {o.id for o in ours}]
+    left = [c.name for c in client.containers.list(all=True, ignore_removed=True) if c.id in {o.id for o in ours}]
     assert left == [], "the reaper did not remove the killed run's containers"

@@ -18,7 +18,8 @@ from harness.stack.images import ensure_image
 def run_label(client: Any) -> Iterator[dict[str, str]]:
     label = {"connlab.run": str(uuid.uuid4())}
     yield label
-    left = client.containers.list(all=True, filters={"label": f"connlab.run={label['connlab.run']}"})
+    mine = {"label": f"connlab.run={label['connlab.run']}"}
+    left = client.containers.list(all=True, ignore_removed=True, filters=mine)
     for container in left:
         container.remove(force=True)
     assert not left, f"containers left behind: {[c.name for c in left]}"

@@ -44,7 +44,7 @@ STOP_TIMEOUT_S = 5
 def remove_labelled(client: docker.DockerClient, run_id: str) -> list[str]:
     """Remove every container and network carrying ``connlab.run=run_id``; return their names."""
     gone = []
-    for container in client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run_id}"}):
+    for container in client.containers.list(all=True, ignore_removed=True, filters={"label": f"{RUN_LABEL}={run_id}"}):
         with contextlib.suppress(Exception):
             container.remove(force=True, v=True)
             gone.append(str(container.name))
