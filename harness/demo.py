@@ -145,7 +145,7 @@ def arithmetic(plan: Plan, versions: dict[str, str] | None = None) -> list[str]:
     traffic and after each event that changes the topology."""
     predicted = forecast(plan, versions=versions)
     lines = []
-    for at_s, prediction in ((None, predicted.initial), *predicted.after_events):
+    for at_s, prediction in ((None, predicted.initial), *((c.at_s, c.prediction) for c in predicted.after_events)):
         prefix = "" if at_s is None else f"after t={at_s:g} s (web at {_n(prediction.web_dynos, 'dyno')}), "
         lines.append(prefix + _sum_line("postgres", _postgres_terms(plan, prediction),
                                         prediction.resource("postgres")))

@@ -15,7 +15,7 @@ from functools import partial
 
 from harness.load import LoadRun
 from harness.plan import Event, Extra, Plan
-from harness.predict import predict
+from harness.predict import change_key, predict
 from harness.stack.base import Deployment, Stack
 
 Action = Callable[[], str]
@@ -29,8 +29,9 @@ class Step:
     at_s: float
     action: Action
     label: str = ""
-    #: it changes the web tier (scale, deploy): the prediction steps when it has happened
-    changes_web: bool = False
+    #: for a change of the web tier (scale, deploy), the forecast's key for it (``predict.change_key``): the
+    #: prediction steps when this step has happened
+    change: str | None = None
 
 
 def _predicted(plan: Plan, stack: Stack, dynos: int) -> str:
@@ -48,12 +49,12 @@ def _scale(plan: Plan, stack: Stack, load: LoadRun, dynos: int) -> str:
 class _Deploy:
     """A preboot deploy: new dynos first, traffic moved to them, old ones stopped ``overlap_s`` after that."""
 
-    def __init__(self, plan: Plan, stack: Stack, load: LoadRun, clock: Clock, event: Event) -> None:
+    def __init__(self, plan: Plan, stack: Stack, load: LoadRun, clock: Clock, event: Event, index: int) -> None:
         self.plan, self.stack, self.load, self.clock = plan, stack, load, clock
         self.old: Deployment | None = None
         self.replaced = 0
         self.finish_step = Step(at_s=event.at_s + event.overlap_s, action=self.finish, label="deploy: old dynos stop",
-                                changes_web=True)
+                                change=change_key(index, "end"))
         self.overlap_s = event.overlap_s
 
     def start(self) -> str:
@@ -87,13 +88,13 @@ def _start_extra(stack: Stack, extra: Extra) -> str:
     return f"started {extra.count} x {extra.group} holding {extra.connections} connection(s) for {extra.hold_s:g} s"
 
 
-def _event_steps(plan: Plan, stack: Stack, load: LoadRun, clock: Clock, event: Event) -> list[Step]:
+def _event_steps(plan: Plan, stack: Stack, load: LoadRun, clock: Clock, event: Event, index: int) -> list[Step]:
     if event.action == "scale":
         return [Step(at_s=event.at_s, action=partial(_scale, plan, stack, load, event.dynos),
-                     label=f"scale web to {event.dynos} dynos", changes_web=True)]
+                     label=f"scale web to {event.dynos} dynos", change=change_key(index))]
     if event.action == "deploy":
-        deploy = _Deploy(plan, stack, load, clock, event)
-        return [Step(at_s=event.at_s, action=deploy.start, label="preboot deploy", changes_web=True),
+        deploy = _Deploy(plan, stack, load, clock, event, index)
+        return [Step(at_s=event.at_s, action=deploy.start, label="preboot deploy", change=change_key(index, "start")),
                 deploy.finish_step]
     if event.action == "kill_backends":
         return [Step(at_s=event.at_s, action=partial(_kill_backends, stack, event.group),
@@ -109,8 +110,8 @@ def _event_steps(plan: Plan, stack: Stack, load: LoadRun, clock: Clock, event: E
 def timeline(plan: Plan, stack: Stack, load: LoadRun, clock: Clock) -> list[Step]:
     """The run's steps in time order; ``clock()`` is the time into the traffic."""
     steps: list[Step] = []
-    for event in plan.events:
-        steps += _event_steps(plan, stack, load, clock, event)
+    for index, event in enumerate(plan.events):
+        steps += _event_steps(plan, stack, load, clock, event, index)
     for extra in plan.extras:
         label = f"start {extra.count} x {extra.group}"
         steps += [Step(at_s=at_s, action=partial(_start_extra, stack, extra), label=label)

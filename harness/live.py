@@ -232,5 +232,5 @@ class Monitor:
                           refused=self.refusals.read() if self.refusals is not None else None),
                     Gauge(resource="redis", now=sum(self.redis.latest.values()), capacity=self.capacity["redis"],
                           refused=self._redis_rejected(elapsed_s))),
-            next_event=None if upcoming is None else f"{upcoming.label} at {upcoming.at_s:g} s",
+            next_event=None if upcoming is None else f"{upcoming.label} at {round(upcoming.at_s, 1):g} s",
         )

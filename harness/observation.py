@@ -126,8 +126,9 @@ class ResourceObservation:
 class TimelineEvent:
     t: float
     what: str
-    #: for a change of the web tier (scale, deploy), when it was due (``t`` is when it had happened: dynos up)
-    scheduled_s: float | None = None
+    #: for a change of the web tier (scale, deploy), the forecast's key for it (``predict.change_key``); ``t`` is
+    #: when it had happened (its dynos up)
+    change: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

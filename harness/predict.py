@@ -277,16 +277,37 @@ class Prediction:
         return next(r for r in self.resources if r.name == name)
 
 
+def change_key(index: int, phase: str = "") -> str:
+    """The name a change of topology shares between the forecast and the run's timeline (``events.Step``): the
+    event's place in the plan's ``events`` and, for a deploy, its phase (``start``, ``end``)."""
+    return f"events[{index}]" + (f".{phase}" if phase else "")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TopologyChange:
+    """The prediction after an event changed the web tier; ``key`` (``change_key``) names the timeline step that
+    makes it happen, so the run can say when it really did."""
+
+    at_s: float
+    key: str
+    prediction: Prediction
+
+
 @dataclass(frozen=True, kw_only=True)
 class Forecast:
     """The prediction at the start and after each scaling event, in order."""
 
     initial: Prediction
-    after_events: tuple[tuple[float, Prediction], ...]
+    after_events: tuple[TopologyChange, ...]
 
     @property
     def final(self) -> Prediction:
-        return self.after_events[-1][1] if self.after_events else self.initial
+        return self.after_events[-1].prediction if self.after_events else self.initial
+
+    @property
+    def topologies(self) -> tuple[Prediction, ...]:
+        """Every prediction, the initial one first."""
+        return (self.initial, *(change.prediction for change in self.after_events))
 
     @property
     def changes(self) -> bool:
@@ -483,14 +504,17 @@ def forecast(plan: Plan, *, versions: Mapping[str, str] | None = None) -> Foreca
     ``scale`` sets the web dynos; a preboot ``deploy`` runs the old and the new
     set side by side for ``overlap_s`` (twice the dynos), then the new set alone.
     """
-    after: list[tuple[float, Prediction]] = []
+    after: list[TopologyChange] = []
     dynos = plan.web.dynos
-    for event in plan.events:
+    for i, event in enumerate(plan.events):
         if event.action == "scale":
             dynos = event.dynos
-            after.append((event.at_s, predict(plan, web_dynos=dynos, versions=versions)))
+            after.append(TopologyChange(at_s=event.at_s, key=change_key(i),
+                                        prediction=predict(plan, web_dynos=dynos, versions=versions)))
         elif event.action == "deploy":
-            after.append((event.at_s, predict(plan, web_dynos=2 * dynos, versions=versions)))
-            after.append((event.at_s + event.overlap_s, predict(plan, web_dynos=dynos, versions=versions)))
+            after.append(TopologyChange(at_s=event.at_s, key=change_key(i, "start"),
+                                        prediction=predict(plan, web_dynos=2 * dynos, versions=versions)))
+            after.append(TopologyChange(at_s=event.at_s + event.overlap_s, key=change_key(i, "end"),
+                                        prediction=predict(plan, web_dynos=dynos, versions=versions)))
     return Forecast(initial=predict(plan, versions=versions),
-                    after_events=tuple(sorted(after, key=lambda item: item[0])))
+                    after_events=tuple(sorted(after, key=lambda change: change.at_s)))

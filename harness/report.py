@@ -108,7 +108,7 @@ def prediction_document(forecast: Forecast, scenario: str) -> dict[str, Any]:
     return {
         "scenario": scenario,
         "initial": one(forecast.initial),
-        "after_events": [{"at_s": at_s, **one(p)} for at_s, p in forecast.after_events],
+        "after_events": [{"at_s": c.at_s, **one(c.prediction)} for c in forecast.after_events],
     }
 
 
@@ -130,8 +130,9 @@ def _prediction_table(title: str, prediction: Prediction) -> Table:
 
 def show_forecast(console: Console, forecast: Forecast, scenario: str) -> None:
     console.print(_prediction_table(f"{scenario}: prediction", forecast.initial))
-    for at_s, prediction in forecast.after_events:
-        console.print(_prediction_table(f"after t={at_s:g} s: web at {prediction.web_dynos} dynos", prediction))
+    for change in forecast.after_events:
+        console.print(_prediction_table(f"after t={change.at_s:g} s: web at {change.prediction.web_dynos} dynos",
+                                        change.prediction))
     for line in forecast.initial.pool_starvation:
         console.print(f"[yellow]pool starvation:[/yellow] {line}")
 

@@ -156,7 +156,7 @@ def _drive(plan: Plan, stack: Stack, load: LoadRun, say: Callable[[str], None],
             what = step.action()
             pending.sort(key=lambda later: later.at_s)
             happened.append(TimelineEvent(t=round(time.time() - t0, 3), what=what,
-                                          scheduled_s=step.at_s if step.changes_web else None))
+                                          change=step.change))
             say(f"t={happened[-1].t:.1f} s: {what}")
         tick(now, pending)
         if now > deadline:

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from harness.observation import Observation
+from harness.predict import TopologyChange
 from harness.verdict import classify_error
 
 FORMAT = "csv with a header row; t = seconds since traffic start, second = a whole second of it"
@@ -42,15 +43,10 @@ def _write(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) 
         writer.writerows(rows)
 
 
-#: How far from a forecast step's time an action may have been due and still be that step (a deploy's end is due
-#: its overlap after the deploy really started, not after it was scheduled).
-MATCH_S = 3.0
-
-
-def _happened(observation: Observation, at_s: float) -> float:
-    """When the action due at ``at_s`` had really happened (its new dynos up), else ``at_s``."""
-    due = [e for e in observation.events if e.scheduled_s is not None and abs(e.scheduled_s - at_s) <= MATCH_S]
-    return min(due, key=lambda e: abs(float(e.scheduled_s or 0.0) - at_s)).t if due else at_s
+def _happened(observation: Observation, change: TopologyChange) -> float:
+    """When the timeline step that makes ``change`` had really happened (its new dynos up); when it never ran (the
+    traffic ended first), when it was due."""
+    return next((e.t for e in observation.events if e.change == change.key), change.at_s)
 
 
 def write_series(observation: Observation, run_dir: Path) -> dict[str, str]:
@@ -77,7 +73,7 @@ def write_series(observation: Observation, run_dir: Path) -> dict[str, str]:
            [(s.second, s.requests, s.p50_ms, s.p95_ms, s.p99_ms, s.max_ms) for s in observation.load.latency])
     _write(run_dir / names["events"], ("t", "what"), [(e.t, e.what) for e in observation.events])
     steps = [(0.0, observation.forecast.initial)]
-    steps += [(_happened(observation, at_s), prediction) for at_s, prediction in observation.forecast.after_events]
+    steps += [(_happened(observation, change), change.prediction) for change in observation.forecast.after_events]
     _write(run_dir / names["predicted"], ("t", "resource", "expected", "worst_case", "capacity"),
            [(t, r.name, r.expected, r.worst_case, r.capacity) for t, prediction in steps for r in prediction.resources])
     return {"format": FORMAT, **names}

@@ -98,8 +98,7 @@ def summarize_errors(observation: Observation) -> tuple[ErrorSummary, ...]:
 
 def most_severe(observation: Observation, name: str) -> ResourcePrediction:
     """The resource's prediction in the topology that loads it most."""
-    predictions = [observation.forecast.initial] + [p for _, p in observation.forecast.after_events]
-    candidates = [p.resource(name) for p in predictions]
+    candidates = [p.resource(name) for p in observation.forecast.topologies]
     return max(candidates, key=lambda r: (_SEVERITY[r.status], r.worst_case))
 
 
@@ -119,8 +118,7 @@ def _shortfall(observation: Observation, name: str, predicted: ResourcePredictio
     below = [g for g in predicted.groups if seen.by_group.get(g.group, 0) < g.expected]
     short = [f"{g.group} {seen.by_group.get(g.group, 0)} of {g.expected}" for g in below]
     web = observation.plan.web
-    topologies = [observation.forecast.initial, *(p for _, p in observation.forecast.after_events)]
-    threads = max(p.web_dynos for p in topologies) * web.processes * web.threads
+    threads = max(p.web_dynos for p in observation.forecast.topologies) * web.processes * web.threads
     if observation.plan.traffic.max_users < threads:
         line += f"; too few users to keep every thread busy ({observation.plan.traffic.max_users} users, {threads} " \
                 "web threads)"

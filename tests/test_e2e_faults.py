@@ -8,6 +8,7 @@ import pytest
 
 from tests.test_e2e_python import resource
 from tests.test_e2e_rails import MISSING, run_scenario
+from tests.test_series import rows
 
 APPS = [pytest.param("", id="python"),
         pytest.param("rails-", id="rails", marks=pytest.mark.skipif(MISSING is not None, reason="no Ruby/Rails"))]
@@ -44,4 +45,8 @@ def test_preboot_deploy_doubles_the_web_tier_against_capacity(prefix: str, tmp_p
     refused = next(e["t"] for e in events if e["what"].startswith("postgres refused"))
     assert up - 1 <= refused <= stopped  # refusals come with the overlap
     assert stopped - up >= 4
+    # the prediction doubles when the new dynos were up and halves when the old ones had stopped
+    run_dir = Path(str(document["run_dir"]))
+    steps = sorted({float(r["t"]) for r in rows(run_dir, "predicted.csv") if r["resource"] == "postgres"})
+    assert steps == [0.0, up, stopped]
 

@@ -106,7 +106,7 @@ def test_scaling_events_give_the_final_topology() -> None:
                    events=[{"at_s": 2, "action": "scale", "dynos": 4}, {"at_s": 5, "action": "scale", "dynos": 6}])
     result = forecast(plan)
     assert result.initial.resource("postgres").expected == 8
-    assert [p.resource("postgres").expected for _, p in result.after_events] == [16, 24]
+    assert [c.prediction.resource("postgres").expected for c in result.after_events] == [16, 24]
     assert result.final.resource("postgres").status == EXHAUSTS  # 24 > 19
     assert result.initial.resource("postgres").status == FITS
 
@@ -124,9 +124,11 @@ def test_preboot_deploy_doubles_the_web_tier_while_both_sets_run() -> None:
     plan = plan_of({"dynos": 2, "processes": 2, "threads": 2, "pool": 2}, max_connections=15, reserved=3,
                    events=[{"at_s": 2, "action": "deploy", "overlap_s": 4}])
     result = forecast(plan)
-    [(t1, overlap), (t2, after)] = result.after_events
-    assert (t1, overlap.resource("postgres").expected, overlap.resource("postgres").status) == (2, 16, EXHAUSTS)
-    assert (t2, after.resource("postgres").expected) == (6, 8)
+    [start, end] = result.after_events
+    assert (start.at_s, start.key) == (2, "events[0].start")
+    assert (start.prediction.resource("postgres").expected, start.prediction.resource("postgres").status) == \
+        (16, EXHAUSTS)
+    assert (end.at_s, end.key, end.prediction.resource("postgres").expected) == (6, "events[0].end", 8)
     assert result.initial.resource("postgres").status == FITS  # 8 of 12
 
 

@@ -31,6 +31,9 @@ def check_autoscale_report(document: dict[str, object], tmp_path: Path) -> None:
     # refusals only once the second scale event's dynos were up
     scaled = [float(e["t"]) for e in rows(run_dir, "events.csv") if e["what"].startswith("scaled web")]
     assert len(scaled) == 2
+    # the prediction steps when each scale event had happened (its dynos up), not when it was due
+    steps = sorted({float(r["t"]) for r in rows(run_dir, "predicted.csv") if r["resource"] == "postgres"})
+    assert steps == [0.0, *scaled]
     refused = postgres["refused per second"]
     assert refused["x"] and min(refused["x"]) >= int(scaled[1])
     assert sum(refused["y"]) == len(rows(run_dir, "refusals.csv")) == document["resources"][0]["observed"]["rejected"]  # type: ignore[index]

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import StartTimeout
+from harness.errors import ComponentDied, StartTimeout
 from harness.stack.images import ensure_image
 from harness.stack.postgres import (
     ADMIN_NAME,
@@ -55,6 +56,27 @@ def remove_labelled(client: docker.DockerClient, run_id: str) -> list[str]:
     return gone
 
 
+def last_lines(container: Any) -> list[str]:
+    """A container's last 8 lines of output; none for one that is gone."""
+    try:
+        return bytes(container.logs(tail=8)).decode(errors="replace").splitlines()
+    except Exception:  # noqa: BLE001 - a removed container has no last lines
+        return []
+
+
+def wait_ready(container: Any, *, name: str, ready: Callable[[], bool], strategy: str, timeout_s: float) -> None:
+    """Poll ``ready`` every ``POLL_S``. A container that exits first raises ``ComponentDied``, one not ready
+    within ``timeout_s`` ``StartTimeout``; both carry its name, and the timeout the wait, and its last lines."""
+    began = time.monotonic()
+    while not ready():
+        container.reload()
+        if container.status == "exited":
+            raise ComponentDied(name, container.attrs["State"]["ExitCode"], last_lines(container))
+        if time.monotonic() - began > timeout_s:
+            raise StartTimeout(name, time.monotonic() - began, strategy, last_lines(container))
+        time.sleep(POLL_S)
+
+
 class _Container:
     """One server container: started from a cached image, its output followed into ``log_path``."""
 
@@ -84,19 +106,8 @@ class _Container:
             tag, self._args(), detach=True, labels={RUN_LABEL: self.run_id},
             name=f"connlab-{self.run_id[:12]}-{self.name}", ports={self.port: ("127.0.0.1", self.host_port)})
 
-    def _last_lines(self) -> list[str]:
-        try:
-            return bytes(self.container.logs(tail=8)).decode(errors="replace").splitlines()
-        except Exception:  # noqa: BLE001 - a container that is gone has no last lines
-            return []
-
     def _wait_ready(self, strategy: str) -> None:
-        began = time.monotonic()
-        while not self._ready():
-            self.container.reload()
-            if self.container.status == "exited" or time.monotonic() - began > READY_TIMEOUT_S:
-                raise StartTimeout(self.name, time.monotonic() - began, strategy, self._last_lines())
-            time.sleep(POLL_S)
+        wait_ready(self.container, name=self.name, ready=self._ready, strategy=strategy, timeout_s=READY_TIMEOUT_S)
 
     def _stop_container(self) -> None:
         """Stop, save the whole output (the engine keeps it across restarts) into ``log_path``, remove."""

@@ -22,19 +22,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ComponentDied, PlanError, StartTimeout
+from harness.errors import ComponentDied, PlanError
 from harness.plan import Extra, Plan
 from harness.stack import registry
 from harness.stack.apps import READY_LINE, Endpoints, oneoff_settings, web_settings, worker_settings
 from harness.stack.base import ServerFaces
-from harness.stack.containers import RUN_LABEL, PostgresContainer, RedisContainer, remove_labelled
+from harness.stack.containers import (
+    RUN_LABEL,
+    PostgresContainer,
+    RedisContainer,
+    last_lines,
+    remove_labelled,
+    wait_ready,
+)
 from harness.stack.engine import RunEngine
 from harness.stack.images import ensure_app_image
 from harness.stack.process import free_port
 
 APPS_WITH_IMAGES = ("rails", "python")
 READY_TIMEOUT_S = 60.0
-POLL_S = 0.1
 STOP_TIMEOUT_S = 3
 
 
@@ -98,21 +104,7 @@ class DockerStack(ServerFaces):
             detach=True)
 
     def _wait(self, app: _App, ready: Any, strategy: str) -> None:
-        began = time.monotonic()
-        while not ready():
-            app.container.reload()
-            if app.container.status == "exited":
-                raise ComponentDied(app.name, app.container.attrs["State"]["ExitCode"], self._last_lines(app))
-            if time.monotonic() - began > READY_TIMEOUT_S:
-                raise StartTimeout(app.name, time.monotonic() - began, strategy, self._last_lines(app))
-            time.sleep(POLL_S)
-
-    @staticmethod
-    def _last_lines(app: _App) -> list[str]:
-        try:
-            return bytes(app.container.logs(tail=8)).decode(errors="replace").splitlines()
-        except Exception:  # noqa: BLE001 - a removed container has no last lines
-            return []
+        wait_ready(app.container, name=app.name, ready=ready, strategy=strategy, timeout_s=READY_TIMEOUT_S)
 
     def _start_dyno(self, dyno: int) -> None:
         began = time.monotonic()
@@ -199,7 +191,7 @@ class DockerStack(ServerFaces):
                 continue
             app.container.reload()
             if app.container.status == "exited":
-                raise ComponentDied(app.name, app.container.attrs["State"]["ExitCode"], self._last_lines(app))
+                raise ComponentDied(app.name, app.container.attrs["State"]["ExitCode"], last_lines(app.container))
 
     @property
     def web_targets(self) -> list[str]:
