@@ -200,7 +200,7 @@ class Monitor:
         self.postgres = postgres
         self.redis = redis
         self.live = live_file
-        self.refusals = RefusalCounter(stack.postgres_log) if stack.backend == "local" else None
+        self.refusals = RefusalCounter(stack.postgres_log) if stack.postgres_log_is_live else None
         self.capacity = {r.name: r.capacity for r in predict(plan).resources}
         self._redis_refused: int | None = None
         self._redis_read_at = -1.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -69,6 +70,9 @@ def test_shipped_python_scenario(name: str, tmp_path: Path) -> None:
         assert pg["observed"]["peak"] == pg["capacity"] == 10  # type: ignore[index]
         assert kinds.get("server_full", 0) > 0
         check_series(document)  # the series files beside results.json agree with it
+        # the plain live lines count Postgres' refusals from its log as it grows
+        live = [int(m) for m in re.findall(r"postgres \d+/10 \((\d+) refused\)", result.stderr)]
+        assert live and 0 < live[-1] <= pg["observed"]["rejected"], result.stderr[-2000:]  # type: ignore[index]
     if name == "pool-starvation":
         assert kinds.get("pool_timeout", 0) > 0 and pg["observed"]["peak"] == 1  # type: ignore[index]
         assert document["verdict"]["config_fits"] is False  # type: ignore[index]

@@ -35,6 +35,8 @@ class Deployment(Protocol):
 
 class Stack(Protocol):
     backend: str
+    #: ``postgres_log`` grows while the run goes (a local server writes it); else it is whole only after ``down``
+    postgres_log_is_live: bool
     startup_s: dict[str, float]
     up_s: float | None
     #: what runs, as the stack reported it once up (``harness.stack.versions``); empty before

@@ -60,6 +60,7 @@ class _App:
 
 class DockerStack(ServerFaces):
     backend = "docker"
+    postgres_log_is_live = False  # the container's output is saved into it at teardown
 
     def __init__(self, plan: Plan, run_dir: Path, *, say: Any = lambda _: None) -> None:
         if plan.app not in APPS_WITH_IMAGES:

@@ -40,6 +40,7 @@ class LocalStack(ServerFaces):
     """The ``Stack`` (``harness.stack.base``) as local processes."""
 
     backend = "local"
+    postgres_log_is_live = True
 
     def __init__(self, plan: Plan, run_dir: Path) -> None:
         self.plan = plan
