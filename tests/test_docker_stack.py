@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 
+from harness.assets import scenario_path
+from harness.plan import load_plan
+from harness.stack.docker_stack import DockerStack
 from tests.test_e2e_python import ROOT, only_results, resource, validate
 
 LABEL = "connlab.run"
@@ -128,3 +131,23 @@ def test_a_killed_harness_leaves_no_container(client: Any, images: None, tmp_pat
         time.sleep(0.25)
     left = [c.name for c in client.containers.list(all=True, ignore_removed=True) if c.id in {o.id for o in ours}]
     assert left == [], "the reaper did not remove the killed run's containers"
+
+
+class _GoneEngine:
+    """A Docker client whose engine has stopped: every call fails."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise ConnectionError(f"the engine is gone ({name})")
+
+
+def test_a_second_down_leaves_the_engine_alone(client: Any, images: None, tmp_path: Path) -> None:
+    """A failed up() calls down(), and the run's teardown calls it again. The first may have stopped the dockerd
+    this run started (measured: Ctrl-C during a docker start-up then crashed, exit 70, in remove_labelled)."""
+    stack = DockerStack(load_plan(scenario_path("baseline")), tmp_path)
+    try:
+        stack.up()
+    finally:
+        stack.down()
+    assert labelled(client) == []
+    stack.client = _GoneEngine()
+    stack.down()

@@ -46,7 +46,8 @@ class Stack(Protocol):
         """Start every server of the plan; on any failure stop them all and re-raise."""
 
     def down(self) -> None:
-        """Stop everything, apps first (their disconnections must reach the servers' logs)."""
+        """Stop everything, apps first (their disconnections must reach the servers' logs). A failed ``up`` has
+        already called it and the run's own teardown calls it again: a second call after a whole one does nothing."""
 
     def check_alive(self) -> None:
         """Raise ``ComponentDied`` when a long-running server exited on its own."""

@@ -93,6 +93,7 @@ class DockerStack(ServerFaces):
         self.up_s: float | None = None
         self.versions: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._down = False  # a whole down() ran: the engine this run started may be gone, so nothing more to ask it
 
     # -- app containers ------------------------------------------------------------------------
 
@@ -167,6 +168,8 @@ class DockerStack(ServerFaces):
 
     def down(self) -> None:
         """Apps first (their disconnections reach the logs), their output saved, then the servers; then the label."""
+        if self._down:
+            return
         with self._lock:
             apps = self.web + self.workers + self.oneoffs
         with ThreadPoolExecutor(max_workers=max(1, len(apps))) as pool:
@@ -175,6 +178,7 @@ class DockerStack(ServerFaces):
             list(pool.map(lambda stop: stop(), [self.postgres.stop, self.redis.stop]))
         remove_labelled(self.client, self.run_id)
         self.engine.stop()  # only a dockerd this run started
+        self._down = True
 
     def _stop_app(self, app: _App) -> None:
         with contextlib.suppress(Exception):
