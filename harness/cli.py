@@ -255,7 +255,7 @@ def _demo(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
     return ExitCode.OK if finished.all_agree else ExitCode.VERDICT_FAILED
 
 
-def _exit_code(exc: ConnlabError) -> ExitCode:
+def _exit_code(exc: ConnlabError | Interrupted) -> ExitCode:
     if isinstance(exc, Interrupted):
         return ExitCode.TERMINATED if exc.signal_name == "SIGTERM" else ExitCode.INTERRUPTED
     for kind, code in ((PlanError, ExitCode.BAD_INPUT), (MissingDependency, ExitCode.MISSING_DEPENDENCY),
@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             return _report(args)
         return _run(args, console, err)
-    except ConnlabError as exc:
+    except (ConnlabError, Interrupted) as exc:
         for line in exc.problems if isinstance(exc, PlanError) else [str(exc)]:
             print(f"connlab: {line}", file=sys.stderr)
         return _exit_code(exc)

@@ -3,14 +3,19 @@
 Every error the harness raises on purpose is a ``ConnlabError``; the CLI is the
 only place that turns them into exit codes (see ``harness.cli``)::
 
-    ConnlabError
+    ConnlabError (Exception)
     +-- PlanError            a scenario file or flag is wrong (all problems at once)
     +-- MissingDependency    Ruby, a gem, a wheel or a binary is not installed
     +-- StackError           a server did not start, or died during the run
     |   +-- StartTimeout     a server was not ready in time (names it, the wait, its last log lines)
     |   +-- ComponentDied    a server exited while the run was going on
     +-- LoadError_           the load generator (Locust) failed
-    +-- Interrupted          Ctrl-C or SIGTERM stopped the run
+
+    Interrupted (BaseException)  Ctrl-C or SIGTERM stopped the run
+
+``Interrupted`` is raised by the signal handler wherever the main thread happens
+to be, so, like ``KeyboardInterrupt``, it is no ``Exception``: a guard such as
+``contextlib.suppress(Exception)`` around a read must not swallow a Ctrl-C.
 """
 
 from __future__ import annotations
@@ -62,8 +67,8 @@ class LoadError_(ConnlabError):  # noqa: N801 - the trailing underscore avoids s
     """Locust failed to run the traffic."""
 
 
-class Interrupted(ConnlabError):
-    """The run was stopped by a signal (Ctrl-C, SIGTERM)."""
+class Interrupted(BaseException):
+    """The run was stopped by a signal (Ctrl-C, SIGTERM); a ``BaseException``, as the module's docstring says."""
 
     def __init__(self, signal_name: str) -> None:
         self.signal_name = signal_name
