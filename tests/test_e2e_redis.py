@@ -25,10 +25,29 @@ APPS = {"redis-full": "python", "redis-fits": "python", "rails-redis-full": "rai
 REDIS_ERROR = {"python": "redis.exceptions.ConnectionError", "rails": "Redis::CommandError"}
 
 
+def _redis_story(out: Path) -> str:
+    """For a failed run: Redis' per-group peaks and its exact connection changes up to the first refusal, which
+    say which group took the slot the others were refused."""
+    try:
+        document = only_results(out)
+        run_dir = Path(str(document["run_dir"]))
+        redis = resource(document, "redis")
+        peaks = {g["group"]: g["observed_peak"] for g in redis["groups"]}  # type: ignore[attr-defined]
+        with (run_dir / "refusals.csv").open(newline="") as handle:
+            first = min((float(r["t"]) for r in csv.DictReader(handle) if r["resource"] == "redis"), default=None)
+        with (run_dir / "connections.csv").open(newline="") as handle:
+            changes = [f"{r['t']} {r['group']}={r['connections']}" for r in csv.DictReader(handle)
+                       if r["resource"] == "redis" and r["method"] == "exact"
+                       and (first is None or float(r["t"]) <= first)]
+    except (OSError, ValueError, KeyError, StopIteration) as exc:
+        return f"(no redis story: {exc!r})"
+    return f"redis peaks by group {peaks}; first refusal at {first}; exact changes up to it: {changes[-40:]}"
+
+
 def run(name: str, tmp_path: Path) -> dict[str, object]:
     marker = uuid.uuid4().hex
     result = run_cli(ROOT / "harness" / "scenarios" / f"{name}.yaml", tmp_path, marker, "--json")
-    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    assert result.returncode == 0, _redis_story(tmp_path) + "\n" + result.stderr[-3000:] + result.stdout[-3000:]
     document = only_results(tmp_path)
     validate(document)
     assert processes_under(marker) == []
