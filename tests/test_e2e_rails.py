@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.stack.apps import RAILS_PACKAGES, rails_missing
+from harness.assets import scenario_path
+from harness.plan import load_plan
+from harness.stack.apps import RAILS_PACKAGES, Endpoints, rails_missing, web_settings
 from tests.helpers import processes_under
 from tests.test_e2e_python import ROOT, only_results, resource, run_cli, validate
 from tests.test_report_e2e import check_autoscale_report
@@ -120,3 +122,21 @@ def test_rails_6_1_holds_its_connection_through_the_request_and_exhausts(tmp_pat
     assert (pg["predicted"]["expected"], pg["exhaustion"]["predicted"]) == (16, "exhausts")  # type: ignore[index]
     assert pg["observed"]["peak"] == pg["capacity"] == 12  # type: ignore[index]
     assert pg["observed"]["rejected"] >= 1  # type: ignore[index]
+
+
+@needs_rails
+def test_the_cache_pool_is_built_before_any_thread_serves() -> None:
+    """Rails 6.1 builds RedisCacheStore's pool on first use with ``@redis ||=``, which is not thread-safe:
+    measured, 24 of 2000 first uses by 5 threads built more than one pool, each opening connections of its own,
+    and with that window widened rails-redis-fits refused 70+ connections in 3 runs of 3 (a CI run once refused
+    22). The app builds the pool at boot, empty, as Rails 7.2 does in the store's constructor."""
+    plan = load_plan(scenario_path("rails-redis-fits"))
+    endpoints = Endpoints(database_url="postgres://connlab@127.0.0.1:9/connlab", redis_url="redis://127.0.0.1:9/0")
+    env = {**os.environ, **web_settings(plan, endpoints, dyno=1, port=9)}
+    script = ('require "./app"; pool = Rails.cache.instance_variable_get(:@redis); '
+              'seen = Array.new(5) { Thread.new { Rails.cache.redis } }.map(&:value); '
+              'puts pool.class, seen.map(&:object_id).uniq.size')
+    result = subprocess.run(["ruby", "-e", script], capture_output=True, text=True, env=env, timeout=120,
+                            cwd=ROOT / "harness" / "apps" / "rails")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["ConnectionPool", "1"], result.stdout + result.stderr[-2000:]

@@ -55,8 +55,9 @@ module Connlab
     # only as many as ever read at the same instant (connection_pool creates
     # them lazily and keeps them). Without pool_size, Rails 6.1 shares ONE
     # connection per process between all its threads. Connections are named
-    # CONNLAB_GROUP (id: = CLIENT SETNAME); the pool is built on first use,
-    # after fork, never in the Puma master.
+    # CONNLAB_GROUP (id: = CLIENT SETNAME); the pool is built empty at boot
+    # (after initialize!, below), its connections open on first use, after
+    # fork, never in the Puma master.
     config.cache_store = if ENV["CONNLAB_REDIS_URL"].to_s.empty?
                            :null_store
                          else
@@ -400,6 +401,15 @@ class ConnlabController < ActionController::Metal
 end
 
 Rails.application.initialize!
+
+# Rails 6.1's RedisCacheStore builds its connection pool on first use, with
+# `@redis ||= ConnectionPool.new(...)`, which is not thread-safe: threads that
+# meet it together can each build a pool, and every pool opens connections of
+# its own, so a process can hold more than pool_size (measured: 24 of 2000
+# first uses by 5 threads built more than one pool). Rails 7.2 builds it in the
+# constructor. Build it here, before any thread serves: it is empty (it
+# connects lazily), so a fork after this hands no socket to a child.
+Rails.cache.redis if Rails.cache.respond_to?(:redis)
 
 # CONNLAB_POOL_LOG=1: one stdout line per pool checkout / checkin (pid,
 # CLOCK_MONOTONIC), to replay how many connections a process held at once
