@@ -187,6 +187,21 @@ def test_rails72_image_serves_and_releases_between_queries(client: Any, tmp_path
     assert result["per_s"] > 6.0, result
 
 
+def test_the_sidekiq_client_pool_is_built_before_any_thread_serves(client: Any) -> None:
+    """Sidekiq 7 builds its client pool (what web threads enqueue through) on first use with ``@redis ||=``
+    (``Sidekiq::Config#local_redis_pool``), not thread-safe: measured in this image, 42 of 2000 first uses by 5
+    threads built more than one pool, each opening connections of its own. Sidekiq 6.4 builds it in
+    ``config.redis =``. The app builds it at boot, empty, on the client side; a Sidekiq server is left alone."""
+    env = {"CONNLAB_DATABASE_URL": "postgres://connlab@127.0.0.1:9/connlab", "CONNLAB_REDIS_URL": "redis://127.0.0.1:9/0",
+           "CONNLAB_GROUP": "web.1", "CONNLAB_POOL": "5", "CONNLAB_THREADS": "5", "CONNLAB_CHECKOUT_TIMEOUT_S": "5"}
+    script = ('require "./app"; pool = Sidekiq.default_configuration.instance_variable_get(:@redis); '
+              'seen = Array.new(5) { Thread.new { Sidekiq.redis_pool } }.map(&:value); '
+              'puts pool.class, seen.map(&:object_id).uniq.size, seen.first.equal?(pool)')
+    out = client.containers.run(app_image(client), ["ruby", "-e", script], environment=env, network_mode="none",
+                                remove=True, labels={"connlab.run": str(uuid.uuid4())}).decode()
+    assert out.split()[-3:] == ["ConnectionPool", "1", "true"], out[-2000:]
+
+
 def main() -> None:
     """Rails 6.1 (local) vs 7.2 (image), 1 worker x 4 threads, 8 clients, 100 ms query + 400 ms work."""
     engine = docker_client()
