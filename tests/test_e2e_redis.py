@@ -11,7 +11,6 @@ maxclients: no refusal, peak == expected == capacity.
 
 from __future__ import annotations
 
-import csv
 import uuid
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 from tests.helpers import processes_under
 from tests.test_e2e_python import ROOT, only_results, resource, run_cli, validate
 from tests.test_e2e_rails import needs_rails
+from tests.test_series import rows
 
 APPS = {"redis-full": "python", "redis-fits": "python", "rails-redis-full": "rails", "rails-redis-fits": "rails"}
 REDIS_ERROR = {"python": "redis.exceptions.ConnectionError", "rails": "Redis::CommandError"}
@@ -33,12 +33,9 @@ def _redis_story(out: Path) -> str:
         run_dir = Path(str(document["run_dir"]))
         redis = resource(document, "redis")
         peaks = {g["group"]: g["observed_peak"] for g in redis["groups"]}  # type: ignore[attr-defined]
-        with (run_dir / "refusals.csv").open(newline="") as handle:
-            first = min((float(r["t"]) for r in csv.DictReader(handle) if r["resource"] == "redis"), default=None)
-        with (run_dir / "connections.csv").open(newline="") as handle:
-            changes = [f"{r['t']} {r['group']}={r['connections']}" for r in csv.DictReader(handle)
-                       if r["resource"] == "redis" and r["method"] == "exact"
-                       and (first is None or float(r["t"]) <= first)]
+        first = min((float(r["t"]) for r in rows(run_dir, "refusals.csv") if r["resource"] == "redis"), default=None)
+        changes = [f"{r['t']} {r['group']}={r['connections']}" for r in rows(run_dir, "connections.csv")
+                   if r["resource"] == "redis" and r["method"] == "exact" and (first is None or float(r["t"]) <= first)]
     except (OSError, ValueError, KeyError, StopIteration) as exc:
         return f"(no redis story: {exc!r})"
     return f"redis peaks by group {peaks}; first refusal at {first}; exact changes up to it: {changes[-40:]}"
@@ -46,11 +43,10 @@ def _redis_story(out: Path) -> str:
 
 def _worker_redis(run_dir: Path) -> tuple[int, int]:
     """The worker's Redis connections when traffic started and at their peak, from the exact (log) series."""
-    with (run_dir / "connections.csv").open(newline="") as handle:
-        rows = [(float(r["t"]), int(r["connections"])) for r in csv.DictReader(handle)
-                if r["resource"] == "redis" and r["method"] == "exact" and r["group"] == "worker.1"]
-    at_start = max((row for row in rows if row[0] <= 0), default=(0.0, 0))[1]  # the last change before traffic
-    return at_start, max((n for _, n in rows), default=0)
+    changes = [(float(r["t"]), int(r["connections"])) for r in rows(run_dir, "connections.csv")
+               if r["resource"] == "redis" and r["method"] == "exact" and r["group"] == "worker.1"]
+    at_start = max((c for c in changes if c[0] <= 0), default=(0.0, 0))[1]  # the last change before traffic
+    return at_start, max((n for _, n in changes), default=0)
 
 
 def run(name: str, tmp_path: Path) -> dict[str, object]:
@@ -93,9 +89,8 @@ def check_full(name: str, tmp_path: Path) -> None:
     # filled (1 of 6 Rails runs here and one CI run: the worker at 6 + 5 within 19 ms of traffic start, the web
     # alone refused), and a job then never needs a new one
     run_dir = Path(str(document["run_dir"]))
-    with (run_dir / "requests.csv").open(newline="") as handle:
-        enqueued = sum(int(r["count"]) for r in csv.DictReader(handle)
-                       if r["endpoint"] == "/enqueue" and r["outcome"] == "ok")
+    enqueued = sum(int(r["count"]) for r in rows(run_dir, "requests.csv")
+                   if r["endpoint"] == "/enqueue" and r["outcome"] == "ok")
     if errors.get((error_class, "worker"), 0) == 0 and enqueued > 0:
         at_start, peak = _worker_redis(run_dir)
         concurrency = document["plan"]["tiers"]["worker"]["concurrency"]  # type: ignore[index]

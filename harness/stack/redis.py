@@ -53,13 +53,13 @@ def server_args(*, maxclients: int, debug_command: str) -> list[str]:
             "--enable-debug-command", debug_command]
 
 
-
 def answers(client: redis.Redis) -> bool:
     """A Valkey of either backend is ready when it answers PING (the readiness strategy "PING")."""
     try:
         return bool(client.ping())
     except redis.RedisError:
         return False
+
 
 class RedisServer:
     """A throwaway Valkey server; a context manager that always cleans up."""
