@@ -27,6 +27,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from harness.assets import scenario_path
+from harness.plan import load_plan
+from harness.stack.apps import Endpoints, web_settings
 from harness.stack.engine import docker_client
 from harness.stack.images import ensure_app_image
 from harness.stack.postgres import PostgresServer
@@ -192,8 +195,8 @@ def test_the_sidekiq_client_pool_is_built_before_any_thread_serves(client: Any) 
     (``Sidekiq::Config#local_redis_pool``), not thread-safe: measured in this image, 42 of 2000 first uses by 5
     threads built more than one pool, each opening connections of its own. Sidekiq 6.4 builds it in
     ``config.redis =``. The app builds it at boot, empty, on the client side; a Sidekiq server is left alone."""
-    env = {"CONNLAB_DATABASE_URL": "postgres://connlab@127.0.0.1:9/connlab", "CONNLAB_REDIS_URL": "redis://127.0.0.1:9/0",
-           "CONNLAB_GROUP": "web.1", "CONNLAB_POOL": "5", "CONNLAB_THREADS": "5", "CONNLAB_CHECKOUT_TIMEOUT_S": "5"}
+    endpoints = Endpoints(database_url="postgres://connlab@127.0.0.1:9/connlab", redis_url="redis://127.0.0.1:9/0")
+    env = web_settings(load_plan(scenario_path("rails-redis-full")), endpoints, dyno=1, port=9)  # a dyno's own
     script = ('require "./app"; pool = Sidekiq.default_configuration.instance_variable_get(:@redis); '
               'seen = Array.new(5) { Thread.new { Sidekiq.redis_pool } }.map(&:value); '
               'puts pool.class, seen.map(&:object_id).uniq.size, seen.first.equal?(pool)')
