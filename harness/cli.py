@@ -25,6 +25,8 @@ Exit codes (``ExitCode``)::
     6    DOES_NOT_FIT        with --require-fit: the run held, but the configuration exhausted a server or a pool;
                              connlab check: the expected count exhausts a server somewhere in the range
     7    AT_RISK             connlab check: only the worst case (every pool full) goes over, somewhere in the range
+    8    INCOMPLETE          connlab check: a figure that enters a total could not be read (the lines marked
+                             "unknown" name each one and the flag that supplies it): never a "fits"
     70   CRASHED             connlab itself failed: one line, and the traceback in a file it names
     130  INTERRUPTED         Ctrl-C (143 for SIGTERM); the stack was torn down first
 """
@@ -80,6 +82,7 @@ class ExitCode(IntEnum):
     LOAD_FAILED = 5
     DOES_NOT_FIT = 6
     AT_RISK = 7
+    INCOMPLETE = 8
     CRASHED = 70
     INTERRUPTED = 130
     TERMINATED = 143
@@ -164,8 +167,13 @@ def _check(args: argparse.Namespace, console: Console, err: Console) -> ExitCode
         print(json.dumps(document(result), indent=2))
     else:
         show(console, result)
-    status = {"exhausts": ExitCode.DOES_NOT_FIT, "at-risk": ExitCode.AT_RISK}.get(result.status, ExitCode.OK)
+    status = {"exhausts": ExitCode.DOES_NOT_FIT, "at-risk": ExitCode.AT_RISK,
+              "incomplete": ExitCode.INCOMPLETE}.get(result.status, ExitCode.OK)
     if args.write_scenario is None and not args.run:
+        return status
+    if status == ExitCode.INCOMPLETE:
+        err.print(f"connlab: {args.app_dir}: no scenario written: figures above are unknown (give them with the "
+                  "flags named, then --write-scenario or --run)")
         return status
     scenario = args.write_scenario or Path(tempfile.mkdtemp(prefix="connlab-check-")) / f"{args.app_dir.name}.yaml"
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.check.arith import Limits, figures, pgbouncer_advice, pool_advice, pool_figures, sweep
-from harness.check.model import AppConfig, Pool, ProcessType, Setting
+from harness.check.model import AppConfig, Pool, ProcessType, RedisUse, Setting
 from harness.check.options import gather
 from harness.errors import PlanError
 
@@ -23,7 +23,7 @@ def rails_app() -> AppConfig:
     worker = ProcessType(name="worker", command="bundle exec sidekiq", role="worker", server="sidekiq",
                          processes=s(1), threads=s(10),
                          pools=(Pool(database="primary", kind="activerecord", size=s(10)),),
-                         redis=(s(11), s(20)))
+                         redis=(RedisUse(what="Sidekiq server", expected=s(11), worst=s(20)),))
     release = ProcessType(name="release", command="rails db:migrate", role="release", server="rake",
                           processes=s(1), threads=s(1), pools=(primary,))
     return AppConfig(framework="rails", process_types=(web, worker, release))
@@ -96,3 +96,28 @@ def test_bad_options_are_each_one_line(tmp_path: Path) -> None:
         "--env 'NOEQUALS': must be NAME=VALUE",
         "--set web.pool: 'x' is not a whole number",
     ]
+
+
+def test_an_unknown_figure_makes_the_result_incomplete_never_fits() -> None:
+    from harness.check.model import unknown
+
+    app = rails_app()
+    web = app.process_types[0]
+    pool = Pool(database="primary", kind="activerecord",
+                size=unknown(source="config/database.yml:3: NameError", fix="--set web.pool=N"))
+    broken = AppConfig(framework="rails", process_types=(ProcessType(**{**vars(web), "pools": (pool,)}),
+                                                         *app.process_types[1:]))
+    postgres, redis = figures(broken, {"web": 4, "worker": 2}, Limits(postgres_max_connections=120))
+    # the unknown pool counts at its least, 1: web 4 x 2 x min(3, 1) = 8, + worker 20 = 28, far below 117
+    assert (postgres.expected, postgres.status) == (28, "incomplete")
+    assert postgres.missing == ("web.pool (--set web.pool=N)",)
+    assert redis.status == "no limit given" and redis.missing == ()  # the web's pool is not on Redis
+    # no web dynos: the unknown figure enters no total, so the result is whole again
+    postgres, _ = figures(broken, {"web": 0, "worker": 2}, Limits(postgres_max_connections=120))
+    assert (postgres.status, postgres.missing) == ("fits", ())
+    # at its least the count already exhausts (28 > 27): exhausts, for certain
+    postgres, _ = figures(broken, {"web": 4, "worker": 2}, Limits(postgres_max_connections=30))
+    assert postgres.status == "exhausts"
+    # the sweep never calls an incomplete point fitting
+    swept = sweep(broken, {"worker": 2}, Limits(postgres_max_connections=120), process_type="web", low=1, high=3)
+    assert swept.largest_fitting("postgres") is None and pool_advice(broken) == []

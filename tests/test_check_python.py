@@ -66,7 +66,7 @@ def test_django_celery_settings_and_sources() -> None:
     assert worker.pools == (Pool(database="default", kind="django-per-thread", size=Setting(value=1, source=kept)),
                             REPORTS)
     # per child: 1 + max(2, min(1, 4)) = 3 (worst 1 + 4 = 5); a dyno of 8: 24 (worst 40)
-    assert worker.redis is None
+    assert worker.redis == ()
 
     release = types["release"]
     assert (release.role, release.server, release.command) == ("release", "manage.py",

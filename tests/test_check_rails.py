@@ -55,14 +55,13 @@ def test_rails72_sidekiq_as_shipped() -> None:
     assert (web.threads.value, web.threads.source) == (3, "config/puma.rb:14 (RAILS_MAX_THREADS unset)")
     # pool: <%= ENV.fetch("RAILS_MAX_THREADS") { 5 } %> on database.yml:7, merged into production by <<: *default
     assert pools(web) == [("primary", 5, "config/database.yml:7 (RAILS_MAX_THREADS unset)", "")]
-    assert web.redis is None
+    assert web.redis == ()
     worker = of(config, "worker")
     # sidekiq.yml:2 concurrency 10; Sidekiq 7.3.2: Redis C + 1 = 11 expected, C + 10 = 20 at worst
     assert (worker.processes.value, worker.threads.value, worker.threads.source) == (1, 10, "config/sidekiq.yml:2")
     assert pools(worker) == pools(web)
-    assert worker.redis is not None
-    assert [s.value for s in worker.redis] == [11, 20]
-    assert "Sidekiq 7" in worker.redis[1].source
+    assert [(u.what, u.expected.value, u.worst.value) for u in worker.redis] == [("Sidekiq server", 11, 20)]
+    assert "Sidekiq 7" in worker.redis[0].worst.source
     release = of(config, "release")
     # bin/rails db:migrate: 1 thread, its connection + the advisory lock's own connection on the primary
     assert (release.processes.value, release.threads.value) == (1, 2)
@@ -98,7 +97,7 @@ def test_flags_win_over_files_and_env() -> None:
     assert pools(web) == [("primary", 8, "flag --set web.pool", "")]
     # the worker's concurrency from the flag, and its Redis with it: 21 .. 30 (Sidekiq 7)
     assert (worker.threads.value, worker.threads.source) == (20, "flag --set worker.threads")
-    assert worker.redis is not None and [s.value for s in worker.redis] == [21, 30]
+    assert [(u.expected.value, u.worst.value) for u in worker.redis] == [(21, 30)]
     assert pools(worker) == [("primary", 5, "env RAILS_MAX_THREADS (config/database.yml:7)", "")]
     assert config.problems == ()
 
@@ -138,7 +137,7 @@ def test_rails8_multidb_as_shipped() -> None:
     assert (jobs.threads.value, jobs.threads.source) == (
         5, "3 threads (config/queue.yml:7) + 2 (Solid Queue's polling and heartbeat)")
     assert pools(jobs) == expected
-    assert jobs.redis is None
+    assert jobs.redis == ()
     release = of(config, "release")  # ./bin/rails db:prepare: 2 on the primary, 1 on each other database
     assert [(p.database, p.size.value) for p in release.pools] == [("primary", 2), ("cache", 1), ("queue", 1),
                                                                     ("cable", 1)]
@@ -204,8 +203,8 @@ def test_rails_broken_gives_problem_lines_not_exceptions() -> None:
     # sidekiq.yml: the production section's :concurrency: (line 7, SIDEKIQ_CONCURRENCY unset: 8) over the top
     # level's 5; no Gemfile.lock: Sidekiq 6 assumed, Redis 8 + 1 .. 8 + 5
     assert (worker.threads.value, worker.threads.source) == (8, "config/sidekiq.yml:7 (SIDEKIQ_CONCURRENCY unset)")
-    assert worker.redis is not None and [s.value for s in worker.redis] == [9, 13]
-    assert "assumed" in worker.redis[1].source
+    assert [(u.expected.value, u.worst.value) for u in worker.redis] == [(9, 13)]
+    assert "assumed" in worker.redis[0].worst.source
     clock, console = of(config, "clock"), of(config, "console")
     assert (clock.role, clock.server, console.role, console.server) == ("oneoff", "unknown", "oneoff", "rails")
     assert clock.threads.source == ("unknown process type clock (bundle exec clockwork config/clock.rb): counted as "
@@ -275,7 +274,7 @@ def test_procfile_options_and_inline_env(tmp_path: Path) -> None:
     assert pools(web) == [("primary", 8, "Procfile web: RAILS_MAX_THREADS=8 (config/database.yml:3)", "")]
     # -c 4 (Sidekiq 6.5: Redis 5 .. 9); its pool 5 from line 3's default
     assert (worker.threads.value, worker.threads.source) == (4, "Procfile worker: -c 4")
-    assert worker.redis is not None and [s.value for s in worker.redis] == [5, 9]
+    assert [(u.expected.value, u.worst.value) for u in worker.redis] == [(5, 9)]
     assert pools(worker) == [("primary", 5, "config/database.yml:3 (RAILS_MAX_THREADS unset)", "")]
 
 
@@ -291,7 +290,7 @@ def test_sidekiq7_capsules_and_defaults(tmp_path: Path) -> None:
     assert worker.threads.value == 10
     assert worker.threads.source == ("6 (config/sidekiq.yml:1) + capsule single 1 (config/sidekiq.yml:4) + "
                                      "capsule bulk 3 (config/sidekiq.yml:7) = 10")
-    assert worker.redis is not None and [s.value for s in worker.redis] == [11, 20]
+    assert [(u.expected.value, u.worst.value) for u in worker.redis] == [(11, 20)]
     bare = write(tmp_path / "bare", {"Procfile": "worker: bundle exec sidekiq\n", "Gemfile.lock": lock})
     worker = of(read(bare), "worker")  # no sidekiq.yml: Sidekiq 7's default 5, or RAILS_MAX_THREADS
     assert (worker.threads.value, worker.threads.source) == (5, "default (Sidekiq 7: 5)")

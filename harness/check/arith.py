@@ -14,11 +14,21 @@ formulas of ``harness.predict``, by pool kind)::
 A type's figure is that x processes per dyno x its dynos; a resource's is the
 sum over types and over the databases on that server. One-offs count one
 process; ``release`` runs only during a deploy: shown apart, left out of the
-steady-state total. Redis: the types whose server has a known rule (Sidekiq:
-C + 1 expected, C + 5 (6) or C + 10 (7) at worst, per process).
+steady-state total. Redis: per process, the sum of its ``RedisUse`` entries
+(each pool or client it opens, with the formulas of ``harness.kinds``).
 
     capacity (Postgres) = max_connections - superuser_reserved_connections
-    status: exhausts when expected > capacity, at-risk when only the worst case is, else fits
+    status: exhausts when expected > capacity; else incomplete when a figure in the total is unknown
+            (``Setting.missing``); else at-risk when only the worst case is over, else fits
+
+An unknown figure counts as its placeholder, the least it can be (1 process, 1
+thread, a pool of 1), and every formula grows with its inputs: the expected
+count is then a lower bound, so "exhausts" stays certain, and anything short of
+it is "incomplete", never "fits".
+
+A type with no dynos in the formation counts nothing, so its unknown figures do
+not make the result incomplete; a counted type's processes and threads are in
+every resource it connects to, its pools in Postgres, its Redis uses in Redis.
 
 The sweep walks the autoscaled type from its lowest to its highest count: the
 largest count that fits, and the first that exhausts. The advice: a pool per
@@ -33,8 +43,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from harness.check.model import AppConfig, Pool, ProcessType
+from harness.check.model import AppConfig, Pool, ProcessType, Setting
 from harness.predict import AT_RISK, EXHAUSTS, FITS, postgres_capacity
+
+INCOMPLETE = "incomplete"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +76,8 @@ class TypeFigure:
     expected: int
     worst_case: int
     formula: str
+    #: the unknown figures in this count: "web.pool (--set web.pool=N)"
+    missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +86,10 @@ class ResourceFigure:
     capacity: int | None
     types: tuple[TypeFigure, ...]
     release: TypeFigure | None = None
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(m for t in self.types for m in t.missing))
 
     @property
     def expected(self) -> int:
@@ -83,10 +101,12 @@ class ResourceFigure:
 
     @property
     def status(self) -> str:
+        if self.capacity is not None and self.expected > self.capacity:
+            return EXHAUSTS
+        if self.missing:
+            return INCOMPLETE
         if self.capacity is None:
             return "no limit given"
-        if self.expected > self.capacity:
-            return EXHAUSTS
         return AT_RISK if self.worst_case > self.capacity else FITS
 
 
@@ -127,10 +147,19 @@ def pool_figures(pool: Pool, threads: int) -> tuple[int, int, str]:
     return min(threads, size), size, f"min({threads} threads, pool {size})"
 
 
+def _missing(process: ProcessType, dynos: int, settings: dict[str, Setting | None]) -> tuple[str, ...]:
+    """The unknown figures among ``settings`` (field name -> figure) of a type that counts (dynos > 0)."""
+    if dynos <= 0:
+        return ()
+    return tuple(f"{process.name}.{field} ({setting.missing})" for field, setting in settings.items()
+                 if setting is not None and setting.missing)
+
+
 def _postgres_type(process: ProcessType, dynos: int) -> TypeFigure:
     threads = process.threads.value
     expected = worst = 0
     formulas = []
+    settings: dict[str, Setting | None] = {"processes": process.processes, "threads": process.threads}
     for pool in process.pools:
         if pool.server:
             continue  # another server: not the one the limit describes
@@ -139,22 +168,33 @@ def _postgres_type(process: ProcessType, dynos: int) -> TypeFigure:
             e, w, formula = min(e, 1), min(w, 1), "one-off: 1 connection"
         expected, worst = expected + e, worst + w
         formulas.append(f"{pool.database}: {formula}")
+        label = "pool" if pool.database in ("primary", "default") else f"pool ({pool.database})"
+        settings.update({label: pool.size, f"{label} max_overflow": pool.overflow, f"{label} min_size": pool.min_size})
+    if not process.pools or process.role in ("oneoff", "release"):
+        settings.pop("threads")  # no pool: threads open nothing here; a one-off holds 1 whatever its threads
     processes = process.processes.value
     return TypeFigure(name=process.name, role=process.role, dynos=dynos, per_process_expected=expected,
                       per_process_worst=worst, processes=processes, expected=dynos * processes * expected,
                       worst_case=dynos * processes * worst,
-                      formula=f"{dynos} x {processes} x ({' + '.join(formulas) or 'no pool'})")
+                      formula=f"{dynos} x {processes} x ({' + '.join(formulas) or 'no pool'})",
+                      missing=_missing(process, dynos, settings))
 
 
 def _redis_type(process: ProcessType, dynos: int) -> TypeFigure | None:
-    if process.redis is None:
+    if not process.redis:
         return None
-    expected, worst = process.redis[0].value, process.redis[1].value
+    expected = sum(use.expected.value for use in process.redis)
+    worst = sum(use.worst.value for use in process.redis)
     processes = process.processes.value
+    settings: dict[str, Setting | None] = {"processes": process.processes, "threads": process.threads}
+    for use in process.redis:
+        settings[f"redis {use.what}"] = use.expected if use.expected.missing else use.worst
+    parts = " + ".join(f"{use.what} {use.expected.value} .. {use.worst.value}: {use.worst.source}"
+                       for use in process.redis)
     return TypeFigure(name=process.name, role=process.role, dynos=dynos, per_process_expected=expected,
                       per_process_worst=worst, processes=processes, expected=dynos * processes * expected,
-                      worst_case=dynos * processes * worst,
-                      formula=f"{dynos} x {processes} x ({expected} .. {worst}: {process.redis[1].source})")
+                      worst_case=dynos * processes * worst, formula=f"{dynos} x {processes} x ({parts})",
+                      missing=_missing(process, dynos, settings))
 
 
 def figures(app: AppConfig, formation: Mapping[str, int], limits: Limits) -> tuple[ResourceFigure, ResourceFigure]:
@@ -191,7 +231,8 @@ def pool_advice(app: AppConfig) -> list[str]:
     for process in app.process_types:
         threads = process.threads.value
         for pool in process.pools:
-            if pool.kind not in ("activerecord", "sqlalchemy") or process.role in ("oneoff", "release"):
+            if pool.kind not in ("activerecord", "sqlalchemy") or process.role in ("oneoff", "release") \
+                    or pool.size.missing or process.threads.missing:
                 continue
             size = pool.size.value + (pool.overflow.value if pool.overflow is not None else 0)
             if size < threads:

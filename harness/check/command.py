@@ -3,8 +3,11 @@
 ``check(app_dir, options)`` is the whole answer as a ``CheckResult``;
 ``document`` turns it into ``--json``'s output and ``show`` into tables with
 the source of every figure. The status over the range decides the exit code
-(the CLI maps it): ``fits`` everywhere, ``at-risk`` somewhere (only the worst
-case goes over), ``exhausts`` somewhere (the expected count does).
+(the CLI maps it), the most severe first: ``exhausts`` somewhere (the expected
+count does, even counting every unknown figure at its least), ``incomplete``
+(a figure in a total is unknown: ``missing`` names each one and the flag that
+supplies it), ``at-risk`` somewhere (only the worst case goes over), else
+``fits`` everywhere.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from harness.check.arith import ResourceFigure, Sweep, figures, pgbouncer_advice, pool_advice, sweep
+from harness.check.arith import INCOMPLETE, ResourceFigure, Sweep, figures, pgbouncer_advice, pool_advice, sweep
 from harness.check.model import AppConfig, ProcessType
 from harness.check.options import CheckOptions
 from harness.errors import PlanError
@@ -33,6 +36,8 @@ class CheckResult:
     sweep: Sweep | None
     advice: tuple[str, ...]
     status: str
+    #: every unknown figure that enters a total, with the flag that supplies it (the result is then incomplete)
+    missing: tuple[str, ...] = ()
 
 
 def detect(app_dir: Path) -> str:
@@ -55,7 +60,7 @@ def read_app(app_dir: Path, options: CheckOptions) -> AppConfig:
 
 
 def _status(statuses: list[str]) -> str:
-    for severe in (EXHAUSTS, AT_RISK):
+    for severe in (EXHAUSTS, INCOMPLETE, AT_RISK):
         if severe in statuses:
             return severe
     return FITS
@@ -80,9 +85,12 @@ def check(app_dir: Path, options: CheckOptions) -> CheckResult:
     checked = [postgres, redis] if swept is None else [r for p in swept.points for r in (p.postgres, p.redis)]
     top = swept.points[-1].postgres if swept is not None else postgres
     advice = [*pool_advice(app), pgbouncer_advice(top)]
+    missing = tuple(dict.fromkeys([*(p.line() for p in app.problems if p.incomplete),
+                                   *(m for r in checked for m in r.missing)]))
+    statuses = [r.status for r in checked if r.capacity is not None or r.missing]
     return CheckResult(app_dir=app_dir, app=app, options=options, postgres=postgres, redis=redis, sweep=swept,
-                       advice=tuple(advice),
-                       status=_status([r.status for r in checked if r.capacity is not None]))
+                       advice=tuple(advice), status=_status(statuses + ([INCOMPLETE] if missing else [])),
+                       missing=missing)
 
 
 def _process(process: ProcessType) -> dict[str, Any]:
@@ -101,7 +109,7 @@ def _process(process: ProcessType) -> dict[str, Any]:
 def _resource(figure: ResourceFigure) -> dict[str, Any]:
     return {
         "name": figure.name, "capacity": figure.capacity, "expected": figure.expected,
-        "worst_case": figure.worst_case, "status": figure.status,
+        "worst_case": figure.worst_case, "status": figure.status, "missing": list(figure.missing),
         "types": [{"name": t.name, "role": t.role, "dynos": t.dynos, "expected": t.expected,
                    "worst_case": t.worst_case, "formula": t.formula} for t in figure.types],
         **({"release": {"expected": figure.release.expected, "worst_case": figure.release.worst_case,
@@ -128,6 +136,7 @@ def document(result: CheckResult) -> dict[str, Any]:
         },
         "advice": list(result.advice),
         "problems": [p.line() for p in result.app.problems],
+        "missing": list(result.missing),
     }
 
 
@@ -152,8 +161,10 @@ def show(console: Console, result: CheckResult) -> None:
             table.add_column(column, justify="left" if column in ("type", "how") else "right")
         for t in figure.types:
             table.add_row(t.name, str(t.dynos), str(t.expected), str(t.worst_case), t.formula)
-        table.add_row("[bold]total[/bold]", "", f"[bold]{figure.expected}[/bold]", f"[bold]{figure.worst_case}[/bold]",
-                      "")
+        least = ">= " if figure.missing else ""  # unknown figures counted at their least
+        table.add_row("[bold]total[/bold]", "", f"[bold]{least}{figure.expected}[/bold]",
+                      f"[bold]{least}{figure.worst_case}[/bold]", "unknown figures counted at their least (1)"
+                      if figure.missing else "")
         if figure.release is not None:
             table.add_row("release (deploys only)", "", str(figure.release.expected), str(figure.release.worst_case),
                           "not in the total: " + figure.release.formula, style="dim")
@@ -177,5 +188,13 @@ def show(console: Console, result: CheckResult) -> None:
     for line in result.advice:
         console.print(f"advice: {line}")
     for problem in app.problems:
-        console.print(f"[yellow]note[/yellow]: {problem.line()}")
-    console.print(f"status: {result.status}")
+        if not problem.incomplete:
+            console.print(f"[yellow]note[/yellow]: {problem.line()}")
+    for line in result.missing:
+        console.print(f"[red]unknown[/red]: {line}")
+    if result.missing:
+        console.print("status: incomplete: the figures above are not known, so this is no 'fits'; supply them "
+                      "with the flags named" if result.status == INCOMPLETE else
+                      f"status: {result.status} (even with the unknown figures above at their least)")
+    else:
+        console.print(f"status: {result.status}")

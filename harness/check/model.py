@@ -8,6 +8,16 @@ holds, every figure a ``Setting`` that names its source ("config/puma.rb:4",
 read, or reads only in part, is a ``Problem``: one line naming the file, what
 was not understood, and the flag that supplies it instead. The arithmetic
 (``harness.check.arith``) reads only these types.
+
+Unknown is not zero. A figure the reader could not read, and that no framework
+default supplies, is a ``Setting`` with ``missing`` set to the flag that
+supplies it (``--set web.pool=N``); its ``value`` is only a placeholder, the
+least it can be (1). A result with such a figure in a total is
+**incomplete**: its own status and exit code, whatever the counts say. A
+documented default (Rails' pool 5, Sidekiq 7's concurrency 5, gunicorn's one
+worker) is knowledge: it counts, with its source, and is not missing. A
+``Problem`` with ``incomplete`` set makes the whole result incomplete even
+with no figure to hang it on (no process type found at all).
 """
 
 from __future__ import annotations
@@ -24,6 +34,27 @@ class Setting:
 
     value: int
     source: str
+    #: not known: the flag (or --env) that supplies it; ``value`` is then a placeholder (the least it can be)
+    missing: str = ""
+
+
+def unknown(*, source: str, fix: str, value: int = 1) -> Setting:
+    """A figure that was not read: ``source`` says why, ``fix`` which flag supplies it."""
+    return Setting(value=value, source=f"unknown: {source}", missing=fix)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RedisUse:
+    """One Redis pool or client each process of a type holds, with its connections: expected and worst case.
+
+    ``what``: "Sidekiq server", "Sidekiq client", "Rails.cache (redis_cache_store)", "ActionCable",
+    "Resque worker", "Celery broker", "RQ worker", "dramatiq", "django-redis" ...; the figures come from the
+    formulas of ``harness.kinds`` (the ones ``connlab predict`` uses), their sources naming the formula.
+    """
+
+    what: str
+    expected: Setting
+    worst: Setting
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,8 +88,8 @@ class ProcessType:
     processes: Setting  # per dyno
     threads: Setting  # per process (Sidekiq: concurrency; Celery: concurrency per prefork child = 1 thread)
     pools: tuple[Pool, ...] = ()
-    #: Redis connections per process: (expected, worst case), when the server's rule is known (Sidekiq)
-    redis: tuple[Setting, Setting] | None = None
+    #: what each process holds on Redis, one entry per pool or client (none: it opens no Redis connection)
+    redis: tuple[RedisUse, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +99,8 @@ class Problem:
     path: str
     what: str
     fix: str
+    #: a figure that enters a total is unknown and no Setting carries it (no process type found at all)
+    incomplete: bool = False
 
     def line(self) -> str:
         return f"{self.path}: {self.what}; {self.fix}"

@@ -37,7 +37,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness.check.model import AppConfig, Pool, Problem, ProcessType, Setting
+from harness.check.model import AppConfig, Pool, Problem, ProcessType, RedisUse, Setting
 from harness.check.rails_files import ProcLine, classify, gemfile_lock, option, procfile, run_ruby
 from harness.versions import sidekiq_major
 
@@ -256,7 +256,7 @@ class _Reader:
             return self.one_off(databases)
         pools = tuple(Pool(database=name, kind="activerecord", size=size, server=host)
                       for name, size, host in databases)
-        redis = _sidekiq_redis(threads.value, self.versions) if server == "sidekiq" else None
+        redis = _sidekiq_redis(threads.value, self.versions) if server == "sidekiq" else ()
         return ProcessType(name=self.line.name, command=self.line.command, role=self.kind.role, server=server,
                            processes=processes, threads=threads, pools=pools, redis=redis)
 
@@ -449,7 +449,7 @@ class _Reader:
                                                   "and heartbeat)"))
 
 
-def _sidekiq_redis(concurrency: int, versions: Mapping[str, str]) -> tuple[Setting, Setting]:
+def _sidekiq_redis(concurrency: int, versions: Mapping[str, str]) -> tuple[RedisUse, ...]:
     """Redis per Sidekiq process: expected C + 1, worst C + 10 (Sidekiq 7+) or C + 5 (Sidekiq 6)."""
     major = sidekiq_major(versions)
     label = f"Sidekiq {major}" + ("" if "sidekiq" in versions else ", assumed: no version in Gemfile.lock")
@@ -461,7 +461,7 @@ def _sidekiq_redis(concurrency: int, versions: Mapping[str, str]) -> tuple[Setti
     else:
         worst = Setting(value=concurrency + 5, source=f"C + 5 = {concurrency + 5}: the server pool, concurrency + 5 "
                                                       f"({label})")
-    return expected, worst
+    return (RedisUse(what="Sidekiq server", expected=expected, worst=worst),)
 
 
 def _host(db: Mapping[str, Any]) -> str:
@@ -489,7 +489,7 @@ def _apply_flags(types: list[ProcessType], flags: Mapping[str, int], problems: l
             current = replace(current, processes=setting)
         elif field == "threads":
             current = replace(current, threads=setting)
-            if current.server == "sidekiq" and current.redis is not None:
+            if current.server == "sidekiq" and current.redis:
                 current = replace(current, redis=_sidekiq_redis(value, versions))
         else:
             pools = current.pools or (Pool(database="primary", kind="activerecord", size=setting),)
