@@ -46,7 +46,9 @@ extra slot for the harness's one admin connection (``harness.stack.postgres``).
 
 Redis, per group, from the pools each process really opens (every pool opens
 lazily and keeps what it opened, so a pool's peak is the most connections its
-process ever used at one instant)::
+process ever used at one instant); each kind's formula is a function of
+``harness.kinds`` (``sidekiq``, ``resque``, ``rq``, ``dramatiq``, ``cache``),
+which ``connlab check`` calls too::
 
     web.i     P x (cache + job client), per web process:
               cache pool (pool_size = T; when cache_share > 0):
@@ -227,6 +229,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from harness.kinds import Demand, cache, dramatiq, resque, rq, sidekiq
 from harness.plan import Plan, WorkerTier
 from harness.versions import checkout, sidekiq_major
 
@@ -326,22 +329,19 @@ def _worker_postgres(worker: WorkerTier, app: str) -> tuple[int, int]:
     return min(c, s), s
 
 
-def _web_redis(plan: Plan) -> tuple[int, int]:
-    """Redis connections of one web process: (expected, worst case)."""
+def _web_redis(plan: Plan, versions: Mapping[str, str]) -> tuple[int, int]:
+    """Redis connections of one web process: (expected, worst case), by ``harness.kinds``' formulas."""
     t, traffic = plan.web.threads, plan.traffic
-    expected = worst = 0
+    demand = Demand(expected=0, worst=0, formula="")
     if traffic.cache_share > 0:
-        # the cache pool (pool_size = threads): every thread in a cache read at once opens T. Sure only when
-        # nothing else holds the threads (the other requests are enqueues of a millisecond or so): measured
-        # 4 + 4 of 2 x 4 with 20 ms reads and 70 % enqueues; with /db requests beside them, load-dependent
-        expected += t if traffic.db_share == 0 else 1
-        worst += t
+        # the cache pool (pool_size = threads): sure to fill only when nothing else holds the threads (the other
+        # requests are enqueues of a millisecond or so); with /db requests beside them, load-dependent
+        demand += cache.cache_redis(threads=t, size=t, sure=traffic.db_share == 0)
     if traffic.enqueue_share > 0:
-        # the job library's client pool (size T): an enqueue holds it ~1 ms, so one connection unless two
-        # threads enqueue at the same instant; T at high enqueue rates (measured 1 .. T per process)
-        expected += 1
-        worst += t
-    return expected, worst
+        size = sidekiq.client_pool_size(major=sidekiq_major(versions), rails_max_threads=t) \
+            if plan.app == "rails" else t
+        demand += sidekiq.client_redis(threads=t, pool_size=size)
+    return demand.expected, demand.worst
 
 
 def _django_web_postgres(plan: Plan) -> tuple[int, int]:
@@ -398,31 +398,19 @@ def _web_postgres(plan: Plan, versions: Mapping[str, str]) -> tuple[int, int]:
 
 
 def _worker_redis(plan: Plan, worker: WorkerTier, versions: Mapping[str, str]) -> tuple[int, int]:
-    """Redis connections of one worker process: (expected, worst case)."""
+    """Redis connections of one worker process: (expected, worst case), by ``harness.kinds``' formulas."""
     c = worker.concurrency
     if worker.kind == "forking" and plan.app == "rails":
-        # the Resque-style worker: each of the C workers keeps its BLPOP connection; each running child opens
-        # its own (Resque's reconnect after fork) and closes it before it exits; the supervisor opens none
-        expected, worst = 2 * c, 2 * c
+        demand = resque.worker_redis(workers=c)
     elif worker.kind == "forking":
-        # RQ 3: each of the C workers keeps two (its fetch connection and its pubsub thread); each running
-        # horse opens its own (redis-py does not share a pool across fork), and a second while it records
-        # its result (a WATCH pipeline and a call inside it); the supervisor opens none
-        expected, worst = 3 * c, 4 * c
+        demand = rq.worker_redis(workers=c)
     elif plan.app == "rails":
-        # a BRPOP per processor (2 s timeout, then again) plus the heartbeat every 5 s; Sidekiq 6's pool is
-        # C + 5, Sidekiq 7's capsule pool C beside an internal pool of 10 (the scheduler's poller, every
-        # 5-15 s, is the rare extra)
-        expected, worst = c + 1, c + (10 if sidekiq_major(versions) >= 7 else 5)
+        demand = sidekiq.server_redis(concurrency=c, major=sidekiq_major(versions))
     else:
-        # dramatiq's RedisBroker: two consumers (the queue and its delay queue) fetch with a non-blocking script,
-        # then sleep: a second connection only when two fetches overlap (usually at boot, not surely); each job
-        # thread acks its own message when it finishes. Unbounded pool: C + 2 when all ack at once
-        expected, worst = 1, c + 2
+        demand = dramatiq.worker_redis(threads=c)
     if plan.traffic.job_redis_ms > 0 and plan.traffic.enqueue_share > 0:
-        # jobs read the cache: the process's cache pool (size C; an RQ horse opens one of its own)
-        expected, worst = expected + 1, worst + c
-    return expected, worst
+        demand += cache.cache_redis(threads=c, size=c)  # jobs read the cache (an RQ horse opens one of its own)
+    return demand.expected, demand.worst
 
 
 def postgres_capacity(*, max_connections: int, superuser_reserved_connections: int) -> int:
@@ -460,7 +448,7 @@ def _postgres(plan: Plan, dynos: int, versions: Mapping[str, str]) -> ResourcePr
 
 
 def _redis(plan: Plan, dynos: int, versions: Mapping[str, str]) -> ResourcePrediction:
-    per_process, per_process_worst = _web_redis(plan)
+    per_process, per_process_worst = _web_redis(plan, versions)
     p = plan.web.processes
     groups = [
         GroupPrediction(group=f"web.{i}", tier="web", expected=p * per_process, worst_case=p * per_process_worst)
