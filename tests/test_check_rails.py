@@ -118,8 +118,9 @@ def test_rails8_multidb_as_shipped() -> None:
     assert config.problems == ()
     web = of(config, "web")
     assert (web.role, web.server) == ("web", "puma")  # ./bin/thrust ./bin/rails server
-    # puma.rb sets no workers and WEB_CONCURRENCY is unset: single mode, 1 process x 3 threads (line 14)
-    assert (web.processes.value, web.processes.source) == (1, "default (Puma: 0 workers = 1 process)")
+    # puma.rb sets no workers and WEB_CONCURRENCY is unset: single mode (Puma 6.6.0 from Gemfile.lock), 1 process x
+    # 3 threads (line 14)
+    assert (web.processes.value, web.processes.source) == (1, "default (Puma 6.6.0: 0 workers = 1 process)")
     assert (web.threads.value, web.threads.source) == (3, "config/puma.rb:14 (RAILS_MAX_THREADS unset)")
     # four databases, each a pool per process: primary, cache and queue inherit pool 5 (database.yml:7) through
     # <<: *primary_production and <<: *default; cable sets pool 10 on line 37, on its own host
@@ -195,10 +196,14 @@ def test_rails_broken_gives_problem_lines_not_exceptions() -> None:
         "--env RAILS_MAX_THREADS=... or --set web.threads=N"]
     assert config.versions == {}  # no Gemfile.lock
     web = of(config, "web")
-    assert web.pools == ()
-    # puma.rb stopped before threads and workers: Puma's defaults, saying so
-    assert (web.processes.value, web.threads.value) == (1, 5)
-    assert web.threads.source == "default (Puma: 5 threads); config/puma.rb stopped at line 3"
+    # database.yml raised: the pool is unknown (counted at its least, 1), never no pool
+    assert [(p.database, p.size.value, p.size.source, p.size.missing) for p in web.pools] == [
+        ("primary", 1, "unknown: config/database.yml:9 raised NoMethodError", "--set web.pool=N")]
+    # puma.rb stopped at line 3, before its threads and workers calls: both unknown, at their least
+    assert (web.processes.value, web.threads.value) == (1, 1)
+    assert (web.threads.source, web.threads.missing) == (
+        "unknown: config/puma.rb stopped at line 3, before any threads call", "--set web.threads=N")
+    assert web.processes.missing == "--env WEB_CONCURRENCY=N or --set web.processes=N"
     worker = of(config, "worker")
     # sidekiq.yml: the production section's :concurrency: (line 7, SIDEKIQ_CONCURRENCY unset: 8) over the top
     # level's 5; no Gemfile.lock: Sidekiq 6 assumed, Redis 8 + 1 .. 8 + 5
@@ -248,8 +253,9 @@ def test_rails71_puma_attributes_max_threads_and_the_processor_count(tmp_path: P
     assert web.processes.source.endswith("; web assumed (no Procfile)")
     # max threads from line 1's default, not RAILS_MIN_THREADS (line 2) whose default is the same 5
     assert (web.threads.value, web.threads.source) == (5, "config/puma.rb:1 (RAILS_MAX_THREADS unset)")
-    # workers from this machine's processor count (Puma 6's before_worker_boot ignored by Puma 5.6 here)
-    assert web.processes.source.startswith("config/puma.rb:7 (this machine's processor count)")
+    # workers from this machine's processor count: not the dyno's, unknown (before_worker_boot ignored)
+    assert web.processes.source.startswith("unknown: config/puma.rb:7 (this machine's processor count: ")
+    assert (web.processes.value, web.processes.missing) == (1, "--env WEB_CONCURRENCY=N or --set web.processes=N")
     assert [p.path for p in config.problems] == ["config/puma.rb:7"]
     config = read(app, {"RAILS_MAX_THREADS": "3", "RAILS_MIN_THREADS": "3", "WEB_CONCURRENCY": "2"})
     web = of(config, "web")
@@ -301,10 +307,12 @@ def test_sidekiq7_capsules_and_defaults(tmp_path: Path) -> None:
 def test_missing_files_and_sections(tmp_path: Path) -> None:
     app = write(tmp_path, {"Procfile": "web: bundle exec puma\n"})
     assert [p.line() for p in read(app).problems] == [
-        "config/database.yml: not found, and no DATABASE_URL; --set web.pool=N"]
+        "config/database.yml: not found, and no DATABASE_URL; --env DATABASE_URL=postgres://... or --set web.pool=N"]
+    assert of(read(app), "web").pools[0].size.missing == "--env DATABASE_URL=postgres://... or --set web.pool=N"
     write(tmp_path, {"config/database.yml": "development:\n  adapter: postgresql\n"})
     assert [p.line() for p in read(app).problems] == [
-        "config/database.yml: no production environment (has development); --env RAILS_ENV=... or --set web.pool=N"]
+        "config/database.yml: no production environment (has development) and no DATABASE_URL; "
+        "--env DATABASE_URL=postgres://..., --env RAILS_ENV=... or --set web.pool=N"]
     assert of(read(app, {"RAILS_ENV": "development"}), "web").pools[0].size.value == 5
 
 

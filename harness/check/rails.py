@@ -33,11 +33,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness.check.model import AppConfig, Pool, Problem, ProcessType, RedisUse, Setting
+from harness.check.model import AppConfig, Pool, Problem, ProcessType, RedisUse, Setting, unknown
 from harness.check.rails_files import ProcLine, classify, gemfile_lock, option, procfile, run_ruby
 from harness.versions import sidekiq_major
 
@@ -53,16 +53,19 @@ def read_rails(app_dir: Path, *, env: Mapping[str, str], flags: Mapping[str, int
     lines = procfile(app_dir)
     versions = gemfile_lock(app_dir)
     jobs: list[dict[str, Any]] = []
-    db_ids: dict[str, str] = {}  # one database.yml job per distinct env (Procfile lines may set their own)
+    db_ids: dict[str, str] = {}  # one database.yml job per (env, Sidekiq as that process sees it)
     for line in lines:
         line_env = {**base_env, **line.env}
-        db_id = db_ids.setdefault(repr(sorted(line_env.items())), f"db-{len(db_ids)}")
+        sidekiq = _sidekiq_facts(line, versions)
+        db_id = db_ids.setdefault(_db_key(line_env, sidekiq), f"db-{len(db_ids)}")
         if not any(job["id"] == db_id for job in jobs):
-            jobs.append({"id": db_id, "kind": "database", "path": "config/database.yml", "env": line_env})
+            jobs.append({"id": db_id, "kind": "database", "path": "config/database.yml", "env": line_env,
+                         "sidekiq": sidekiq})
         path = _config_path(app_dir, line, line_env)
         if path is not None:
             kind = _JOB_KINDS[classify(line).server]
-            jobs.append({"id": f"type:{line.name}", "kind": kind, "path": path, "env": line_env})
+            jobs.append({"id": f"type:{line.name}", "kind": kind, "path": path, "env": line_env,
+                         **({"puma_version": versions.get("puma", "")} if kind == "puma" else {})})
     results, problems = run_ruby(app_dir, jobs)
     pool_fix = "--set " + ", ".join(f"{line.name}.pool=N" for line in lines
                                     if classify(line).role in ("web", "worker")) if lines else "--set web.pool=N"
@@ -70,13 +73,24 @@ def read_rails(app_dir: Path, *, env: Mapping[str, str], flags: Mapping[str, int
     for line in lines:
         line_env = {**base_env, **line.env}
         reader = _Reader(app_dir, line, line_env, versions, problems, pool_fix)
-        databases = reader.databases(results.get(db_ids[repr(sorted(line_env.items()))]))
+        databases = reader.databases(results.get(db_ids[_db_key(line_env, _sidekiq_facts(line, versions))]))
         types.append(reader.process_type(results.get(f"type:{line.name}"), databases))
     final = _apply_flags(types, flags, problems, versions)
     return AppConfig(framework="rails", process_types=tuple(final), versions=versions, problems=tuple(problems))
 
 
 _JOB_KINDS = {"puma": "puma", "unicorn": "unicorn", "sidekiq": "sidekiq", "solid_queue": "queue"}
+
+
+def _sidekiq_facts(line: ProcLine, versions: Mapping[str, str]) -> dict[str, bool]:
+    """Sidekiq as database.yml's ERB sees it in this process type: defined wherever Gemfile.lock has it (Bundler.require
+    loads it in every process) or the type runs it; ``Sidekiq.server?`` true only in a Sidekiq process."""
+    server = classify(line).server == "sidekiq"
+    return {"defined": server or "sidekiq" in versions, "server": server}
+
+
+def _db_key(env: Mapping[str, str], sidekiq: Mapping[str, bool]) -> str:
+    return repr((sorted(env.items()), sorted(sidekiq.items())))
 
 
 def _config_path(app_dir: Path, line: ProcLine, env: Mapping[str, str]) -> str | None:
@@ -158,7 +172,7 @@ class _Reader:
             where = f"{read['path']}:{read['line']}"
             self.problem(where, f"{value} from this machine's processor count, not the dyno's",
                          f"--env WEB_CONCURRENCY=N or --set {self.line.name}.processes=N")
-            return f"{where} (this machine's processor count)"
+            return f"{where} ({CPUS}: {value} here)"
         return self.env_source(read)
 
     def ruby_error(self, path: str, error: Mapping[str, Any], fix: str) -> None:
@@ -172,48 +186,59 @@ class _Reader:
 
     # -- config/database.yml ---------------------------------------------------------------------------------
     def databases(self, result: Mapping[str, Any] | None) -> list[tuple[str, Setting, str]]:
-        """(database, pool size, server) per postgresql database; non-Postgres ones noted on the first pool."""
-        path, fix = "config/database.yml", self.pool_fix
+        """(database, pool size, server) per postgresql database; non-Postgres ones noted on the first pool.
+
+        A pool that could not be read (database.yml raised, is missing, has no section for RAILS_ENV and there is no
+        DATABASE_URL, a pool that is no number, a url that does not parse) is an unknown pool, never no pool: the
+        fix names this type's ``--set TYPE.pool=N`` (and the ``--env`` that is the way out, where there is one)."""
+        path, fix, own = "config/database.yml", self.pool_fix, f"--set {self.line.name}.pool=N"
         if result is None:
-            return []
+            return [("primary", unknown(source=f"{path} not read", fix=own), "")]
         if result.get("error"):
-            self.ruby_error(path, result["error"], fix)
-            return []
+            error = result["error"]
+            self.ruby_error(path, error, fix)
+            where = f"{path}:{error['line']}" if error.get("line") else path
+            key = error.get("key") if error.get("class") == "KeyError" else None
+            return [("primary", unknown(source=f"{where} raised {error.get('class')}",
+                                        fix=f"--env {key}=... or {own}" if key else own), "")]
         events: list[Event] = result.get("events", [])
         found = result.get("databases", [])
         if not found:
+            url = "--env DATABASE_URL=postgres://..."
             if not (self.app_dir / path).is_file():
-                self.problem(path, "not found, and no DATABASE_URL", fix)
-            else:
-                have = ", ".join(result.get("environments", [])) or "none"
-                self.problem(path, f"no {result.get('env')} environment (has {have})", f"--env RAILS_ENV=... or {fix}")
-            return []
+                self.problem(path, "not found, and no DATABASE_URL", f"{url} or {fix}")
+                return [("primary", unknown(source=f"no {path} and no DATABASE_URL", fix=f"{url} or {own}"), "")]
+            env, have = result.get("env"), ", ".join(result.get("environments", [])) or "none"
+            self.problem(path, f"no {env} environment (has {have}) and no DATABASE_URL",
+                         f"{url}, --env RAILS_ENV=... or {fix}")
+            return [("primary", unknown(source=f"{path}: no {env} environment and no DATABASE_URL",
+                                        fix=f"{url} or {own}"), "")]
         primary = next((d for d in found if d["name"] == "primary"), found[0])
         out: list[tuple[str, Setting, str]] = []
         others = []
         for db in found:
             if db.get("url_error"):
                 self.problem(path, f"{db['name']}: url unreadable ({db['url_error']})", fix)
+                out.append((db["name"], unknown(source=f"{db['name']}: url unreadable", fix=own), ""))
                 continue
             if db.get("adapter") not in POSTGRES_ADAPTERS:
                 others.append(f"{db['name']} ({db.get('adapter') or 'no adapter'})")
                 continue
-            size = self.pool_size(db, events, path, fix)
-            if size is None:
-                continue
+            size = self.pool_size(db, events, path, fix, own)
             server = "" if _host(db) == _host(primary) else _host(db)
             out.append((db["name"] + ("(replica)" if db.get("replica") else ""), size, server))
         if others and out:
             first = out[0]
-            note = Setting(value=first[1].value, source=f"{first[1].source}; not Postgres, not counted: "
-                                                        f"{', '.join(others)}")
+            note = replace(first[1], source=f"{first[1].source}; not Postgres, not counted: {', '.join(others)}")
             out[0] = (first[0], note, first[2])
         elif others:
             self.problem(path, f"no postgresql database in {result.get('env')}: {', '.join(others)}",
                          "nothing to count on Postgres; --env DATABASE_URL=postgres://... if it is Postgres")
         return out
 
-    def pool_size(self, db: Mapping[str, Any], events: list[Event], path: str, fix: str) -> Setting | None:
+    def pool_size(self, db: Mapping[str, Any], events: list[Event], path: str, fix: str, own: str) -> Setting:
+        """The pool: a url's ``?pool=`` (DATABASE_URL merged over the section, as Rails does), the section's ``pool:``
+        (Rails 8.1: ``max_connections:``), else Rails' default 5."""
         if db.get("url_pool") is not None:
             value, source = _int(db["url_pool"]), f"{db['url_from']} (pool={db['url_pool']})"
         elif db.get("pool") is not None:
@@ -223,9 +248,9 @@ class _Reader:
         else:
             return Setting(value=RAILS_POOL_DEFAULT, source=f"default (Rails: {RAILS_POOL_DEFAULT})")
         if value is None or value < 1:
-            self.problem(path, f"{db['name']}: {db.get('pool_key', 'pool')} {db.get('pool')!r} is not a number",
-                         fix)
-            return None
+            key = db.get("pool_key", "pool")
+            self.problem(path, f"{db['name']}: {key} {db.get('pool')!r} is not a number", fix)
+            return unknown(source=f"{path}: {db['name']}'s {key} {db.get('pool')!r} is not a number", fix=own)
         return Setting(value=value, source=source)
 
     # -- the process type ------------------------------------------------------------------------------------
@@ -249,9 +274,9 @@ class _Reader:
             what = "unicorn" if server == "unicorn" else f"`{self.line.command}`"
             self.problem("Procfile", f"{self.line.name} runs {what}: not read",
                          f"--set {self.line.name}.processes=N and --set {self.line.name}.threads=N")
-            processes = Setting(value=1, source=f"unread ({what}): 1 assumed")
-            threads = Setting(value=1, source="unicorn: 1 thread per process" if server == "unicorn"
-                              else f"unread ({what}): 1 assumed")
+            processes = unknown(source=f"{what} not read", fix=f"--set {self.line.name}.processes=N")
+            threads = Setting(value=1, source="unicorn: 1 thread per process") if server == "unicorn" \
+                else unknown(source=f"{what} not read", fix=f"--set {self.line.name}.threads=N")
         else:
             return self.one_off(databases)
         pools = tuple(Pool(database=name, kind="activerecord", size=size, server=host)
@@ -268,10 +293,11 @@ class _Reader:
         threads = Setting(value=1, source=f"{what}: 1 thread")
         pools = []
         for i, (name, size, host) in enumerate(databases):
-            connections = Setting(value=1, source=f"{what}: at most 1 connection (pool {size.value})")
+            pool = "pool unknown" if size.missing else f"pool {size.value}"  # whatever it is: at most 1 each
+            connections = Setting(value=1, source=f"{what}: at most 1 connection ({pool})")
             if migrate and i == 0:
                 connections = Setting(value=2, source="db:migrate: 1 + the advisory lock's own connection "
-                                                      f"(Rails >= 6; pool {size.value})")
+                                                      f"(Rails >= 6; {pool})")
                 threads = Setting(value=2, source="db:migrate: 1 thread + the advisory lock's connection")
             pools.append(Pool(database=name, kind="activerecord", size=connections, server=host))
         return ProcessType(name=self.line.name, command=self.line.command, role=self.kind.role,
@@ -279,10 +305,12 @@ class _Reader:
                            threads=threads, pools=tuple(pools))
 
     def puma(self, result: Mapping[str, Any] | None) -> tuple[Setting, Setting]:
+        """Workers and threads by the rules of the Puma version in Gemfile.lock (``_PumaRules``), puma.rb evaluated
+        on read_rails.rb's stand-in DSL with the same version's ``threads``/``workers``."""
         path = self._path_of("puma")
+        rules = _PumaRules.of(self.versions)
         assumed = "; web assumed (no Procfile)" if self.line.assumed else ""
         events: list[Event] = (result or {}).get("events", [])
-        defaults: Mapping[str, Any] = (result or {}).get("defaults", {})
         stopped = ""
         if result is not None and result.get("error"):
             error = result["error"]
@@ -291,10 +319,10 @@ class _Reader:
             fix = f"--set {self.line.name}.{field}=N" if name else \
                 f"--set {self.line.name}.processes=N and --set {self.line.name}.threads=N"
             self.ruby_error(path, error, fix)
-            stopped = f"; {path} stopped" + (f" at line {error['line']}" if error.get("line") else "")
+            stopped = f"{path} stopped" + (f" at line {error['line']}" if error.get("line") else "")
         calls = {e["name"]: e for e in events if e["kind"] == "dsl"}
-        threads = self._puma_threads(calls.get("threads"), events, defaults, path, stopped)
-        workers = self._puma_workers(calls.get("workers"), events, defaults, path, stopped)
+        threads = self._puma_threads(calls.get("threads"), events, rules, stopped)
+        workers = self._puma_workers(calls.get("workers"), events, rules, path, stopped)
         notes = ""
         if "preload_app!" in calls and calls["preload_app!"].get("value"):
             notes += f"; preload_app! ({path}:{calls['preload_app!']['line']})"
@@ -303,7 +331,7 @@ class _Reader:
                 notes += (f"; plugin :solid_queue ({path}:{plugin['line']}): Solid Queue's processes run beside "
                           "Puma, not counted")
         single = workers.value == 0 and not workers.source.startswith("default")
-        processes = Setting(value=max(workers.value, 1), source=workers.source + (
+        processes = replace(workers, value=max(workers.value, 1), source=workers.source + (
             " (0 workers: single mode, 1 process)" if single else "") + notes + assumed)
         return processes, threads
 
@@ -338,7 +366,8 @@ class _Reader:
                      and e["path"] == call["path"] and e["line"] == call["line"]]
             if source == f"{call['path']}:{call['line']}" and unset:
                 source += f" ({unset[-1]} unset)"
-            processes = Setting(value=value, source=source)
+            processes = unknown(source=source, fix=f"--set {self.line.name}.processes=N") \
+                if source.endswith(f"({CPUS}: {value} here)") else Setting(value=value, source=source)
         preload = calls.get("preload_app")
         if preload is not None and preload.get("value"):
             processes = replace(processes, source=processes.source + f"; preload_app true ({path}:{preload['line']})")
@@ -347,36 +376,64 @@ class _Reader:
     def _path_of(self, kind: str) -> str:
         return _config_path(self.app_dir, self.line, self.env) or {"puma": "config/puma.rb"}.get(kind, "")
 
-    def _puma_threads(self, call: Event | None, events: list[Event], defaults: Mapping[str, Any], path: str,
-                      stopped: str) -> Setting:
+    def _puma_threads(self, call: Event | None, events: list[Event], rules: _PumaRules, stopped: str) -> Setting:
         given = option(self.line.words, "-t", "--threads")
         if given is not None and _int(given.split(":")[-1]) is not None:
             return Setting(value=_int(given.split(":")[-1]) or 1, source=f"Procfile {self.line.name}: -t {given}")
         if call is not None:
             return Setting(value=int(call["value"]), source=self.origin(events, int(call["value"]), call["path"],
                                                                           call["line"], call=call, hints=("MAX",)))
+        if stopped:  # the file would have set them after the line that raised: not known
+            return unknown(source=f"{stopped}, before any threads call", fix=f"--set {self.line.name}.threads=N")
         for name in ("PUMA_MAX_THREADS", "MAX_THREADS"):
             if _int(self.env.get(name)) is not None:
-                return Setting(value=_int(self.env[name]) or 1, source=f"env {name}{stopped}")
-        value = _int(defaults.get("max_threads")) or 5
-        return Setting(value=value, source=f"default (Puma: {value} threads){stopped}")
+                return Setting(value=_int(self.env[name]) or 1, source=f"{self.env_name(name)} (read by {rules.label})")
+        return Setting(value=rules.max_threads, source=f"default ({rules.label}: {rules.max_threads} threads)")
 
-    def _puma_workers(self, call: Event | None, events: list[Event], defaults: Mapping[str, Any], path: str,
+    def env_name(self, name: str) -> str:
+        """Where an env var Puma itself reads came from: the Procfile line's assignment, else the env given."""
+        return f"Procfile {self.line.name}: {name}={self.line.env[name]}" if name in self.line.env else f"env {name}"
+
+    def _puma_workers(self, call: Event | None, events: list[Event], rules: _PumaRules, path: str,
                       stopped: str) -> Setting:
+        name = self.line.name
+        fix = f"--env WEB_CONCURRENCY=N or --set {name}.processes=N"
         given = option(self.line.words, "-w", "--workers")
         if given is not None and _int(given) is not None:
-            return Setting(value=_int(given) or 0, source=f"Procfile {self.line.name}: -w {given}")
+            return Setting(value=_int(given) or 0, source=f"Procfile {name}: -w {given}")
+        if call is not None and call["value"] == "auto":
+            return unknown(source=f"{path}:{call['line']}: workers {call.get('given')!r}: one per processor in "
+                                  f"{rules.label} (Concurrent.available_processor_count), the dyno's, not known here",
+                           fix=f"--set {name}.processes=N")
         if call is not None and _int(call["value"]) is not None:
             value = _int(call["value"]) or 0
-            return Setting(value=value, source=self.origin(events, value, call["path"], call["line"], call=call,
-                                                           hints=("CONCURRENCY", "WORKER", "PROCESS")))
+            source = self.origin(events, value, call["path"], call["line"], call=call,
+                                 hints=("CONCURRENCY", "WORKER", "PROCESS"))
+            if source.endswith(f"({CPUS}: {value} here)"):
+                return unknown(source=source, fix=fix)
+            if str(call.get("given")).strip().lower() == "auto":  # Puma < 7.2: "auto".to_i
+                self.problem(f"{path}:{call['line']}", f"workers {call['given']!r} is 0 to {rules.label} (count.to_i: "
+                             "single mode); workers :auto arrived in Puma 7.2", f"--set {name}.processes=N")
+                source += f" (workers {call['given']!r}.to_i = 0 in {rules.label})"
+            return Setting(value=value, source=source)
         if call is not None:
             self.problem(f"{path}:{call['line']}", f"workers {call['value']!r} is not a number",
-                         f"--set {self.line.name}.processes=N")
-        if _int(self.env.get("WEB_CONCURRENCY")) is not None:
-            return Setting(value=_int(self.env["WEB_CONCURRENCY"]) or 0, source=f"env WEB_CONCURRENCY{stopped}")
-        return Setting(value=_int(defaults.get("workers")) or 0,
-                       source=f"default (Puma: 0 workers = 1 process){stopped}")
+                         f"--set {name}.processes=N")
+            return unknown(source=f"{path}:{call['line']}: workers {call['value']!r}", fix=f"--set {name}.processes=N")
+        if stopped:
+            return unknown(source=f"{stopped}, before any workers call", fix=fix)
+        concurrency = self.env.get("WEB_CONCURRENCY", "").strip()
+        where = self.env_name("WEB_CONCURRENCY")
+        if concurrency == "auto" and rules.env_auto:
+            return unknown(source=f"{where}: one worker per processor in {rules.label} "
+                                  "(Concurrent.available_processor_count), the dyno's, not known here", fix=fix)
+        if concurrency and _int(concurrency) is None:
+            why = "auto arrived in Puma 6.5" if concurrency == "auto" else "not a number"
+            self.problem(where, f"{concurrency!r}: {rules.label} raises ArgumentError at boot (Integer(); {why})", fix)
+            return unknown(source=f"{where}={concurrency!r}: Puma does not boot", fix=fix)
+        if concurrency:
+            return Setting(value=_int(concurrency) or 0, source=where)
+        return Setting(value=0, source=f"default ({rules.label}: 0 workers = 1 process)")
 
     def sidekiq(self, result: Mapping[str, Any] | None) -> tuple[Setting, Setting]:
         path = self._path_of("sidekiq") or "config/sidekiq.yml"
@@ -447,6 +504,49 @@ class _Reader:
                         "; its supervisor and dispatchers not counted"),
                 Setting(value=threads + 2, source=f"{threads} threads ({threads_src}) + 2 (Solid Queue's polling "
                                                   "and heartbeat)"))
+
+
+CPUS = "this machine's processor count"
+
+
+@dataclass(frozen=True)
+class _PumaRules:
+    """How the Puma in Gemfile.lock settles workers and threads when puma.rb does not, from Puma's source
+    (github.com/puma/puma, lib/puma/configuration.rb ``puma_default_options``/``puma_options_from_env`` and
+    lib/puma/dsl.rb ``threads``/``workers``, read at v5.6.9, v6.0.0, v6.4.0, v6.5.0, v6.6.0, v7.0.0, v7.1.0, v7.2.1):
+
+    - max threads: ``PUMA_MAX_THREADS || MAX_THREADS``, else ``Puma.mri? ? 5 : 16``: 5 on CRuby in 5.6 (its
+      ``default_max_threads``) through 7.2 (``DEFAULTS[:max_threads]``).
+    - workers: ``WEB_CONCURRENCY``, else 0 (single mode: 1 process). ``WEB_CONCURRENCY=auto`` is
+      ``Concurrent.available_processor_count`` from 6.5.0 ("Set the worker process count automatically when using
+      WEB_CONCURRENCY=auto", #3439) through 7.x (7.2's ``parse_workers``); before 6.5 it is ``Integer("auto")``,
+      an ArgumentError: Puma does not boot.
+    - the DSL (read_rails.rb's PumaDSL applies it): ``threads(min, max)`` needs both up to 6.4, ``max = min`` from
+      6.5; ``workers(count)`` is ``count.to_i`` up to 7.1 (``workers "auto"`` is 0, ``workers :auto`` raises), from
+      7.2 ``:auto``/``"auto"`` is the processor count.
+
+    "auto" is the dyno's processor count, which connlab cannot know here: an unknown with the flag that gives it.
+    No Puma in Gemfile.lock: the newest rules (7.2), saying so.
+    """
+
+    version: tuple[int, ...]
+    label: str
+
+    @classmethod
+    def of(cls, versions: Mapping[str, str]) -> _PumaRules:
+        given = versions.get("puma", "")
+        parts = tuple(int(p) for p in given.split(".")[:3] if p.isdigit())
+        if not parts:
+            return cls(version=(7, 2, 1), label="Puma")
+        return cls(version=parts, label=f"Puma {given}")
+
+    @property
+    def env_auto(self) -> bool:
+        return self.version >= (6, 5)
+
+    @property
+    def max_threads(self) -> int:
+        return 5
 
 
 def _sidekiq_redis(concurrency: int, versions: Mapping[str, str]) -> tuple[RedisUse, ...]:

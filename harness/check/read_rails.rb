@@ -93,22 +93,50 @@ module Connlab
     end
   end
 
-  # Puma's DSL, recording the calls connlab needs (and never loading a plugin)
-  module PumaTrace
-    def threads(min, max)
-      super
-      Connlab.note({ "kind" => "dsl", "name" => "threads", "value" => Integer(max), "ref" => Connlab.ref(max) },
+  # config/puma.rb, evaluated as Puma's DSL loads it (instance_eval of the file, Puma::DSL#_load_from) on a stand-in
+  # that takes threads and workers by the rules of the Puma version in Gemfile.lock ("puma_version", the host's
+  # Puma plays no part), records them with preload_app! and plugin, and ignores every other call (hooks, binds ...;
+  # no block run, no plugin loaded). From Puma's lib/puma/dsl.rb:
+  #   threads(min, max): both required up to 6.4, threads(min, max = min) from 6.5 (v6.5.0 dsl.rb); Integer() of
+  #     each, min <= max, max >= 1, else it raises (5.6.9 .. 7.2.1 alike)
+  #   workers(count): count.to_i up to 7.1 (so "auto" is 0 and :auto raises NoMethodError); from 7.2 (v7.2.0,
+  #     "Add workers :auto", #3827) nil is 0, :auto or "auto" the processor count, else Integer(count) or
+  #     ArgumentError "workers must be an Integer or :auto"
+  class PumaDSL
+    def initialize(version)
+      @version = Gem::Version.new(version.to_s.empty? ? "7.2.1" : version.to_s)
+    end
+
+    def threads(*args)
+      expected = @version < Gem::Version.new("6.5") ? [2] : [1, 2]
+      unless expected.include?(args.size)
+        raise ArgumentError, "wrong number of arguments (given #{args.size}, expected #{expected.join('..')})"
+      end
+      min = Integer(args[0])
+      max = Integer(args[-1])
+      raise "The minimum (#{min}) number of threads must be less than or equal to the max (#{max})" if min > max
+      raise "The maximum number of threads (#{max}) must be greater than 0" if max < 1
+
+      Connlab.note({ "kind" => "dsl", "name" => "threads", "value" => max, "ref" => Connlab.ref(args[-1]) },
                    caller_locations(1, 12))
     end
 
     def workers(count)
-      super
-      Connlab.note({ "kind" => "dsl", "name" => "workers", "value" => Connlab.plain(count), "ref" => Connlab.ref(count) },
-                   caller_locations(1, 12))
+      value = if @version < Gem::Version.new("7.2") then count.to_i
+              elsif count.nil? then 0
+              elsif [:auto, "auto"].include?(count) then "auto"
+              else
+                begin
+                  Integer(count)
+                rescue ArgumentError, TypeError
+                  raise ArgumentError, "workers must be an Integer or :auto"
+                end
+              end
+      Connlab.note({ "kind" => "dsl", "name" => "workers", "value" => value, "given" => Connlab.plain(count),
+                     "ref" => Connlab.ref(count) }, caller_locations(1, 12))
     end
 
     def preload_app!(answer = true)
-      super
       Connlab.note({ "kind" => "dsl", "name" => "preload_app!", "value" => answer }, caller_locations(1, 12))
     end
 
@@ -116,12 +144,9 @@ module Connlab
       Connlab.note({ "kind" => "dsl", "name" => "plugin", "value" => name.to_s }, caller_locations(1, 12))
     end
 
-    # DSL methods of newer Pumas than the one installed here (before_worker_boot ...): recorded, ignored
+    # port, bind, pidfile, environment, on_worker_boot, before_fork ...: ignored, their blocks not run
     def method_missing(name, *args, &block)
-      return super if name.to_s.start_with?("to_")
-
-      Connlab.note({ "kind" => "dsl", "name" => "unknown", "value" => name.to_s }, caller_locations(1, 12))
-      nil
+      name.to_s.start_with?("to_") ? super : nil
     end
 
     def respond_to_missing?(name, include_private = false) = !name.to_s.start_with?("to_") || super
@@ -150,11 +175,30 @@ module Connlab
     Object.send(:remove_const, :Rails) if defined?(::Rails) && ::Rails.equal?(stub)
   end
 
-  # ERB, then YAML (aliases and merge keys allowed), as Rails and Sidekiq do: [data, the parse tree]
-  def self.render_yaml(rel, trim_mode: nil)
+  # Sidekiq for ERB in YAML files, as the app's own process sees it: Bundler.require loads the gem in every
+  # process, so it is defined whenever Gemfile.lock has it ("defined"), and Sidekiq.server? is true only in a
+  # Sidekiq process ("server"). Nothing else of Sidekiq is stubbed: another call raises NoMethodError on Sidekiq.
+  def self.with_sidekiq_stub(facts)
+    stub = nil
+    if facts.is_a?(Hash) && facts["defined"] && !defined?(::Sidekiq)
+      stub = Module.new
+      server = facts["server"] == true
+      stub.define_singleton_method(:server?) { server }
+      %i[name inspect to_s].each { |m| stub.define_singleton_method(m) { "Sidekiq" } }
+      Object.const_set(:Sidekiq, stub)
+    end
+    yield
+  ensure
+    Object.send(:remove_const, :Sidekiq) if stub && defined?(::Sidekiq) && ::Sidekiq.equal?(stub)
+  end
+
+  # ERB, then YAML (aliases and merge keys allowed), as Rails and Sidekiq do: [data, the parse tree]. The ERB runs
+  # in a clean top-level binding (as Rails' own ERB.new(...).result does), so constants resolve as in the app:
+  # never inside Connlab, whose names the user's file must not see.
+  def self.render_yaml(rel, trim_mode: nil, sidekiq: nil)
     erb = ERB.new(File.read(File.join(app_dir, rel)), trim_mode: trim_mode)
     erb.filename = File.join(app_dir, rel)
-    text = with_rails_stub { erb.result(binding) }
+    text = with_rails_stub { with_sidekiq_stub(sidekiq) { erb.result(TOPLEVEL_BINDING.dup) } }
     data = YAML.safe_load(text, permitted_classes: [Symbol, Date, Time], aliases: true)
     [data, Psych.parse(text)]
   end
@@ -229,7 +273,8 @@ module Connlab
   # config/database.yml for one environment: each database's adapter, pool, host, and where they came from
   def self.database(job)
     env = ENV.fetch("RAILS_ENV", "development")
-    data, tree = File.exist?(File.join(app_dir, job["path"])) ? render_yaml(job["path"]) : [{}, nil]
+    found = File.exist?(File.join(app_dir, job["path"]))
+    data, tree = found ? render_yaml(job["path"], sidekiq: job["sidekiq"]) : [{}, nil]
     raise "not a mapping of environments" unless data.is_a?(Hash)
 
     section = data[env]
@@ -257,10 +302,6 @@ module Connlab
   end
 
   def self.puma(job)
-    require "puma"
-    require "puma/configuration"
-    require "puma/dsl"
-    Puma::DSL.prepend(PumaTrace) unless Puma::DSL.ancestors.include?(PumaTrace)
     source = File.read(File.join(app_dir, job["path"]))
     if source.include?("processor_count") || source.include?("nprocessors")
       require "etc"
@@ -272,15 +313,8 @@ module Connlab
         nil
       end
     end
-    conf = Puma::Configuration.new({}, {}) { |_user, file, _default| file.load(File.join(app_dir, job["path"])) }
-    defaults = { "workers" => conf.options.default_options[:workers],
-                 "max_threads" => conf.options.default_options[:max_threads], "puma" => Puma::Const::PUMA_VERSION }
-    begin
-      conf.load
-    rescue Exception => e # rubocop:disable Lint/RescueException -- the app's code: report whatever it raises
-      return { "defaults" => defaults, "error" => describe(e, job["path"]) }
-    end
-    { "defaults" => defaults }
+    PumaDSL.new(job["puma_version"]).instance_eval(source, File.join(app_dir, job["path"]), 1)
+    {}
   end
 
   # config/unicorn.rb, evaluated as Unicorn's Configurator does (instance_eval of the file) on a stand-in that
@@ -313,7 +347,7 @@ module Connlab
 
   # config/sidekiq.yml: concurrency (environment section first) and capsules, with their lines
   def self.sidekiq(job)
-    data, tree = render_yaml(job["path"], trim_mode: "-")
+    data, tree = render_yaml(job["path"], trim_mode: "-", sidekiq: { "defined" => true, "server" => true })
     data ||= {}
     raise "not a mapping" unless data.is_a?(Hash)
 
@@ -382,9 +416,14 @@ module Connlab
   end
 end
 
-request = JSON.parse($stdin.read)
-Connlab.app_dir = File.realpath(request.fetch("app_dir"))
-Dir.chdir(Connlab.app_dir)
-results = request.fetch("jobs").to_h { |job| [job.fetch("id"), Connlab.run(job)] }
-OUT.write(JSON.generate({ "ruby" => RUBY_VERSION, "results" => results }))
-OUT.flush
+# in a method: no local variable of this script is seen by the app's ERB (evaluated at the top level)
+def connlab_main
+  request = JSON.parse($stdin.read)
+  Connlab.app_dir = File.realpath(request.fetch("app_dir"))
+  Dir.chdir(Connlab.app_dir)
+  results = request.fetch("jobs").to_h { |job| [job.fetch("id"), Connlab.run(job)] }
+  OUT.write(JSON.generate({ "ruby" => RUBY_VERSION, "results" => results }))
+  OUT.flush
+end
+
+connlab_main
