@@ -130,9 +130,14 @@ class _Reader:
         self.kind = classify(line)
 
     def problem(self, path: str, what: str, fix: str) -> None:
-        found = Problem(path=path, what=what, fix=fix)
-        if found not in self.problems:
-            self.problems.append(found)
+        """Each mistake once: the same line met by another type adds that type's ``--set TYPE.pool=N`` to its fix."""
+        own = f"{self.line.name}.pool=N"
+        for i, old in enumerate(self.problems):
+            if (old.path, old.what) == (path, what):
+                if old.fix != fix and fix.endswith(own) and old.fix.endswith(".pool=N") and own not in old.fix:
+                    self.problems[i] = replace(old, fix=f"{old.fix}, {own}")
+                return
+        self.problems.append(Problem(path=path, what=what, fix=fix))
 
     # -- where a value came from -----------------------------------------------------------------------------
     def env_source(self, read: Event) -> str:
@@ -191,7 +196,9 @@ class _Reader:
         A pool that could not be read (database.yml raised, is missing, has no section for RAILS_ENV and there is no
         DATABASE_URL, a pool that is no number, a url that does not parse) is an unknown pool, never no pool: the
         fix names this type's ``--set TYPE.pool=N`` (and the ``--env`` that is the way out, where there is one)."""
-        path, fix, own = "config/database.yml", self.pool_fix, f"--set {self.line.name}.pool=N"
+        path = "config/database.yml"
+        own = f"--set {self.line.name}.pool=N"  # per type: each type evaluates the file as its process does
+        fix = own if self.kind.role in ("web", "worker") else self.pool_fix  # a one-off holds 1 whatever its pool
         if result is None:
             return [("primary", unknown(source=f"{path} not read", fix=own), "")]
         if result.get("error"):
@@ -397,7 +404,8 @@ class _Reader:
     def _puma_workers(self, call: Event | None, events: list[Event], rules: _PumaRules, path: str,
                       stopped: str) -> Setting:
         name = self.line.name
-        fix = f"--env WEB_CONCURRENCY=N or --set {name}.processes=N"
+        fix = f"--set {name}.processes=N" if "WEB_CONCURRENCY" in self.line.env else \
+            f"--env WEB_CONCURRENCY=N or --set {name}.processes=N"  # the Procfile line's own assignment wins over --env
         given = option(self.line.words, "-w", "--workers")
         if given is not None and _int(given) is not None:
             return Setting(value=_int(given) or 0, source=f"Procfile {name}: -w {given}")
