@@ -2,9 +2,11 @@
 
 Files: the Procfile (process types; none: ``web: bundle exec puma -C config/puma.rb``, assumed),
 ``config/database.yml`` (ERB and YAML aliases, the RAILS_ENV section, each database's adapter, pool and host;
-DATABASE_URL and NAME_DATABASE_URL merged in as Rails does), ``config/puma.rb`` (Puma's own loader: workers,
-``threads``, ``preload_app!``), the Unicorn config the Procfile's ``unicorn -c FILE`` names (``worker_processes``,
-``preload_app``; Unicorn reads none without ``-c``), ``config/sidekiq.yml`` (concurrency, capsules),
+DATABASE_URL and NAME_DATABASE_URL merged in as Rails does; evaluated per process type, ``Sidekiq.server?`` true
+only in a Sidekiq one), ``config/puma.rb`` (on a stand-in of Puma's DSL by the rules of the Puma in Gemfile.lock,
+``_PumaRules``: workers, ``threads``, ``preload_app!``), the Unicorn config the Procfile's ``unicorn -c FILE`` names
+(``worker_processes``, ``preload_app``; Unicorn reads none without ``-c``), ``config/sidekiq.yml``
+(concurrency, capsules),
 ``config/queue.yml`` (Solid Queue's workers) and Gemfile.lock (rails, puma, sidekiq). Ruby evaluates the Ruby
 and ERB (``read_rails.rb``, one subprocess for all of it, with the given env and RAILS_ENV=production unless given),
 so what an app reads from ENV is read exactly as in production.
