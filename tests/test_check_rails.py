@@ -55,7 +55,8 @@ def test_rails72_sidekiq_as_shipped() -> None:
     assert (web.threads.value, web.threads.source) == (3, "config/puma.rb:14 (RAILS_MAX_THREADS unset)")
     # pool: <%= ENV.fetch("RAILS_MAX_THREADS") { 5 } %> on database.yml:7, merged into production by <<: *default
     assert pools(web) == [("primary", 5, "config/database.yml:7 (RAILS_MAX_THREADS unset)", "")]
-    assert web.redis == ()
+    # the web enqueues through Sidekiq 7's internal pool of 10: 1 expected, min(3 threads, 10) = 3 at worst
+    assert [(u.what, u.expected.value, u.worst.value) for u in web.redis] == [("Sidekiq client", 1, 3)]
     worker = of(config, "worker")
     # sidekiq.yml:2 concurrency 10; Sidekiq 7.3.2: Redis C + 1 = 11 expected, C + 10 = 20 at worst
     assert (worker.processes.value, worker.threads.value, worker.threads.source) == (1, 10, "config/sidekiq.yml:2")
@@ -106,8 +107,9 @@ def test_unknown_flags_are_problem_lines() -> None:
     config = read("rails72-sidekiq", flags={"wrker.threads": 3, "web.foo": 1})
     assert [p.line() for p in config.problems] == [
         "--set wrker.threads: no process type 'wrker' in the Procfile (has web, worker, release); "
-        "--set TYPE.processes|threads|pool=N",
-        "--set web.foo: 'foo' is not one of processes, threads, pool; --set TYPE.processes|threads|pool=N"]
+        "--set TYPE.processes|threads|pool|cache_pool=N",
+        "--set web.foo: 'foo' is not one of processes, threads, pool, cache_pool; "
+        "--set TYPE.processes|threads|pool|cache_pool=N"]
 
 
 # -- rails8-multidb --------------------------------------------------------------------------------------------------
@@ -122,22 +124,24 @@ def test_rails8_multidb_as_shipped() -> None:
     # 3 threads (line 14)
     assert (web.processes.value, web.processes.source) == (1, "default (Puma 6.6.0: 0 workers = 1 process)")
     assert (web.threads.value, web.threads.source) == (3, "config/puma.rb:14 (RAILS_MAX_THREADS unset)")
-    # four databases, each a pool per process: primary, cache and queue inherit pool 5 (database.yml:7) through
-    # <<: *primary_production and <<: *default; cable sets pool 10 on line 37, on its own host
-    expected = [("primary", 5, "config/database.yml:7 (RAILS_MAX_THREADS unset)", ""),
-                ("cache", 5, "config/database.yml:7 (RAILS_MAX_THREADS unset)", ""),
-                ("queue", 5, "config/database.yml:7 (RAILS_MAX_THREADS unset)", ""),
-                ("cable", 10, "config/database.yml:37", "cable-db.internal")]
-    assert pools(web) == expected
+    # four databases in database.yml, but a database counts where the process uses it: no production.rb sets
+    # cache_store, queue_adapter, and there is no cable.yml, so the web holds its primary only (pool 5, line 7,
+    # inherited through <<: *primary_production and <<: *default)
+    assert pools(web) == [("primary", 5, "config/database.yml:7 (RAILS_MAX_THREADS unset); not used by web, not "
+                                         "counted: cache, queue, cable", "")]
     jobs = of(config, "jobs")
-    # bin/jobs: Solid Queue, a worker: JOB_CONCURRENCY unset -> 1 process (queue.yml:8), 3 threads (queue.yml:7)
-    # + 2 (polling, heartbeat) = 5, as Solid Queue sizes its pool
+    # bin/jobs: one Solid Queue supervisor tree per dyno (queue.yml: 1 dispatcher, line 2; a worker of 3 threads,
+    # line 7, x JOB_CONCURRENCY unset -> 1 process, line 8; no recurring.yml: no scheduler)
     assert (jobs.role, jobs.server) == ("worker", "solid_queue")
     assert jobs.processes.value == 1
-    assert jobs.processes.source.startswith("Solid Queue worker processes: config/queue.yml:8 (JOB_CONCURRENCY unset)")
-    assert (jobs.threads.value, jobs.threads.source) == (
-        5, "3 threads (config/queue.yml:7) + 2 (Solid Queue's polling and heartbeat)")
-    assert pools(jobs) == expected
+    assert jobs.processes.source == ("Solid Queue: 1 supervisor tree per dyno: 1 supervisor + 1 dispatcher(s) + 1 "
+                                     "worker process(es) x 3 threads (config/queue.yml:8 (JOB_CONCURRENCY unset); "
+                                     "config/queue.yml:7)")
+    assert (jobs.threads.value, jobs.threads.source) == (3, "config/queue.yml:7")
+    # queue database (pool 5): supervisor 2 + dispatcher 3 + worker min(3 + 2, 5) = 10, held; the primary: the
+    # worker's jobs 1 x min(3, 5) = 3, 5 at worst (overflow 2); cache and cable unused
+    assert [(p.database, p.kind, p.size.value, p.overflow.value if p.overflow else None) for p in jobs.pools] == [
+        ("primary", "held", 3, 2), ("queue", "held", 10, 0)]
     assert jobs.redis == ()
     release = of(config, "release")  # ./bin/rails db:prepare: 2 on the primary, 1 on each other database
     assert [(p.database, p.size.value) for p in release.pools] == [("primary", 2), ("cache", 1), ("queue", 1),
@@ -152,19 +156,32 @@ def test_rails8_env_workers_from_puma_itself_and_solid_queue_in_puma() -> None:
     # 2 processes from Puma's own WEB_CONCURRENCY default; the plugin line (24) runs only with SOLID_QUEUE_IN_PUMA
     assert web.processes.value == 2
     assert web.processes.source == ("env WEB_CONCURRENCY; plugin :solid_queue (config/puma.rb:24): Solid Queue's "
-                                    "processes run beside Puma, not counted")
+                                    "processes run beside Puma, once per dyno: counted as web/solid_queue")
     assert (web.threads.value, web.threads.source) == (4, "env RAILS_MAX_THREADS (config/puma.rb:14)")
-    # primary moved to DATABASE_HOST: cache and queue follow it (merged from primary_production); cable stays apart
-    assert [(p.database, p.size.value, p.server) for p in web.pools] == [
-        ("primary", 4, ""), ("cache", 4, ""), ("queue", 4, ""), ("cable", 10, "cable-db.internal")]
-    jobs = of(config, "jobs")  # 3 worker processes x (3 + 2) threads
-    assert (jobs.processes.value, jobs.threads.value) == (3, 5)
+    # the web uses its primary only (moved to DATABASE_HOST, the server the limit describes)
+    assert [(p.database, p.size.value, p.server) for p in web.pools] == [("primary", 4, "")]
+    # the plugin's tree, once per web dyno: 3 worker processes (JOB_CONCURRENCY=3, queue.yml:8) x 3 threads; queue
+    # pool 4 (RAILS_MAX_THREADS): supervisor 2 + dispatcher 3 + 3 x min(3 + 2, 4) = 17; jobs 3 x min(3, 4) = 9 .. 12
+    (tree,) = web.beside
+    assert (tree.name, tree.processes.value, tree.threads.value) == ("web/solid_queue", 1, 3)
+    assert "per web dyno (plugin :solid_queue, config/puma.rb:24" in tree.processes.source
+    assert "env JOB_CONCURRENCY (config/queue.yml:8)" in tree.processes.source
+    assert [(p.database, p.size.value, p.overflow.value if p.overflow else None) for p in tree.pools] == [
+        ("primary", 9, 3), ("queue", 17, 0)]
+    jobs = of(config, "jobs")  # the same tree from bin/jobs
+    assert [(p.database, p.size.value) for p in jobs.pools] == [("primary", 9), ("queue", 17)]
     assert "env JOB_CONCURRENCY (config/queue.yml:8)" in jobs.processes.source
+    # one RAILS_MAX_THREADS (4) sizes the queue pool below a worker's 3 threads + 2
+    assert [a.split(":")[0] for a in config.advice] == ["web (Solid Queue, queue)", "jobs (Solid Queue, queue)"]
+    assert "pool 4 (env RAILS_MAX_THREADS (config/database.yml:7)) < 3 worker threads + 2" in config.advice[0]
 
 
 def test_named_database_url_and_other_adapters(tmp_path: Path) -> None:
     app = write(tmp_path, {
         "Procfile": "web: bundle exec puma\n",
+        # the cache database counts where the app caches in it (Solid Cache)
+        "config/environments/production.rb": "Rails.application.configure do\n"
+                                             "  config.cache_store = :solid_cache_store\nend\n",
         "config/database.yml": "production:\n  primary:\n    adapter: postgresql\n    pool: 7\n"
                                "  cache:\n    adapter: postgresql\n"
                                "  errors:\n    adapter: sqlite3\n    database: storage/errors.sqlite3\n"})

@@ -10,6 +10,8 @@ formulas of ``harness.predict``, by pool kind)::
                                                                            a closed one still counts until its
                                                                            backend exits, after the next began)
     django-pool           expected max(m, min(T, S))   worst max(m, S)    (m = min_size, open even idle)
+    held                  expected S                   worst S + O        (a process tree's connections, summed
+                                                                           by its reader: Solid Queue)
 
 A type's figure is that x processes per dyno x its dynos; a resource's is the
 sum over types and over the databases on that server. One-offs count one
@@ -140,6 +142,9 @@ def pool_figures(pool: Pool, threads: int) -> tuple[int, int, str]:
         return threads, threads, f"{threads} threads (a connection each)"
     if pool.kind == "django-per-request":
         return threads, 2 * threads, f"{threads} threads (a session per request; 2 x {threads} while closing)"
+    if pool.kind == "held":
+        extra = pool.overflow.value if pool.overflow is not None else 0
+        return size, size + extra, pool.size.source.split(" (pool ")[0] + (f" .. +{extra}" if extra else "")
     if pool.kind == "django-pool":
         low = pool.min_size.value if pool.min_size is not None else 0
         return (max(low, min(threads, size)), max(low, size),
@@ -208,10 +213,11 @@ def figures(app: AppConfig, formation: Mapping[str, int], limits: Limits) -> tup
         if process.role == "release":
             release = figure
             continue
-        postgres.append(figure)
-        on_redis = _redis_type(process, dynos)
-        if on_redis is not None:
-            redis.append(on_redis)
+        for counted in (process, *process.beside):  # a tree beside the type's processes: once per dyno of it
+            postgres.append(figure if counted is process else _postgres_type(counted, dynos))
+            on_redis = _redis_type(counted, dynos)
+            if on_redis is not None:
+                redis.append(on_redis)
     return (ResourceFigure(name="postgres", capacity=limits.postgres_capacity, types=tuple(postgres), release=release),
             ResourceFigure(name="redis", capacity=limits.redis_maxclients, types=tuple(redis)))
 

@@ -84,7 +84,7 @@ def check(app_dir: Path, options: CheckOptions) -> CheckResult:
     postgres, redis = figures(app, formation, options.limits)
     checked = [postgres, redis] if swept is None else [r for p in swept.points for r in (p.postgres, p.redis)]
     top = swept.points[-1].postgres if swept is not None else postgres
-    advice = [*pool_advice(app), pgbouncer_advice(top)]
+    advice = [*pool_advice(app), *app.advice, pgbouncer_advice(top)]
     missing = tuple(dict.fromkeys([*(p.line() for p in app.problems if p.incomplete),
                                    *(m for r in checked for m in r.missing)]))
     statuses = [r.status for r in checked if r.capacity is not None or r.missing]
@@ -103,6 +103,9 @@ def _process(process: ProcessType) -> dict[str, Any]:
                       if p.overflow else {}),
                    **({"min_size": p.min_size.value, "min_size_source": p.min_size.source} if p.min_size else {}),
                    **({"server": p.server} if p.server else {})} for p in process.pools],
+        "redis": [{"what": u.what, "expected": u.expected.value, "worst_case": u.worst.value,
+                   "source": u.worst.source} for u in process.redis],
+        **({"beside": [_process(b) for b in process.beside]} if process.beside else {}),
     }
 
 
@@ -147,7 +150,7 @@ def show(console: Console, result: CheckResult) -> None:
     types = Table(title="process types", title_justify="left")
     for column in ("type", "role", "server", "processes / dyno", "threads / process", "pools"):
         types.add_column(column)
-    for p in app.process_types:
+    for p in (t for process in app.process_types for t in (process, *process.beside)):
         pools = "; ".join(f"{pool.database} {pool.kind} {pool.size.value} ({pool.size.source})" for pool in p.pools)
         types.add_row(p.name, p.role, p.server, f"{p.processes.value} ({p.processes.source})",
                       f"{p.threads.value} ({p.threads.source})", pools or "-")

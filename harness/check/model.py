@@ -64,7 +64,8 @@ class Pool:
     ``kind``: ``activerecord`` (lazily filled up to ``size``, one per thread that queries), ``sqlalchemy``
     (``size`` + ``overflow`` at most), ``django-per-thread`` / ``django-per-request`` (CONN_MAX_AGE > 0 / 0: a
     connection per thread, kept, or closed after each request), ``django-pool`` (psycopg pool: ``min_size``
-    open even idle, ``size`` = max_size).
+    open even idle, ``size`` = max_size), ``held`` (the connections a process tree holds, summed by its reader:
+    ``size`` expected, ``size`` + ``overflow`` at worst; Solid Queue's supervisor tree).
     ``database``: its name (primary, cache, queue, cable, default ...); ``server``: which Postgres it is on
     (``""`` = the one ``--postgres-max-connections`` describes).
     """
@@ -90,6 +91,9 @@ class ProcessType:
     pools: tuple[Pool, ...] = ()
     #: what each process holds on Redis, one entry per pool or client (none: it opens no Redis connection)
     redis: tuple[RedisUse, ...] = ()
+    #: process trees that run once per dyno of this type beside its processes (Solid Queue's supervisor under
+    #: ``plugin :solid_queue``, forked by Puma's launcher): counted with this type's dynos, each as its own row
+    beside: tuple[ProcessType, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,3 +116,5 @@ class AppConfig:
     process_types: tuple[ProcessType, ...]
     versions: dict[str, str] = field(default_factory=dict)
     problems: tuple[Problem, ...] = ()
+    #: the reader's own advice (a Solid Queue worker's pool below its threads + 2)
+    advice: tuple[str, ...] = ()

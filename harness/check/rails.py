@@ -36,16 +36,20 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from harness.check.model import AppConfig, Pool, Problem, ProcessType, RedisUse, Setting, unknown
 from harness.check.rails_files import ProcLine, classify, gemfile_lock, option, procfile, run_ruby
+from harness.check.rails_per_use import TypeFacts, complete
+from harness.check.rails_workers import delayed_job, resque, resque_pool
+from harness.kinds import sidekiq as sidekiq_kind
 from harness.versions import sidekiq_major
 
 POSTGRES_ADAPTERS = ("postgresql", "postgis")
 RAILS_POOL_DEFAULT = 5
-FLAG_FIELDS = ("processes", "threads", "pool")
+FLAG_FIELDS = ("processes", "threads", "pool", "cache_pool")  # cache_pool: redis_cache_store's pool (0: none)
 Event = dict[str, Any]
 
 
@@ -68,17 +72,29 @@ def read_rails(app_dir: Path, *, env: Mapping[str, str], flags: Mapping[str, int
             kind = _JOB_KINDS[classify(line).server]
             jobs.append({"id": f"type:{line.name}", "kind": kind, "path": path, "env": line_env,
                          **({"puma_version": versions.get("puma", "")} if kind == "puma" else {})})
+        if classify(line).server == "puma" and "solid_queue" in versions:  # for a plugin :solid_queue in puma.rb
+            jobs.append({"id": f"queue:{line.name}", "kind": "queue", "env": line_env,
+                         "path": line_env.get("SOLID_QUEUE_CONFIG") or "config/queue.yml"})
     results, problems = run_ruby(app_dir, jobs)
     pool_fix = "--set " + ", ".join(f"{line.name}.pool=N" for line in lines
                                     if classify(line).role in ("web", "worker")) if lines else "--set web.pool=N"
     types = []
+    facts: dict[str, TypeFacts] = {}
     for line in lines:
         line_env = {**base_env, **line.env}
         reader = _Reader(app_dir, line, line_env, versions, problems, pool_fix)
         databases = reader.databases(results.get(db_ids[_db_key(line_env, _sidekiq_facts(line, versions))]))
         types.append(reader.process_type(results.get(f"type:{line.name}"), databases))
-    final = _apply_flags(types, flags, problems, versions)
-    return AppConfig(framework="rails", process_types=tuple(final), versions=versions, problems=tuple(problems))
+        queue_id = f"type:{line.name}" if classify(line).server == "solid_queue" else f"queue:{line.name}"
+        facts[line.name] = TypeFacts(env=line_env, server_result=results.get(f"type:{line.name}"),
+                                     queue_result=results.get(queue_id),
+                                     origin=partial(reader.queue_origin,
+                                                    (results.get(queue_id) or {}).get("events", [])),
+                                     queue_path=line_env.get("SOLID_QUEUE_CONFIG") or "config/queue.yml")
+    flagged = _apply_flags(types, flags, problems, versions)
+    final, advice = complete(app_dir, flagged, facts, versions, base_env, flags)
+    return AppConfig(framework="rails", process_types=tuple(final), versions=versions, problems=tuple(problems),
+                     advice=tuple(advice))
 
 
 _JOB_KINDS = {"puma": "puma", "unicorn": "unicorn", "sidekiq": "sidekiq", "solid_queue": "queue"}
@@ -279,6 +295,9 @@ class _Reader:
             processes, threads = self.sidekiq(result)
         elif server == "solid_queue":
             processes, threads = self.solid_queue(result)
+        elif server in ("resque", "resque_pool", "delayed_job"):
+            processes, threads = resque(self.line, self.env) if server == "resque" else delayed_job(self.line) \
+                if server == "delayed_job" else resque_pool(self.app_dir, self.line, self.env, self.problems)
         elif self.kind.role == "web":
             what = "unicorn" if server == "unicorn" else f"`{self.line.command}`"
             self.problem("Procfile", f"{self.line.name} runs {what}: not read",
@@ -338,7 +357,7 @@ class _Reader:
         for plugin in (e for e in events if e["kind"] == "dsl" and e["name"] == "plugin"):
             if plugin["value"] == "solid_queue":
                 notes += (f"; plugin :solid_queue ({path}:{plugin['line']}): Solid Queue's processes run beside "
-                          "Puma, not counted")
+                          f"Puma, once per dyno: counted as {self.line.name}/solid_queue")
         single = workers.value == 0 and not workers.source.startswith("default")
         processes = replace(workers, value=max(workers.value, 1), source=workers.source + (
             " (0 workers: single mode, 1 process)" if single else "") + notes + assumed)
@@ -484,6 +503,11 @@ class _Reader:
                          f"--set {self.line.name}.threads=N if it differs from {value}")
         return processes, Setting(value=value, source=source)
 
+    def queue_origin(self, events: list[Event], value: int, line: int | None) -> str:
+        """A value set on a config/queue.yml line: the env var read there, else the literal (``rails_solid``)."""
+        path = self.env.get("SOLID_QUEUE_CONFIG") or "config/queue.yml"  # as _config_path for bin/jobs
+        return self.origin(events, value, path, line)
+
     def solid_queue(self, result: Mapping[str, Any] | None) -> tuple[Setting, Setting]:
         path = self._path_of("solid_queue")
         result = result or {}
@@ -560,18 +584,13 @@ class _PumaRules:
 
 
 def _sidekiq_redis(concurrency: int, versions: Mapping[str, str]) -> tuple[RedisUse, ...]:
-    """Redis per Sidekiq process: expected C + 1, worst C + 10 (Sidekiq 7+) or C + 5 (Sidekiq 6)."""
+    """Redis per Sidekiq process, ``kinds.sidekiq.server_redis``: C + 1 expected, C + 10 (Sidekiq 7+) or C + 5."""
     major = sidekiq_major(versions)
     label = f"Sidekiq {major}" + ("" if "sidekiq" in versions else ", assumed: no version in Gemfile.lock")
-    expected = Setting(value=concurrency + 1, source=f"C + 1 = {concurrency + 1}: a BRPOP per processor + the "
-                                                     f"heartbeat ({label})")
-    if major >= 7:
-        worst = Setting(value=concurrency + 10, source=f"C + 10 = {concurrency + 10}: the capsules' pools "
-                                                       f"({concurrency}) + the internal pool 10 ({label})")
-    else:
-        worst = Setting(value=concurrency + 5, source=f"C + 5 = {concurrency + 5}: the server pool, concurrency + 5 "
-                                                      f"({label})")
-    return (RedisUse(what="Sidekiq server", expected=expected, worst=worst),)
+    demand = sidekiq_kind.server_redis(concurrency=concurrency, major=major)
+    formula = demand.formula.replace(f"(Sidekiq {major})", f"({label})")
+    return (RedisUse(what="Sidekiq server", expected=Setting(value=demand.expected, source=formula),
+                     worst=Setting(value=demand.worst, source=formula)),)
 
 
 def _host(db: Mapping[str, Any]) -> str:
@@ -586,15 +605,19 @@ def _apply_flags(types: list[ProcessType], flags: Mapping[str, int], problems: l
     for flag, value in flags.items():
         name, _, field = flag.rpartition(".")
         source = f"flag --set {flag}"
-        if name not in by_name or field not in FLAG_FIELDS or value < (0 if field == "processes" else 1):
+        least = 0 if field in ("processes", "cache_pool") else 1
+        if name not in by_name or field not in FLAG_FIELDS or value < least:
             have = ", ".join(by_name)
             what = (f"no process type {name!r} in the Procfile (has {have})" if name not in by_name else
                     f"{field!r} is not one of {', '.join(FLAG_FIELDS)}" if field not in FLAG_FIELDS else
                     f"{value} is too small")
-            problems.append(Problem(path=f"--set {flag}", what=what, fix="--set TYPE.processes|threads|pool=N"))
+            problems.append(Problem(path=f"--set {flag}", what=what,
+                                    fix="--set TYPE.processes|threads|pool|cache_pool=N"))
             continue
         current = by_name[name]
         setting = Setting(value=value, source=source)
+        if field == "cache_pool":
+            continue  # Rails.cache's Redis pool: rails_per_use reads the flag where it builds the Redis uses
         if field == "processes":
             current = replace(current, processes=setting)
         elif field == "threads":

@@ -41,7 +41,7 @@ class ProcLine:
 @dataclass(frozen=True, kw_only=True)
 class Kind:
     role: Role
-    server: str  # puma, unicorn, sidekiq, solid_queue, rake, rails, unknown
+    server: str  # puma, unicorn, sidekiq, solid_queue, resque, resque_pool, delayed_job, rake, rails, unknown
 
 
 def procfile(app_dir: Path) -> list[ProcLine]:
@@ -84,6 +84,12 @@ def classify(line: ProcLine) -> Kind:
         server = "sidekiq"
     elif "jobs" in names or "solid_queue:start" in names:
         server = "solid_queue"
+    elif "resque-pool" in names:
+        server = "resque_pool"
+    elif "resque:work" in names or "resque:workers" in names:
+        server = "resque"
+    elif "delayed_job" in names or "jobs:work" in names:
+        server = "delayed_job"
     elif _rails_command(names) in ("console", "c", "runner", "r", "dbconsole"):
         server = "rails"
     elif "rake" in names or _rails_command(names) is not None:
@@ -93,7 +99,7 @@ def classify(line: ProcLine) -> Kind:
         role = "release"
     elif server in ("puma", "unicorn") or (line.name == "web" and server == "unknown"):
         role = "web"
-    elif server in ("sidekiq", "solid_queue"):
+    elif server in ("sidekiq", "solid_queue", "resque", "resque_pool", "delayed_job"):
         role = "worker"
     else:
         role = "oneoff"

@@ -369,10 +369,16 @@ module Connlab
       end }
   end
 
-  # config/queue.yml (Solid Queue, read as its Configuration does): the workers' threads and processes
+  # config/queue.yml (Solid Queue v1.x, read as its Configuration does: the RAILS_ENV section, else the whole file;
+  # workers, dispatchers and scheduler; none of them: its fallback, one default worker and one dispatcher), and
+  # config/recurring.yml (SOLID_QUEUE_RECURRING_SCHEDULE): the scheduler runs when it has a task with a schedule or
+  # dynamic_tasks_enabled is set, unless SOLID_QUEUE_SKIP_RECURRING
   def self.queue(job)
     env = ENV.fetch("RAILS_ENV", "development")
-    return { "found" => false } unless File.exist?(File.join(app_dir, job["path"]))
+    recurring = recurring_tasks(ENV["SOLID_QUEUE_RECURRING_SCHEDULE"] || "config/recurring.yml", env)
+    skip = %w[1 true yes on t y].include?(ENV["SOLID_QUEUE_SKIP_RECURRING"].to_s.downcase)
+    facts = { "recurring" => recurring, "skip_recurring" => skip, "mode" => ENV["SOLID_QUEUE_SUPERVISOR_MODE"] }
+    return facts.merge("found" => false) unless File.exist?(File.join(app_dir, job["path"]))
 
     data, tree = render_yaml(job["path"])
     data ||= {}
@@ -380,7 +386,7 @@ module Connlab
 
     section, base = data[env].is_a?(Hash) ? [data[env], [env]] : [data, []]
     configured = section.slice("workers", "dispatchers", "scheduler")
-    return { "found" => true, "fallback" => true } if configured.empty?
+    return facts.merge("found" => true, "fallback" => true) if configured.empty?
 
     workers = Array(configured["workers"]).each_with_index.map do |w, i|
       w = {} unless w.is_a?(Hash)
@@ -388,8 +394,23 @@ module Connlab
         "threads_line" => w.key?("threads") ? line_of(tree, base + ["workers", i, "threads"]) : nil,
         "processes_line" => w.key?("processes") ? line_of(tree, base + ["workers", i, "processes"]) : nil }
     end
-    { "found" => true, "fallback" => false, "workers" => workers,
-      "dispatchers" => Array(configured["dispatchers"]).size, "workers_line" => line_of(tree, base + ["workers"]) }
+    scheduler = configured["scheduler"].is_a?(Hash) ? configured["scheduler"] : {}
+    facts.merge("found" => true, "fallback" => false, "workers" => workers,
+                "dispatchers" => Array(configured["dispatchers"]).size,
+                "dispatchers_line" => line_of(tree, base + ["dispatchers"]),
+                "dynamic_tasks" => scheduler["dynamic_tasks_enabled"] == true,
+                "workers_line" => line_of(tree, base + ["workers"]))
+  end
+
+  # the recurring tasks with a schedule in the RAILS_ENV section of config/recurring.yml (else the whole file)
+  def self.recurring_tasks(rel, env)
+    return 0 unless File.exist?(File.join(app_dir, rel))
+
+    data, = render_yaml(rel)
+    return 0 unless data.is_a?(Hash)
+
+    data = data[env] if data[env].is_a?(Hash)
+    data.count { |_, task| task.is_a?(Hash) && task.key?("schedule") }
   end
 
   def self.describe(error, rel)

@@ -4,9 +4,12 @@ Per process running C workers (resque-pool: C = the pool's worker count for the 
 
     expected = worst = 2C    each worker keeps its BLPOP connection; each running child opens its own (Resque's
                              reconnect after fork) and closes it before it exits; the supervisor opens none
+    FORK_PER_JOB=false:  C   the job runs in the worker itself, on the worker's own connection (Resque's
+                             ``Worker#fork_per_job?``: ``ENV["FORK_PER_JOB"] != 'false'``, lib/resque/worker.rb)
 
 Measured: C = 3: 6 in 20 of 20 runs (rails-forking-worker-safe / -unsafe, 100 ms jobs, queue kept full; also
-Rails 7.2 / redis-rb 5.3, ``--backend docker``, 2 runs).
+Rails 7.2 / redis-rb 5.3, ``--backend docker``, 2 runs). ``FORK_PER_JOB=false`` is read from Resque's source, not
+measured.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from __future__ import annotations
 from harness.kinds.demand import Demand
 
 
-def worker_redis(*, workers: int) -> Demand:
+def worker_redis(*, workers: int, fork_per_job: bool = True) -> Demand:
     c = workers
+    if not fork_per_job:
+        return Demand(expected=c, worst=c, formula=f"C = {c}: a connection per worker (FORK_PER_JOB=false: no child)")
     return Demand(expected=2 * c, worst=2 * c,
                   formula=f"2C = {2 * c}: a BLPOP connection per worker + one per running child")
