@@ -37,3 +37,21 @@ def test_cache_pools_forking_workers_and_dramatiq() -> None:
     assert figures(dramatiq.worker_redis(threads=8)) == (1, 10)  # 1, T + 2
     both = sidekiq.server_redis(concurrency=3, major=6) + cache.cache_redis(threads=3, size=3)
     assert figures(both) == (4 + 1, 8 + 3) and "; " in both.formula
+
+
+def test_action_cable_solid_queue_and_resque_without_fork() -> None:
+    from harness.kinds import action_cable, solid_queue
+
+    # ActionCable's redis adapter: the listener (first subscribe) + the broadcast client (first broadcast)
+    assert figures(action_cable.web_redis()) == (1, 2)
+    assert figures(action_cable.broadcaster_redis()) == (0, 1)
+    # a tree: supervisor 2 + dispatcher 3 + scheduler 1 + 2 workers x (3 threads + 2) = 16 on a queue pool of 10
+    assert figures(solid_queue.queue_connections(supervisors=1, dispatchers=1, schedulers=1, workers=[(2, 3)],
+                                                 pool=10)) == (16, 16)
+    # the same on a pool of 4: 2 + 3 + 1 + 2 x min(5, 4) = 14
+    assert figures(solid_queue.queue_connections(supervisors=1, dispatchers=1, schedulers=1, workers=[(2, 3)],
+                                                 pool=4)) == (14, 14)
+    # their jobs on the primary, pool 5: 2 x min(3, 5) = 6, 2 x 5 = 10 at worst
+    assert figures(solid_queue.job_connections(workers=[(2, 3)], pool=5)) == (6, 10)
+    # Resque with FORK_PER_JOB=false: no child per job, C connections
+    assert figures(resque.worker_redis(workers=3, fork_per_job=False)) == (3, 3)

@@ -101,8 +101,7 @@ def complete(app_dir: Path, types: list[ProcessType], facts: Mapping[str, TypeFa
         filtered = replace(filtered, redis=redis_uses(filtered, uses, versions, fact.env, cache_flag))
         if plugin is not None:
             tree = read_tree(fact.queue_result, fact.queue_path, fact.origin, fact.env)
-            inside = _by_use(replace(process, pools=tuple(p for p in process.pools if p.database != "cable")), used,
-                             keep=("queue",))
+            inside = _by_use(process, used, keep=("queue",))
             notes += advice(inside, tree)
             beside = tree_type(inside, tree, name=f"{process.name}/solid_queue")
             beside = replace(beside, command=f"plugin :solid_queue ({plugin})",

@@ -96,9 +96,7 @@ def tree_pools(tree: Tree, pools: tuple[Pool, ...], *, supervisors: int = 1) -> 
             out.append(replace(pool, kind="held", size=Setting(value=held.expected, source=(
                 f"queue: {held.formula} (pool {size}: {pool.size.source}){shared}"), missing=pool.size.missing),
                 overflow=Setting(value=0, source="held: as many at worst")))
-        elif pool.database in ("cable",):
-            continue  # the tree serves no WebSocket; a job's broadcast goes through the primary's process pool
-        else:
+        else:  # the primary, and Solid Cache's / Solid Cable's database where the app uses them
             jobs = sq.job_connections(workers=shape, pool=size)
             out.append(replace(pool, kind="held", size=Setting(
                 value=jobs.expected, source=f"the workers' jobs: {jobs.formula} (pool {size}: {pool.size.source})",
