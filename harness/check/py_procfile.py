@@ -22,7 +22,7 @@ from harness.check.pydeps import Deps
 
 _WRAPPERS = {"exec", "ddtrace-run", "opentelemetry-instrument", "nice", "time", "env", "newrelic-admin"}
 VAR = re.compile(r"\$(?:\{(\w+)(?::?-([^}]*))?\}|(\w+))")
-SERVERS = ("gunicorn", "celery", "rq", "dramatiq")
+SERVERS = ("gunicorn", "celery", "rq", "dramatiq", "uvicorn", "granian", "uwsgi", "pyuwsgi")
 
 
 @dataclass
