@@ -16,9 +16,15 @@ not counted):
   ``OPTIONS["pool"]`` (False, None, ``{}``) is no pool (``django/db/backends/postgresql/base.py``,
   ``DatabaseWrapper.pool``: ``if ... not pool_options: return None``; True becomes ``{}``).
 
-Which module: ``DJANGO_SETTINGS_MODULE`` from the env given, else ``manage.py``'s
-``os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...)``, else ``<proj>/settings.py``,
-``<proj>/settings/production.py`` (or ``prod.py``, ``__init__.py``).
+Which module: ``DJANGO_SETTINGS_MODULE`` from the env given (a uwsgi ini's ``env =`` lines too), else the
+``os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...)`` of ``manage.py``, then of ``wsgi.py``/``asgi.py``, else
+``<proj>/settings.py``, ``<proj>/settings/production.py`` (or ``prod.py``, ``__init__.py``). Looked for in the
+folders the servers run in (gunicorn ``--chdir``/``--pythonpath``, uwsgi ``chdir``, ``cd DIR &&``), the app's
+folder, its ``src/`` and each folder one level down that holds a ``manage.py`` (netbox: ``netbox/manage.py``,
+``netbox/netbox/settings.py``); the folder it was found in is where the module's dotted name starts.
+
+A settings module with no PostgreSQL database but a SQLite one gets a note: nothing is counted on Postgres, and
+how to say production's is Postgres (``--env DATABASE_URL=postgres://...`` when the settings read it).
 """
 
 from __future__ import annotations
@@ -57,27 +63,50 @@ class DjangoApp:
         return self.reader.names[name], self.reader.lines.get(name, self.settings or "")
 
 
-def settings_module(app_dir: Path, env: Mapping[str, str]) -> tuple[str | None, str]:
-    """The settings module's dotted name and where that came from."""
+def _setdefault(path: Path) -> tuple[str, int] | None:
+    try:
+        tree = ast.parse(path.read_text(errors="replace"))
+    except (SyntaxError, ValueError, OSError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and dotted(node.func).endswith("environ.setdefault") and \
+                len(node.args) == 2 and all(isinstance(a, ast.Constant) for a in node.args) and \
+                getattr(node.args[0], "value", None) == "DJANGO_SETTINGS_MODULE":
+            return str(getattr(node.args[1], "value", "")), node.lineno
+    return None
+
+
+def bases(app_dir: Path, roots: list[Path] | None = None) -> list[Path]:
+    """Where a settings module may start: the servers' folders, the app, src/, folders holding a manage.py."""
+    found = [*(roots or []), app_dir, app_dir / "src", *sorted(p.parent for p in app_dir.glob("*/manage.py"))]
+    return [p for p in dict.fromkeys(found) if p.is_dir()]
+
+
+def settings_module(app_dir: Path, env: Mapping[str, str],
+                    roots: list[Path] | None = None) -> tuple[str | None, str, Path]:
+    """The settings module's dotted name, where that came from, and the folder its dotted name starts in."""
+    folders = bases(app_dir, roots)
+
+    def shown(path: Path) -> str:
+        return str(path.relative_to(app_dir))
+    for name in ("manage.py", "*/wsgi.py", "*/asgi.py"):
+        for folder in folders:
+            for path in sorted(folder.glob(name)):
+                found = _setdefault(path)
+                if found is not None:
+                    module = env.get("DJANGO_SETTINGS_MODULE") or found[0]
+                    how = "env DJANGO_SETTINGS_MODULE" if env.get("DJANGO_SETTINGS_MODULE") else \
+                        f"{shown(path)}:{found[1]}"
+                    return module, how, folder
     if env.get("DJANGO_SETTINGS_MODULE"):
-        return env["DJANGO_SETTINGS_MODULE"], "env DJANGO_SETTINGS_MODULE"
-    manage = app_dir / "manage.py"
-    if manage.is_file():
-        try:
-            tree = ast.parse(manage.read_text(errors="replace"))
-        except (SyntaxError, ValueError, OSError):
-            tree = ast.Module(body=[], type_ignores=[])
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and dotted(node.func).endswith("environ.setdefault") and \
-                    len(node.args) == 2 and all(isinstance(a, ast.Constant) for a in node.args) and \
-                    getattr(node.args[0], "value", None) == "DJANGO_SETTINGS_MODULE":
-                return str(getattr(node.args[1], "value", "")), f"manage.py:{node.lineno}"
+        return env["DJANGO_SETTINGS_MODULE"], "env DJANGO_SETTINGS_MODULE", app_dir
     for pattern in ("*/settings.py", "*/settings/production.py", "*/settings/prod.py", "*/settings/__init__.py"):
-        found = sorted(app_dir.glob(pattern))
-        if found:
-            module = ".".join(found[0].relative_to(app_dir).with_suffix("").parts).removesuffix(".__init__")
-            return module, f"found {found[0].relative_to(app_dir)}"
-    return None, "no DJANGO_SETTINGS_MODULE"
+        for folder in folders:
+            found_files = sorted(folder.glob(pattern))
+            if found_files:
+                module = ".".join(found_files[0].relative_to(folder).with_suffix("").parts).removesuffix(".__init__")
+                return module, f"found {shown(found_files[0])}", folder
+    return None, "no DJANGO_SETTINGS_MODULE", app_dir
 
 
 def _assumed(app: DjangoApp, path: str, why: str,
@@ -128,9 +157,9 @@ def _pool(env: Mapping[str, str], app: DjangoApp, alias: str, entry: Entries,
     return minimum, maximum
 
 
-def read_django(app_dir: Path, env: Mapping[str, str]) -> DjangoApp:
-    module, found_by = settings_module(app_dir, env)
-    reader = Reader(app_dir=app_dir, env=env)
+def read_django(app_dir: Path, env: Mapping[str, str], roots: list[Path] | None = None) -> DjangoApp:
+    module, found_by, base = settings_module(app_dir, env, roots)
+    reader = Reader(app_dir=app_dir, env=env, bases=[base, *bases(app_dir, roots)])
     path = reader.module_file(module) if module else None
     if module is None or path is None:
         app = DjangoApp(settings=None)
@@ -149,6 +178,7 @@ def read_django(app_dir: Path, env: Mapping[str, str]) -> DjangoApp:
     for at in reader.skipped:
         app.problems.append(Problem(path=at, what="DATABASES changed in a block connlab does not follow (if, try, "
                                     "for, with)", fix="the figures use the assignments outside it"))
+    sqlite: list[tuple[str, str]] = []
     for alias, entry in databases.items():
         at = databases.lines.get(alias, where) if isinstance(databases, Entries) else where
         if not isinstance(entry, Entries):
@@ -162,6 +192,8 @@ def read_django(app_dir: Path, env: Mapping[str, str]) -> DjangoApp:
                                         f"read ({engine.why.partition(': ')[2]})", fix="assumed PostgreSQL (give the "
                                         "env it reads with --env NAME=VALUE)"))
         elif "postgresql" not in str(engine) and "postgis" not in str(engine):
+            if "sqlite" in str(engine):
+                sqlite.append((str(alias), entry.lines.get("ENGINE", at)))
             continue  # not Postgres: not counted
         options = entry.get("OPTIONS", {})
         # Django: ``if not pool_options: return None`` (no pool for False, None, {} or a missing key)
@@ -182,4 +214,13 @@ def read_django(app_dir: Path, env: Mapping[str, str]) -> DjangoApp:
             "default (Django: CONN_MAX_AGE 0)"
         app.databases.append(Database(alias=str(alias), note=f"CONN_MAX_AGE {text}, {where_age}",
                                       per_request=age == 0))
+    if sqlite and not app.databases:
+        alias, at = sqlite[0]
+        reads = reader.nodes.get("DATABASES")
+        text = ast.unparse(reads) if reads is not None else ""
+        url = any(sign in text for sign in ("DATABASE_URL", "dj_database_url", "env.db"))
+        app.problems.append(Problem(path=at, what=f"DATABASES[{alias!r}] is SQLite: nothing counted on Postgres",
+                                    fix="if production's database is PostgreSQL, give what the settings read: "
+                                    + ("--env DATABASE_URL=postgres://..." if url else "--env NAME=VALUE, or "
+                                       "--env DJANGO_SETTINGS_MODULE=proj.settings.production")))
     return app

@@ -32,11 +32,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Unknown:
     """A value not read, and why (shown in the problem line when it is one connlab needed)."""
 
     why: str
+
+    def __repr__(self) -> str:  # never ``Unknown(why=...)`` in a line shown to a user
+        return f"(not read: {self.why})"
+
+    __str__ = __repr__
 
 
 class Entries(dict[Any, Any]):
@@ -105,6 +110,8 @@ class Reader:
 
     app_dir: Path
     env: Mapping[str, str]
+    #: more folders to find modules in (manage.py's, a server's chdir), before the app's own and its src/
+    bases: list[Path] = field(default_factory=list)
     names: dict[str, Any] = field(default_factory=dict)
     lines: dict[str, str] = field(default_factory=dict)  # name -> "file:line" of its last assignment
     nodes: dict[str, ast.AST] = field(default_factory=dict)  # name -> the value node of its last assignment
@@ -114,7 +121,7 @@ class Reader:
 
     # -- modules ---------------------------------------------------------------------------------------------
     def module_file(self, module: str) -> Path | None:
-        for base in (self.app_dir, self.app_dir / "src"):
+        for base in (*self.bases, self.app_dir, self.app_dir / "src"):
             stem = base.joinpath(*module.split("."))
             for candidate in (stem.with_suffix(".py"), stem / "__init__.py"):
                 if candidate.is_file():
@@ -155,7 +162,7 @@ class Reader:
         if any(alias.name == "*" for alias in node.names):
             self.run_file(path, module)
             return
-        inner = Reader(app_dir=self.app_dir, env=self.env, visiting=self.visiting)
+        inner = Reader(app_dir=self.app_dir, env=self.env, bases=self.bases, visiting=self.visiting)
         inner.run_file(path, module)
         for alias in node.names:
             target = alias.asname or alias.name

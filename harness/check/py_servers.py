@@ -94,7 +94,8 @@ def _env_number(cmd: Command, variable: str, fix: str) -> Setting | None:
 
 
 def uvicorn(cmd: Command) -> Served:
-    name, problems = cmd.name, []
+    name = cmd.name
+    problems: list[Problem] = []
     found = options(cmd.args, _UVICORN)
     fix = f"--set {name}.processes=N"
     workers = number(cmd, found.get("workers"), fix, problems) or _env_number(cmd, "WEB_CONCURRENCY", fix) or \
@@ -110,7 +111,8 @@ def uvicorn(cmd: Command) -> Served:
 
 
 def granian(cmd: Command) -> Served:
-    name, problems = cmd.name, []
+    name = cmd.name
+    problems: list[Problem] = []
     found = options(cmd.args, _GRANIAN)
     fix = f"--set {name}.processes=N"
     workers = number(cmd, found.get("workers"), fix, problems) or _env_number(cmd, "GRANIAN_WORKERS", fix) or \
@@ -172,7 +174,8 @@ def _ini_value(value: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
 
 
 def uwsgi(cmd: Command, app_dir: Path) -> Served:
-    name, problems = cmd.name, []
+    name = cmd.name
+    problems: list[Problem] = []
     found = options(cmd.args, _UWSGI)
     ini_name = found["ini"][1] if "ini" in found else next((a for a in cmd.args if a.endswith(".ini")), None)
     values: dict[str, str] = {}

@@ -2,7 +2,8 @@
 
 Read, without installing anything: ``requirements.txt`` (and the files it includes with ``-r``), ``pyproject.toml``
 (``[project] dependencies``, ``[tool.poetry.dependencies]``), and the lock files ``poetry.lock`` and ``uv.lock``
-(exact versions; they win over a requirements pin). A requirements line counts as a pin only with ``==``.
+(exact versions; they win over a requirements pin). A requirements line counts as a pin only with ``==``; its
+extras (``celery[redis]``) are kept.
 """
 
 from __future__ import annotations
@@ -33,11 +34,18 @@ def normalize(name: str) -> str:
 class Deps:
     names: dict[str, str] = field(default_factory=dict)  # normalized name -> the file naming it first
     pins: dict[str, str] = field(default_factory=dict)  # normalized name -> exact version
+    extras: dict[str, set[str]] = field(default_factory=dict)  # normalized name -> its extras (celery[redis])
     problems: list[Problem] = field(default_factory=list)
 
     def has(self, *names: str) -> str | None:
         """The file naming the first of ``names`` found, else None."""
         return next((self.names[n] for n in names if n in self.names), None)
+
+
+def _extras(deps: Deps, name: str, written: str | None) -> None:
+    if written:
+        deps.extras.setdefault(name, set()).update(normalize(e.strip()) for e in written.strip("[]").split(",")
+                                                   if e.strip())
 
 
 def _requirements(app_dir: Path, path: Path, deps: Deps, seen: set[Path]) -> None:
@@ -63,6 +71,7 @@ def _requirements(app_dir: Path, path: Path, deps: Deps, seen: set[Path]) -> Non
             continue
         name = normalize(found.group(1))
         deps.names.setdefault(name, shown)
+        _extras(deps, name, found.group(2))
         pin = _PIN.match(found.group(3).strip())
         if pin is not None:
             deps.pins.setdefault(name, pin.group(1))
@@ -93,6 +102,7 @@ def read_deps(app_dir: Path) -> Deps:
             if found is not None:
                 name = normalize(found.group(1))
                 deps.names.setdefault(name, "pyproject.toml")
+                _extras(deps, name, found.group(2))
                 pin = _PIN.match(found.group(3).strip())
                 if pin is not None:
                     deps.pins.setdefault(name, pin.group(1))

@@ -41,9 +41,11 @@ from typing import Any
 from harness.check.django_db import DjangoApp, read_django
 from harness.check.django_settings import dotted, env_names
 from harness.check.gunicorn_eval import MARKER
-from harness.check.model import AppConfig, Pool, Problem, ProcessType, Role, Setting
+from harness.check.model import AppConfig, Pool, Problem, ProcessType, Role, Setting, unknown
 from harness.check.py_procfile import VAR, Command, options, procfile, split
-from harness.check.pydeps import Deps, read_deps, versions
+from harness.check.py_redis import read_uses, redis_for
+from harness.check.py_servers import ASGI_WORKERS, in_flight, read_server
+from harness.check.pydeps import read_deps, versions
 
 TIMEOUT_S = 5.0  # for gunicorn.conf.py to run
 _EVAL = Path(__file__).with_name("gunicorn_eval.py")
@@ -62,10 +64,13 @@ class _Read:
     django: DjangoApp | None
     problems: list[Problem] = field(default_factory=list)
     evaluated: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any] | None] = field(default_factory=dict)
+    failed: dict[tuple[str, tuple[tuple[str, str], ...]], str] = field(default_factory=dict)  # config -> why
+    asgi: set[str] = field(default_factory=set)  # process types served by an ASGI server
 
 
-def _cli_setting(cmd: Command, found: tuple[int, str, str], fix: str, problems: list[Problem]) -> Setting | None:
-    """A number from the command line, its source naming the env variable it was expanded from, if any."""
+def _cli_setting(cmd: Command, found: tuple[int, str, str], fix: str, problems: list[Problem]) -> Setting:
+    """A number from the command line, its source naming the env variable it was expanded from, if any; not a
+    number: unknown, naming the variable not given and the flag."""
     index, value, spelling = found
     written = cmd.raw[index].removeprefix(f"{spelling}=")
     variables = [m.group(1) or m.group(3) for m in VAR.finditer(written)]
@@ -74,10 +79,9 @@ def _cli_setting(cmd: Command, found: tuple[int, str, str], fix: str, problems: 
     try:
         number = int(value, 0)
     except ValueError:
-        problems.append(Problem(path=f"Procfile:{cmd.line}", what=f"{cmd.name}: {spelling} {written!r} is not "
-                                f"a number{' (' + ', '.join(variables) + ' not given)' if variables else ''}",
-                                fix=fix if not variables else f"--env {variables[0]}=N, or {fix}"))
-        return None
+        return unknown(source=f"Procfile:{cmd.line} {cmd.name}: {spelling} {written!r} is not a number"
+                       + (f" ({', '.join(variables)} not given)" if variables else ""),
+                       fix=fix if not variables else f"--env {variables[0]}=N, or {fix}")
     return Setting(value=number, source=f"env {given[0]} ({source})" if given else source)
 
 
@@ -107,11 +111,9 @@ def _evaluate(read: _Read, config: Path, env: Mapping[str, str], fix: str) -> di
             error = f"exited with code {process.returncode} without its settings" + (f" ({last})" if last else "")
     except OSError as exc:
         error = f"could not be run ({exc.strerror})"
-    if error is not None:
-        missing = re.fullmatch(r"raised KeyError: '([A-Z][A-Z0-9_]*)'", error)
-        hint = f"--env {missing.group(1)}=VALUE, or " if missing else ""
-        read.problems.append(Problem(path=shown, what=error, fix=f"gunicorn's defaults assumed; {hint}{fix}"))
     settings = None if error is not None or answer is None else dict(answer.get("settings", {}))
+    if error is not None:
+        read.failed[key] = f"{shown} {error}"
     read.evaluated[key] = settings
     return settings
 
@@ -135,6 +137,7 @@ def _assignments(config: Path) -> dict[str, ast.stmt]:
 def _gunicorn(cmd: Command, read: _Read) -> tuple[Setting, Setting]:
     problems, name = read.problems, cmd.name
     fix = f"--set {name}.processes=N --set {name}.threads=N"
+    failure = ""  # the config file that gunicorn would not get past: its settings are unknown
     cli = options(cmd.args, _GUNICORN)
     from_env = options(split(cmd.env.get("GUNICORN_CMD_ARGS", "")) or [], _GUNICORN)
     chosen = cli.get("config") or from_env.get("config")
@@ -145,12 +148,15 @@ def _gunicorn(cmd: Command, read: _Read) -> tuple[Setting, Setting]:
             location = location.removeprefix("python:").replace(".", "/") + ".py"
         config = read.app_dir / location
         if not config.is_file():
-            problems.append(Problem(path=f"Procfile:{cmd.line}", what=f"{name}: gunicorn config {location} not found",
-                                    fix=f"gunicorn's defaults assumed; {fix}"))
+            failure = f"Procfile:{cmd.line} {name}: gunicorn config {location} not found"
             config = None
     elif config is not None and not config.is_file():
         config = None
     settings = _evaluate(read, config, cmd.env, fix) if config is not None else None
+    if config is not None and settings is None:
+        failure = read.failed.get((str(config), tuple(sorted(cmd.env.items()))), f"{config.name} not read")
+    hint = re.search(r"raised KeyError: '([A-Z][A-Z0-9_]*)'", failure)
+    env_hint = f"--env {hint.group(1)}=VALUE, or " if hint else ""
     lines = _assignments(config) if config is not None and settings is not None else {}
     shown = str(config.relative_to(read.app_dir)) if config is not None and config.is_relative_to(read.app_dir) \
         else str(config)
@@ -167,21 +173,24 @@ def _gunicorn(cmd: Command, read: _Read) -> tuple[Setting, Setting]:
             values[setting] = (settings[setting], f"env {used[0]} ({at})" if used else at)
             if setting == "workers" and node is not None and any(
                     isinstance(n, ast.Call) and dotted(n.func).endswith("cpu_count") for n in ast.walk(node)):
-                problems.append(Problem(path=at, what=f"workers from this machine's CPU count ({settings[setting]} "
-                                        "here), not the dyno's", fix=f"--set {name}.processes=N"))
+                values[setting] = (unknown(source=f"{at} workers from this machine's CPU count "
+                                           f"({settings[setting]} here), not the dyno's",
+                                           fix=f"--set {name}.processes=N"), at)
 
     def number(setting: str, default: Setting, flag: str) -> Setting:
         if setting not in values:
+            if failure:
+                return unknown(source=failure, fix=f"{env_hint}--set {name}.{flag}=N")
             return default
         value, source = values[setting]
+        if isinstance(value, Setting):
+            return value
         if source == "cli":
-            return _cli_setting(cmd, cli[setting], f"--set {name}.{flag}=N", problems) or default
+            return _cli_setting(cmd, cli[setting], f"--set {name}.{flag}=N", problems)
         try:
             return Setting(value=value if isinstance(value, int) else int(str(value), 0), source=source)
         except ValueError:
-            problems.append(Problem(path=source, what=f"{setting} {value!r} is not a number",
-                                    fix=f"gunicorn's default assumed; --set {name}.{flag}=N"))
-            return default
+            return unknown(source=f"{source} {setting} {value!r} is not a number", fix=f"--set {name}.{flag}=N")
 
     web_concurrency = cmd.env.get("WEB_CONCURRENCY", "")
     default_workers = Setting(value=int(web_concurrency), source="env WEB_CONCURRENCY") \
@@ -189,7 +198,12 @@ def _gunicorn(cmd: Command, read: _Read) -> tuple[Setting, Setting]:
     workers = number("workers", default_workers, "processes")
     worker_class = str(values.get("worker_class", ("sync", ""))[0])
     kind = worker_class.rsplit(".", 1)[-1].lower()
-    if "gevent" in kind or "eventlet" in kind:
+    if kind in ASGI_WORKERS:
+        read.asgi.add(name)
+        threads = in_flight(name, f"gunicorn -k {worker_class}")
+    elif failure and "worker_class" not in values:
+        threads = number("threads", Setting(value=1, source=""), "threads")
+    elif "gevent" in kind or "eventlet" in kind:
         connections = number("worker_connections", Setting(value=1000, source="default (gunicorn: 1000 "
                                                                               "worker_connections)"), "threads")
         threads = Setting(value=connections.value, source=f"{connections.source}: {kind}, a greenlet per connection")
@@ -197,9 +211,8 @@ def _gunicorn(cmd: Command, read: _Read) -> tuple[Setting, Setting]:
         threads = number("threads", Setting(value=1, source="default (gunicorn: 1 thread, sync worker)"), "threads")
         if kind not in ("sync", "syncworker", "gthread", "threadworker"):
             at = f"Procfile:{cmd.line}" if values["worker_class"][1] == "cli" else values["worker_class"][1]
-            problems.append(Problem(path=at,
-                                    what=f"{name}: worker class {worker_class} not known to connlab (requests at "
-                                    f"once per process)", fix=f"assumed {threads.value}; --set {name}.threads=N"))
+            threads = unknown(source=f"{at} {name}: worker class {worker_class} not known to connlab (requests at "
+                              "once per process)", fix=f"--set {name}.threads=N")
     return workers, threads
 
 
@@ -222,10 +235,9 @@ def _worker(cmd: Command, read: _Read) -> tuple[str, Role, Setting, Setting] | N
             else None
         processes = _cli_setting(cmd, found["p"], f"--set {name}.processes=N", read.problems) if "p" in found \
             else None
-        if processes is None and f"{name}.processes" not in read.flags:
-            read.problems.append(Problem(path=where, what=f"{name}: dramatiq without --processes starts one per CPU "
-                                         "of the dyno, not known here", fix=f"assumed 1; --set {name}.processes=N"))
-        return "dramatiq", "worker", processes or Setting(value=1, source="unknown (dramatiq: one per CPU)"), \
+        return "dramatiq", "worker", processes or unknown(
+            source=f"{where} {name}: dramatiq without --processes starts one per CPU of the dyno",
+            fix=f"add --processes N, or --set {name}.processes=N"), \
             threads or Setting(value=8, source="default (dramatiq: 8 threads)")
     if "worker" not in cmd.args:
         if "beat" not in cmd.args:
@@ -247,30 +259,39 @@ def _worker(cmd: Command, read: _Read) -> tuple[str, Role, Setting, Setting] | N
     elif read.django is not None and (setting := read.django.setting("CELERY_WORKER_CONCURRENCY")) is not None \
             and isinstance(setting[0], int):
         concurrency = Setting(value=setting[0], source=f"{setting[1]} CELERY_WORKER_CONCURRENCY")
-    if concurrency is None and "concurrency" not in found and pool != "solo" and flag not in read.flags:
-        read.problems.append(Problem(path=where, what=f"{name}: celery worker without --concurrency starts one "
-                                     f"{'thread' if threaded else 'child process'} per CPU of the dyno, not known here",
-                                     fix=f"assumed 1; add --concurrency N, or --set {flag}=N"))
-    count = concurrency or Setting(value=1, source="unknown (celery: one per CPU of the dyno)")
+    count = concurrency or unknown(source=f"{where} {name}: celery worker without --concurrency starts one "
+                                   f"{'thread' if threaded else 'child process'} per CPU of the dyno",
+                                   fix=f"add --concurrency N, or --set {flag}=N")
     if pool == "solo":
         return "celery", "worker", Setting(value=1, source="celery --pool solo: 1 process"), \
             Setting(value=1, source="celery --pool solo: 1 thread")
     if threaded:
         return "celery", "worker", Setting(value=1, source=f"celery --pool {pool}: 1 process"), count
     if pool not in ("prefork", "processes"):
-        read.problems.append(Problem(path=where, what=f"{name}: celery pool {pool!r} not known to connlab",
-                                     fix=f"counted as prefork; --set {name}.processes=N --set {name}.threads=N"))
+        return "celery", "worker", unknown(source=f"{where} {name}: celery pool {pool!r} not known to connlab",
+                                           fix=f"--set {name}.processes=N"), \
+            unknown(source=f"{where} {name}: celery pool {pool!r} not known to connlab", fix=f"--set {name}.threads=N")
     return "celery", "worker", count, Setting(value=1, source="celery prefork: 1 thread per child process")
 
 
 def _process_type(cmd: Command, read: _Read) -> ProcessType:
     role: Role
     known = _worker(cmd, read) if cmd.program in ("celery", "rq", "dramatiq") else None
+    served = read_server(cmd, read.app_dir) if known is None and cmd.program != "gunicorn" else None
     if cmd.program == "gunicorn":
         server, role = "gunicorn", "web"
         processes, threads = _gunicorn(cmd, read)
     elif known is not None:
         server, role, processes, threads = known
+    elif served is not None:
+        server, role, processes, threads = served.server, served.role, served.processes, served.threads
+        if served.asgi:
+            read.asgi.add(cmd.name)
+    elif cmd.name == "web":
+        server, role = "unknown", "web"
+        why = f"Procfile:{cmd.line} web: `{cmd.text[:60]}` is not a server connlab reads"
+        processes = unknown(source=why, fix="--set web.processes=N")
+        threads = unknown(source=why, fix="--set web.threads=N")
     else:
         server = cmd.program if cmd.program in ("manage.py", "celery", "rq", "dramatiq") else "unknown"
         role = "web" if cmd.name == "web" else "oneoff"
@@ -299,30 +320,32 @@ def _process_type(cmd: Command, read: _Read) -> ProcessType:
                        threads=threads)
 
 
-def _sqlalchemy(read: _Read, deps: Deps, name: str) -> Pool:
-    def given(key: str, default: int) -> Setting:
+def _sqlalchemy(read: _Read, why: str, name: str) -> Pool:
+    """The SQLAlchemy pool: from the flags, else unknown (``why``: not read from the code, or no ORM found)."""
+    def given(key: str) -> Setting:
         for flag in ((f"{name}.pool", f"sqlalchemy.{key}") if key == "pool_size" else (f"sqlalchemy.{key}",)):
             if flag in read.flags:
                 return Setting(value=read.flags[flag], source=f"flag --set {flag}")
-        return Setting(value=default, source="default (SQLAlchemy QueuePool)")
-    return Pool(database="default", kind="sqlalchemy", size=given("pool_size", 5), overflow=given("max_overflow", 10))
+        return unknown(source=f"{why}: {key}", fix=f"--set sqlalchemy.{key}=N")
+    return Pool(database="default", kind="sqlalchemy", size=given("pool_size"), overflow=given("max_overflow"))
 
 
-def _pools(process: ProcessType, read: _Read, deps: Deps, sqlalchemy: bool) -> tuple[Pool, ...]:
+def _pools(process: ProcessType, read: _Read, sqlalchemy: str) -> tuple[Pool, ...]:
     pools = []
     flag = f"{process.name}.pool"
+    each = "request in flight (ASGI)" if process.name in read.asgi else "thread"
     for database in read.django.databases if read.django is not None else []:
         if database.pool is None:
             kind = "django-per-request" if database.per_request else "django-per-thread"
             pools.append(Pool(database=database.alias, kind=kind, size=Setting(
-                value=process.threads.value, source=f"a connection per thread: {database.note}")))
+                value=process.threads.value, source=f"a connection per {each}: {database.note}")))
             continue
         minimum, maximum = database.pool
         if flag in read.flags:
             maximum = Setting(value=read.flags[flag], source=f"flag --set {flag}")
         pools.append(Pool(database=database.alias, kind="django-pool", size=maximum, min_size=minimum))
     if sqlalchemy:
-        pools.append(_sqlalchemy(read, deps, process.name))
+        pools.append(_sqlalchemy(read, sqlalchemy, process.name))
     if flag in read.flags and pools and not any(p.kind in ("django-pool", "sqlalchemy") for p in pools):
         read.problems.append(Problem(path=f"--set {flag}", what="Django opens a connection per thread here (no "
                                      "OPTIONS['pool']): there is no pool size",
@@ -342,31 +365,63 @@ def _check_flags(read: _Read, names: list[str]) -> None:
                                      "sqlalchemy.max_overflow"))
 
 
+def _django_roots(app_dir: Path, commands: list[Command]) -> tuple[list[Path], dict[str, str]]:
+    """Folders the servers run in (gunicorn ``--chdir``/``--pythonpath``, uwsgi ``chdir``, ``cd DIR &&``) and the
+    env a uwsgi ini sets (``env = DJANGO_SETTINGS_MODULE=...``): where Django's settings module is looked up."""
+    roots: list[Path] = []
+    env: dict[str, str] = {}
+    for cmd in commands:
+        found = options(cmd.args, {"--chdir": "chdir", "--pythonpath": "pythonpath"}) if cmd.program == "gunicorn" \
+            else {}
+        folders = [value for _, value, _ in found.values()]
+        folders += re.findall(r"(?:^|&&|;)\s*cd\s+([^\s;&|]+)\s*(?:&&|;)", cmd.text)
+        served = read_server(cmd, app_dir) if cmd.program in ("uwsgi", "pyuwsgi") else None
+        if served is not None:
+            folders.append(served.chdir)
+            env.update(served.env or {})
+        for folder in folders:
+            for part in folder.split(","):
+                path = (app_dir / part.strip()).resolve() if part.strip() else None
+                if path is not None and path.is_dir() and path.is_relative_to(app_dir) and path not in roots:
+                    roots.append(path)
+    return roots, env
+
+
 def read_python(app_dir: Path, *, env: Mapping[str, str], flags: Mapping[str, int]) -> AppConfig:
     """The app's process types, each with its processes, threads and pools, every figure with its source."""
     app_dir = app_dir.resolve()
     deps = read_deps(app_dir)
-    is_django = (app_dir / "manage.py").is_file() or deps.has("django") is not None
+    is_django = (app_dir / "manage.py").is_file() or any(app_dir.glob("*/manage.py")) or \
+        deps.has("django") is not None
     framework = "django" if is_django else "flask" if deps.has("flask") else "python"
-    read = _Read(app_dir=app_dir, env=env, flags=flags, django=read_django(app_dir, env) if is_django else None)
+    read = _Read(app_dir=app_dir, env=env, flags=flags, django=None)
     read.problems.extend(deps.problems)
     commands = procfile(app_dir, env, deps, read.problems)
+    if is_django:
+        roots, ini_env = _django_roots(app_dir, commands)
+        read.django = read_django(app_dir, {**ini_env, **env}, roots=roots)
     found_in = deps.has("sqlalchemy", "flask-sqlalchemy")
-    sqlalchemy = (found_in is not None and not is_django) or any(k.startswith("sqlalchemy.") for k in flags)
+    sqlalchemy = ""  # why the SQLAlchemy pool is unknown, when the app has one
+    if found_in is not None and not is_django:
+        sqlalchemy = f"{found_in}: SQLAlchemy's pool (create_engine pool_size, max_overflow) is not read from the code"
+    elif read.django is None:
+        listed = next((n for n in ("requirements.txt", "pyproject.toml") if (app_dir / n).is_file()), "Procfile")
+        sqlalchemy = f"{listed}: neither Django nor SQLAlchemy found, so the database connections are not known " \
+            "(0 and 0: it opens none)"
+    elif any(k.startswith("sqlalchemy.") for k in flags):
+        sqlalchemy = "flag --set sqlalchemy"
     processes = [_process_type(cmd, read) for cmd in commands]
-    types = tuple(ProcessType(**{**vars(p), "pools": _pools(p, read, deps, sqlalchemy)}) for p in processes)
+    uses = read_uses(read.django, deps, env, commands, processes)
+    types = []
+    for p in processes:
+        redis, beside = redis_for(p, uses)
+        types.append(ProcessType(**{**vars(p), "pools": _pools(p, read, sqlalchemy), "redis": redis,
+                                    "beside": beside}))
     if read.django is not None:
         read.problems.extend(read.django.problems)
-    missing = [f"--set sqlalchemy.{key}=N" for key in ("pool_size", "max_overflow") if f"sqlalchemy.{key}" not in flags]
-    if sqlalchemy and missing:
-        read.problems.append(Problem(path=found_in or "--set", what="SQLAlchemy's pool (create_engine pool_size, "
-                                     "max_overflow) is not read from the code: assumed QueuePool's defaults, 5 + 10 "
-                                     "per process", fix=" ".join(missing)))
-    if read.django is None and not sqlalchemy:
-        listed = next((n for n in ("requirements.txt", "pyproject.toml") if (app_dir / n).is_file()), "Procfile")
-        read.problems.append(Problem(path=listed, what="neither Django nor SQLAlchemy found (requirements."
-                                     "txt, pyproject.toml): no database connections counted",
-                                     fix="--set sqlalchemy.pool_size=N --set sqlalchemy.max_overflow=N if it uses "
-                                     "SQLAlchemy"))
+    if not types:
+        read.problems.append(Problem(path="Procfile", what="no process type found: nothing could be counted",
+                                     fix="add a Procfile (`web: gunicorn proj.wsgi`, `worker: ...`)", incomplete=True))
     _check_flags(read, [p.name for p in types])
-    return AppConfig(framework=framework, process_types=types, versions=versions(deps), problems=tuple(read.problems))
+    return AppConfig(framework=framework, process_types=tuple(types), versions=versions(deps),
+                     problems=tuple(read.problems))

@@ -58,3 +58,8 @@ def client_redis(*, threads: int, pool_limit: int = BROKER_POOL_LIMIT, result_ba
     return Demand(expected=min(1, worst), worst=worst + extra,
                   formula=f"1 .. min({threads} threads, broker_pool_limit {pool_limit}) = {worst}: enqueues, "
                           "load-dependent" + (" + 0 .. 1 the result consumer's PUBSUB" if extra else ""))
+
+
+def beat_redis() -> Demand:
+    """``celery beat``: one process that publishes the scheduled tasks through one producer connection."""
+    return Demand(expected=1, worst=1, formula="1: celery beat's producer connection")
