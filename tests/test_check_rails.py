@@ -267,18 +267,21 @@ def test_rails71_puma_attributes_max_threads_and_the_processor_count(tmp_path: P
     config = read(app)
     web = of(config, "web")  # no Procfile: assumed
     assert web.command == "bundle exec puma -C config/puma.rb"
-    assert web.processes.source.endswith("; web assumed (no Procfile)")
+    assert web.processes.source.endswith("; web assumed (no launcher found)")
     # max threads from line 1's default, not RAILS_MIN_THREADS (line 2) whose default is the same 5
     assert (web.threads.value, web.threads.source) == (5, "config/puma.rb:1 (RAILS_MAX_THREADS unset)")
     # workers from this machine's processor count: not the dyno's, unknown (before_worker_boot ignored)
     assert web.processes.source.startswith("unknown: config/puma.rb:7 (this machine's processor count: ")
     assert (web.processes.value, web.processes.missing) == (1, "--env WEB_CONCURRENCY=N or --set web.processes=N")
-    assert [p.path for p in config.problems] == ["config/puma.rb:7"]
+    # no Procfile, foreman, Kamal, compose nor Dockerfile: the assumed web is one note naming where connlab looked
+    assert [p.path for p in config.problems] == ["Procfile", "config/puma.rb:7"]
+    assert config.problems[0].what.startswith("no launcher found (looked at: Procfile; a Procfile.* named by")
+    assert config.problems[0].fix.startswith("assumed `web: bundle exec puma -C config/puma.rb` (Rails' own server)")
     config = read(app, {"RAILS_MAX_THREADS": "3", "RAILS_MIN_THREADS": "3", "WEB_CONCURRENCY": "2"})
     web = of(config, "web")
     assert web.threads.source == "env RAILS_MAX_THREADS (config/puma.rb:1)"
     assert web.processes.source.startswith("env WEB_CONCURRENCY (config/puma.rb:7)")
-    assert config.problems == ()
+    assert [p.path for p in config.problems] == ["Procfile"]
 
 
 def test_procfile_options_and_inline_env(tmp_path: Path) -> None:
@@ -337,7 +340,7 @@ def test_a_config_file_named_on_the_command_line_that_is_not_there(tmp_path: Pat
     app = write(tmp_path, {"Procfile": "web: bundle exec puma -C config/puma/heroku.rb\n",
                            "config/database.yml": "production:\n  adapter: postgresql\n"})
     assert [p.line() for p in read(app).problems] == [
-        "Procfile: web: -C config/puma/heroku.rb: no such file in the app; --set web.threads=N and "
+        "Procfile:1: web: -C config/puma/heroku.rb: no such file in the app; --set web.threads=N and "
         "--set web.processes=N"]
 
 
@@ -401,6 +404,6 @@ def test_unicorn_without_c_reads_no_file_and_checks_worker_processes_as_unicorn_
         'config/unicorn.rb:1: ArgumentError: not an integer: worker_processes="2"; --set web.processes=N']
     missing = write(tmp_path / "missing", {"Procfile": "web: unicorn -c config/unicorn/heroku.rb\n", **database})
     assert [p.line() for p in read(missing).problems] == [
-        "Procfile: web: -c config/unicorn/heroku.rb: no such file in the app; --set web.processes=N"]
+        "Procfile:1: web: -c config/unicorn/heroku.rb: no such file in the app; --set web.processes=N"]
     flagged = of(read(missing, flags={"web.processes": 6}), "web")
     assert (flagged.processes.value, flagged.processes.source) == (6, "flag --set web.processes")

@@ -1,6 +1,6 @@
 """Read a Rails app's config files into an ``AppConfig`` (``connlab check`` on a Rails app).
 
-Files: the Procfile (process types; none: ``web: bundle exec puma -C config/puma.rb``, assumed),
+Files: the Procfile or the launcher ``launchers`` finds (process types; none: ``web: bundle exec puma``, assumed),
 ``config/database.yml`` (ERB and YAML aliases, the RAILS_ENV section, each database's adapter, pool and host;
 DATABASE_URL and NAME_DATABASE_URL merged in as Rails does; evaluated per process type, ``Sidekiq.server?`` true
 only in a Sidekiq one), ``config/puma.rb`` (on a stand-in of Puma's DSL by the rules of the Puma in Gemfile.lock,
@@ -56,7 +56,8 @@ Event = dict[str, Any]
 def read_rails(app_dir: Path, *, env: Mapping[str, str], flags: Mapping[str, int]) -> AppConfig:
     app_dir = app_dir.resolve()
     base_env = {"RAILS_ENV": "production", **env}
-    lines = procfile(app_dir)
+    notes: list[Problem] = []  # which launcher named the process types, Kamal's env, pgbouncer
+    lines = procfile(app_dir, env, notes)
     versions = gemfile_lock(app_dir)
     jobs: list[dict[str, Any]] = []
     db_ids: dict[str, str] = {}  # one database.yml job per (env, Sidekiq as that process sees it)
@@ -76,6 +77,7 @@ def read_rails(app_dir: Path, *, env: Mapping[str, str], flags: Mapping[str, int
             jobs.append({"id": f"queue:{line.name}", "kind": "queue", "env": line_env,
                          "path": line_env.get("SOLID_QUEUE_CONFIG") or "config/queue.yml"})
     results, problems = run_ruby(app_dir, jobs)
+    problems[:0] = notes
     pool_fix = "--set " + ", ".join(f"{line.name}.pool=N" for line in lines
                                     if classify(line).role in ("web", "worker")) if lines else "--set web.pool=N"
     types = []
@@ -163,7 +165,7 @@ class _Reader:
         if not read.get("set"):
             return f"{where} ({name} unset)"
         if name in self.line.env:
-            return f"Procfile {self.line.name}: {name}={self.line.env[name]} ({where})"
+            return f"{self.line.env_label(name)} ({where})"
         return f"env {name} ({where})"
 
     def origin(self, events: list[Event], value: int, path: str, line: int | None, *, call: Event | None = None,
@@ -284,7 +286,7 @@ class _Reader:
         server = self.kind.server
         given = option(self.line.words, "-C", "--config") if server in ("puma", "sidekiq") else None
         if given and not (self.app_dir / given).is_file():
-            self.problem("Procfile", f"{self.line.name}: -C {given}: no such file in the app",
+            self.problem(self.line.where, f"{self.line.name}: -C {given}: no such file in the app",
                          f"--set {self.line.name}.threads=N" + (f" and --set {self.line.name}.processes=N"
                                                                 if server == "puma" else ""))
         if self.kind.role == "web" and server == "puma":
@@ -300,7 +302,7 @@ class _Reader:
                 if server == "delayed_job" else resque_pool(self.app_dir, self.line, self.env, self.problems)
         elif self.kind.role == "web":
             what = "unicorn" if server == "unicorn" else f"`{self.line.command}`"
-            self.problem("Procfile", f"{self.line.name} runs {what}: not read",
+            self.problem(self.line.where, f"{self.line.name} runs {what}: not read",
                          f"--set {self.line.name}.processes=N and --set {self.line.name}.threads=N")
             processes = unknown(source=f"{what} not read", fix=f"--set {self.line.name}.processes=N")
             threads = Setting(value=1, source="unicorn: 1 thread per process") if server == "unicorn" \
@@ -337,7 +339,7 @@ class _Reader:
         on read_rails.rb's stand-in DSL with the same version's ``threads``/``workers``."""
         path = self._path_of("puma")
         rules = _PumaRules.of(self.versions)
-        assumed = "; web assumed (no Procfile)" if self.line.assumed else ""
+        assumed = "; web assumed (no launcher found)" if self.line.assumed else ""
         events: list[Event] = (result or {}).get("events", [])
         stopped = ""
         if result is not None and result.get("error"):
@@ -372,7 +374,7 @@ class _Reader:
             return Setting(value=1, source=f"default (Unicorn: 1 worker process; {self.line.name} runs unicorn "
                                            "without -c, so it reads no config file)"), threads
         if not path:
-            self.problem("Procfile", f"{self.line.name}: -c {given}: no such file in the app",
+            self.problem(self.line.where, f"{self.line.name}: -c {given}: no such file in the app",
                          f"--set {self.line.name}.processes=N")
             return Setting(value=1, source=f"default (Unicorn: 1 worker process; -c {given} not found)"), threads
         events: list[Event] = (result or {}).get("events", [])
@@ -407,7 +409,7 @@ class _Reader:
     def _puma_threads(self, call: Event | None, events: list[Event], rules: _PumaRules, stopped: str) -> Setting:
         given = option(self.line.words, "-t", "--threads")
         if given is not None and _int(given.split(":")[-1]) is not None:
-            return Setting(value=_int(given.split(":")[-1]) or 1, source=f"Procfile {self.line.name}: -t {given}")
+            return Setting(value=_int(given.split(":")[-1]) or 1, source=f"{self.line.at}: -t {given}")
         if call is not None:
             return Setting(value=int(call["value"]), source=self.origin(events, int(call["value"]), call["path"],
                                                                           call["line"], call=call, hints=("MAX",)))
@@ -420,7 +422,7 @@ class _Reader:
 
     def env_name(self, name: str) -> str:
         """Where an env var Puma itself reads came from: the Procfile line's assignment, else the env given."""
-        return f"Procfile {self.line.name}: {name}={self.line.env[name]}" if name in self.line.env else f"env {name}"
+        return self.line.env_label(name) if name in self.line.env else f"env {name}"
 
     def _puma_workers(self, call: Event | None, events: list[Event], rules: _PumaRules, path: str,
                       stopped: str) -> Setting:
@@ -429,7 +431,7 @@ class _Reader:
             f"--env WEB_CONCURRENCY=N or --set {name}.processes=N"  # the Procfile line's own assignment wins over --env
         given = option(self.line.words, "-w", "--workers")
         if given is not None and _int(given) is not None:
-            return Setting(value=_int(given) or 0, source=f"Procfile {name}: -w {given}")
+            return Setting(value=_int(given) or 0, source=f"{self.line.at}: -w {given}")
         if call is not None and call["value"] == "auto":
             return unknown(source=f"{path}:{call['line']}: workers {call.get('given')!r}: one per processor in "
                                   f"{rules.label} (Concurrent.available_processor_count), the dyno's, not known here",
@@ -473,9 +475,11 @@ class _Reader:
         if result.get("error"):
             self.ruby_error(path, result["error"], f"--set {self.line.name}.threads=N")
         events: list[Event] = result.get("events", [])
-        given = option(self.line.words, "-c", "--concurrency")
-        if given is not None and _int(given) is not None:
-            value, source = _int(given) or 1, f"Procfile {self.line.name}: -c {given}"
+        given = self.line.flag("-c", "--concurrency", fix=f"--set {self.line.name}.threads=N")
+        if given is not None and given.missing:
+            return processes, given
+        if given is not None:
+            value, source = given.value, given.source
         elif result.get("concurrency") is not None and _int(result["concurrency"]) is not None:
             value = _int(result["concurrency"]) or 1
             source = self.origin(events, value, path, result.get("line"))

@@ -1,27 +1,27 @@
-"""The plain-text parts of a Rails app's config, for ``harness.check.rails``: the Procfile (each process type, what it
-runs and the env its command line sets), Gemfile.lock's versions, and ``read_rails.rb`` run once for everything Ruby
-has to evaluate (database.yml, puma.rb, sidekiq.yml, queue.yml), with the given env only and a timeout.
+"""The plain-text parts of a Rails app's config, for ``harness.check.rails``: the process types (each one's command
+from the Procfile, or the launcher ``harness.check.launchers`` finds: what it runs and the env its line gives),
+Gemfile.lock's versions, and ``read_rails.rb`` run once for everything Ruby has to evaluate (database.yml, puma.rb,
+sidekiq.yml, queue.yml), with the given env only and a timeout.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shlex
 import shutil
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from harness.check.model import Problem, Role
+from harness.check.launchers import LOOKED, VAR, expand, find
+from harness.check.model import Problem, Role, Setting, unknown
 
 RUBY_SCRIPT = Path(__file__).with_name("read_rails.rb")
 RUBY_TIMEOUT_S = 30.0  # the whole subprocess
 JOB_TIMEOUT_S = 5.0  # each file's evaluation, inside Ruby
 ASSUMED_WEB = "bundle exec puma -C config/puma.rb"
-_PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.*?)\s*$")
-_ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 _SPEC = re.compile(r"^    ([A-Za-z0-9_.-]+) \(([^)]+)\)\s*$")
 _VERSION_KEYS = {"rails": ("rails", "railties", "activerecord"), "puma": ("puma",), "sidekiq": ("sidekiq",),
                  "solid_queue": ("solid_queue",)}
@@ -29,13 +29,55 @@ _VERSION_KEYS = {"rails": ("rails", "railties", "activerecord"), "puma": ("puma"
 
 @dataclass(frozen=True, kw_only=True)
 class ProcLine:
-    """One Procfile line: its name, command, the words of the command and the env assignments before them."""
+    """One process type's command line (``harness.check.launchers``): its name, the command as written, the server's
+    words past the wrappers in front of it with ``$VARS`` expanded, and the env the line gives its process."""
 
     name: str
     command: str
     words: tuple[str, ...]
+    #: the line's VAR=value assignments, and the launcher's env (Kamal's env clear, compose's environment) where
+    #: ``--env`` does not give the same variable
     env: dict[str, str] = field(default_factory=dict)
     assumed: bool = False
+    raw: tuple[str, ...] = ()  # ``words`` before $VARS were expanded
+    where: str = "Procfile"  # the file and line the command came from: Procfile:3, config/deploy.yml:12
+    label: str = ""  # how sources name it: "Procfile web", "config/deploy.yml:12 job"
+    env_where: dict[str, str] = field(default_factory=dict)  # a launcher env var's file:line
+    pgbouncer: bool = False
+
+    @property
+    def at(self) -> str:
+        return self.label or f"Procfile {self.name}"
+
+    def env_label(self, name: str) -> str:
+        """Where the line's env var came from: ``Procfile web: X=1``, ``config/deploy.yml:30 (Kamal env) X=1``."""
+        if name in self.env_where:
+            return f"{self.env_where[name]} {name}={self.env[name]}"
+        return f"{self.at}: {name}={self.env.get(name, '')}"
+
+    def flag(self, *flags: str, fix: str) -> Setting | None:
+        """A number given on the line (``-c 5``, ``-c ${SIDEKIQ_CONCURRENCY:-5}``), the env var named in its source;
+        an unknown when it is no number (a variable neither ``--env`` nor the line gives); None when not given."""
+        given, written = option(self.words, *flags), option(self.raw or self.words, *flags)
+        if given is None or written is None:
+            return None
+        spelling = next((f for f in flags if f in self.raw), flags[0])
+        variables = [m.group(1) or m.group(3) for m in VAR.finditer(written)]
+        shown = f"{self.at}: {spelling} {written}"
+        if not given.strip().isdigit():
+            unset = [v for v in variables if v not in self.given_env]
+            why = f" ({', '.join(unset)} not given)" if unset else " (not a number)"
+            return unknown(source=shown + why, fix=f"--env {unset[0]}=N or {fix}" if unset else fix)
+        if not variables:
+            return Setting(value=int(given), source=f"{self.at}: {spelling} {given}")
+        named = [v for v in variables if v in self.given_env]
+        if named:
+            where = self.env_label(named[0]) if named[0] in self.env else f"env {named[0]}"
+            return Setting(value=int(given), source=f"{where} ({shown})")
+        return Setting(value=int(given), source=f"{shown} ({', '.join(variables)} unset: {given})")
+
+    #: the env variables the line's $VARS were expanded with (``--env`` and the line's own)
+    given_env: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,28 +86,41 @@ class Kind:
     server: str  # puma, unicorn, sidekiq, solid_queue, resque, resque_pool, delayed_job, rake, rails, unknown
 
 
-def procfile(app_dir: Path) -> list[ProcLine]:
-    """The Procfile's process types; without one, ``web: bundle exec puma -C config/puma.rb`` (assumed)."""
-    path = app_dir / "Procfile"
-    if not path.is_file():
-        return [ProcLine(name="web", command=ASSUMED_WEB, words=tuple(ASSUMED_WEB.split()), assumed=True)]
-    lines: dict[str, ProcLine] = {}  # a name given twice: the last line
-    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        found = _PROCFILE_LINE.match(raw.strip())
-        if found is None or raw.lstrip().startswith("#"):
-            continue
-        command = found.group(2)
-        try:
-            words = shlex.split(command, comments=True)
-        except ValueError:
-            words = command.split()
-        env: dict[str, str] = {}
-        while words and (words[0] == "env" or _ASSIGNMENT.match(words[0])):
-            assignment = _ASSIGNMENT.match(words.pop(0))
-            if assignment is not None:
-                env[assignment.group(1)] = assignment.group(2)
-        lines[found.group(1)] = ProcLine(name=found.group(1), command=command, words=tuple(words), env=env)
-    return list(lines.values())
+def procfile(app_dir: Path, env: Mapping[str, str], notes: list[Problem]) -> list[ProcLine]:
+    """The process types as ``launchers.find`` reads them (Procfile, foreman's Procfile.x, Kamal, compose, the
+    Dockerfile's CMD), with ``env`` (``--env``) expanding their $VARS. With no launcher at all:
+    ``web: bundle exec puma -C config/puma.rb``, assumed (``bin/rails server``'s own default), noted."""
+    found = find(app_dir, env=env, is_server=is_server)
+    notes.extend(found.notes)
+    if not found.launches:
+        notes.append(Problem(path="Procfile", what=f"no launcher found (looked at: {LOOKED})",
+                             fix=f"assumed `web: {ASSUMED_WEB}` (Rails' own server); add a Procfile to name the "
+                             "process types"))
+        words = tuple(ASSUMED_WEB.split())
+        return [ProcLine(name="web", command=ASSUMED_WEB, words=words, raw=words, assumed=True)]
+    lines = []
+    for launch in found.launches:
+        own = {k: v for k, v in launch.env.items() if k not in env}  # --env wins over the launcher's env
+        line_env = dict(own)
+        for key, value in launch.command.assignments.items():
+            line_env[key] = expand(value, {**env, **line_env})
+        given = {**env, **line_env}
+        raw = launch.command.words
+        if launch.command.pgbouncer:
+            notes.append(Problem(path=launch.where, what=f"{launch.name} runs behind pgbouncer on the dyno: Postgres "
+                                 "sees pgbouncer's pool, not these connections", fix="the figures are the app's side; "
+                                 "pgbouncer's default_pool_size bounds Postgres's"))
+        lines.append(ProcLine(name=launch.name, command=launch.text, words=tuple(expand(w, given) for w in raw),
+                              env=line_env, raw=raw, where=launch.where, label=launch.label,
+                              env_where={k: v for k, v in launch.env_where.items()
+                                         if k in own and k not in launch.command.assignments},
+                              pgbouncer=launch.command.pgbouncer, given_env=tuple(given)))
+    return lines
+
+
+def is_server(words: Sequence[str]) -> bool:
+    """Whether a command runs one of the servers or workers ``classify`` knows (for the launchers' chains)."""
+    return _server([_base(w) for w in words]) not in ("unknown", "rake", "rails")
 
 
 def _base(word: str) -> str:
@@ -74,7 +129,20 @@ def _base(word: str) -> str:
 
 def classify(line: ProcLine) -> Kind:
     """What a process type runs: a web server, a job worker, a release task, or a one-off."""
-    names = [_base(w) for w in line.words]
+    server = _server([_base(w) for w in line.words])
+    role: Role
+    if line.name == "release":
+        role = "release"
+    elif server in ("puma", "unicorn") or (line.name == "web" and server == "unknown"):
+        role = "web"
+    elif server in ("sidekiq", "solid_queue", "resque", "resque_pool", "delayed_job"):
+        role = "worker"
+    else:
+        role = "oneoff"
+    return Kind(role=role, server=server)
+
+
+def _server(names: list[str]) -> str:
     server = "unknown"
     if "puma" in names or _rails_command(names) in ("server", "s"):
         server = "puma"
@@ -94,16 +162,7 @@ def classify(line: ProcLine) -> Kind:
         server = "rails"
     elif "rake" in names or _rails_command(names) is not None:
         server = "rake"
-    role: Role
-    if line.name == "release":
-        role = "release"
-    elif server in ("puma", "unicorn") or (line.name == "web" and server == "unknown"):
-        role = "web"
-    elif server in ("sidekiq", "solid_queue", "resque", "resque_pool", "delayed_job"):
-        role = "worker"
-    else:
-        role = "oneoff"
-    return Kind(role=role, server=server)
+    return server
 
 
 def _rails_command(names: list[str]) -> str | None:
