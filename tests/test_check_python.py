@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.check import python as reader
-from harness.check.model import AppConfig, Pool, ProcessType, Setting
+from harness.check.model import AppConfig, Pool, ProcessType, Setting, unknown
 from harness.check.python import read_python
 
 APPS = Path(__file__).resolve().parent / "fixtures" / "apps"
@@ -66,7 +66,10 @@ def test_django_celery_settings_and_sources() -> None:
     assert worker.pools == (Pool(database="default", kind="django-per-thread", size=Setting(value=1, source=kept)),
                             REPORTS)
     # per child: 1 + max(2, min(1, 4)) = 3 (worst 1 + 4 = 5); a dyno of 8: 24 (worst 40)
-    assert worker.redis == ()
+    # Redis (CELERY_BROKER_URL's default redis://, no result backend): per child 0 .. 1 (a task sending a task),
+    # the main process beside it 4 .. 8 (tests/test_check_python_servers.py has the figures)
+    assert [u.what for u in worker.redis] == ["Celery child"]
+    assert [b.name for b in worker.beside] == ["worker (celery main)"]
 
     release = types["release"]
     assert (release.role, release.server, release.command) == ("release", "manage.py",
@@ -102,9 +105,8 @@ def test_django_celery_flags_win() -> None:
 
 # -- flask-sqlalchemy ----------------------------------------------------------------------------------------------
 
-SQLALCHEMY_PROBLEM = ("requirements.txt: SQLAlchemy's pool (create_engine pool_size, max_overflow) is not read from "
-                      "the code: assumed QueuePool's defaults, 5 + 10 per process; --set sqlalchemy.pool_size=N "
-                      "--set sqlalchemy.max_overflow=N")
+SQLALCHEMY_UNREAD = ("requirements.txt: SQLAlchemy's pool (create_engine pool_size, max_overflow) is not read from "
+                     "the code")
 
 
 def test_flask_sqlalchemy_settings_and_sources() -> None:
@@ -113,19 +115,19 @@ def test_flask_sqlalchemy_settings_and_sources() -> None:
     assert app.versions == {"gunicorn": "23.0.0", "sqlalchemy": "2.0.36", "flask": "3.1.0",
                             "flask-sqlalchemy": "3.1.1", "rq": "2.0.0", "psycopg2": "2.9.10"}
     types = by_name(app)
-    default = Pool(database="default", kind="sqlalchemy",
-                   size=Setting(value=5, source="default (SQLAlchemy QueuePool)"),
-                   overflow=Setting(value=10, source="default (SQLAlchemy QueuePool)"))
+    default = Pool(database="default", kind="sqlalchemy",  # unknown, not QueuePool's 5 + 10 assumed
+                   size=unknown(source=f"{SQLALCHEMY_UNREAD}: pool_size", fix="--set sqlalchemy.pool_size=N"),
+                   overflow=unknown(source=f"{SQLALCHEMY_UNREAD}: max_overflow", fix="--set sqlalchemy.max_overflow=N"))
     web = types["web"]  # gunicorn -w 4 --threads 2: no gunicorn.conf.py
     assert (web.role, web.server) == ("web", "gunicorn")
     assert figures(web) == ((4, "Procfile web: -w"), (2, "Procfile web: --threads"))
     assert web.pools == (default,)
-    # per process min(2, 5 + 10) = 2 (worst 15); 4 processes: 8 per dyno (worst 60)
+    # per process at least min(2, 1 + 1) = 2 (worst >= 2): incomplete until the flags give the pool
     worker = types["worker"]  # rq worker
     assert (worker.role, worker.server) == ("worker", "rq")
     assert figures(worker) == ((1, "rq worker: 1 process"), (1, "rq: 1 thread (a work horse forked per job)"))
-    assert worker.pools == (default,)  # min(1, 15) = 1 (worst 15)
-    assert [p.line() for p in app.problems] == [SQLALCHEMY_PROBLEM]
+    assert worker.pools == (default,)  # min(1, 1 + 1) = 1 at least
+    assert [p.line() for p in app.problems] == []  # the unknown figures carry it
 
 
 def test_flask_sqlalchemy_flags() -> None:
@@ -143,14 +145,8 @@ def test_flask_sqlalchemy_flags() -> None:
 
 BROKEN_PROBLEMS = [
     "Procfile:5: 'this line is not a process type' is not `name: command`; left out; write it as `name: command`",
-    "gunicorn.conf.py: raised KeyError: 'WEB_CONCURRENCY'; gunicorn's defaults assumed; --env WEB_CONCURRENCY=VALUE, "
-    "or --set web.processes=N --set web.threads=N",
-    "Procfile:2: worker: celery worker without --concurrency starts one child process per CPU of the dyno, not known "
-    "here; assumed 1; add --concurrency N, or --set worker.processes=N",
     "Procfile:3: clock: `python clock.py` is not a server connlab reads: counted as a one-off (1 process, 1 thread, "
     "at most 1 connection per database); --set clock.processes=N if it runs more than one",
-    "Procfile:4: api: `uvicorn broken.asgi:application --workers 2` is not a server connlab reads: counted as a "
-    "one-off (1 process, 1 thread, at most 1 connection per database); --set api.processes=N if it runs more than one",
     "broken/settings.py:7: DATABASES not read (`build_databases(os.environ)` is not read without running it); assumed "
     "one PostgreSQL database 'default' with a connection per thread (Django without OPTIONS['pool']); check "
     "DATABASES by hand; --set <type>.threads=N sets the connections per process",
@@ -163,10 +159,18 @@ def test_broken_app_gives_the_problem_lines_and_no_exception() -> None:
     types = by_name(app)
     assert [(p.name, p.role, p.server) for p in app.process_types] == [
         ("web", "web", "gunicorn"), ("worker", "worker", "celery"), ("clock", "oneoff", "unknown"),
-        ("api", "oneoff", "unknown")]
-    assert figures(types["web"]) == ((1, "default (gunicorn: 1 worker)"),
-                                     (1, "default (gunicorn: 1 thread, sync worker)"))
-    assert figures(types["worker"])[0] == (1, "unknown (celery: one per CPU of the dyno)")
+        ("api", "web", "uvicorn")]
+    # the config raised: gunicorn would not start, so its settings are unknown (not gunicorn's defaults)
+    raised = "gunicorn.conf.py raised KeyError: 'WEB_CONCURRENCY'"
+    assert (types["web"].processes, types["web"].threads) == (
+        unknown(source=raised, fix="--env WEB_CONCURRENCY=VALUE, or --set web.processes=N"),
+        unknown(source=raised, fix="--env WEB_CONCURRENCY=VALUE, or --set web.threads=N"))
+    assert types["worker"].processes == unknown(
+        source="Procfile:2 worker: celery worker without --concurrency starts one child process per CPU of the dyno",
+        fix="add --concurrency N, or --set worker.processes=N")
+    # uvicorn --workers 2 on a Django app: ASGI, a connection per request in flight
+    assert types["api"].processes == Setting(value=2, source="Procfile api: --workers")
+    assert types["api"].threads.missing == "--set api.threads=N (requests in flight per process)"
     assert types["web"].pools == (Pool(database="default", kind="django-per-thread", size=Setting(
         value=1, source="a connection per thread: assumed (DATABASES not read)")),)
     assert app.versions == {}  # nothing pinned with ==
@@ -178,7 +182,7 @@ def test_broken_app_with_the_env_and_flags_it_asks_for() -> None:
     assert figures(web) == ((2, "env WEB_CONCURRENCY (gunicorn.conf.py:4)"), (2, "gunicorn.conf.py:5"))
     assert figures(worker)[0] == (4, "flag --set worker.processes")
     lines = [p.line() for p in app.problems]
-    assert lines == [BROKEN_PROBLEMS[0]] + BROKEN_PROBLEMS[3:]
+    assert lines == BROKEN_PROBLEMS
 
 
 def test_each_read_takes_well_under_a_second() -> None:
@@ -238,11 +242,10 @@ def test_gunicorn_config_that_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     started = time.perf_counter()
     app = read_python(tmp_path, env={}, flags={"sqlalchemy.pool_size": 1})
     assert time.perf_counter() - started < 3
-    assert figures(by_name(app)["web"])[0] == (1, "default (gunicorn: 1 worker)")
-    expected = f"gunicorn.conf.py: {what}; gunicorn's defaults assumed; --set web.processes=N --set web.threads=N" \
-        if what else "gunicorn.conf.py:1: workers 'many' is not a number; gunicorn's default assumed; --set " \
-        "web.processes=N"
-    assert app.problems[0].line() == expected
+    # gunicorn would not start on this config: its workers are unknown (not gunicorn's default of 1)
+    expected = f"gunicorn.conf.py {what}" if what else "gunicorn.conf.py:1 workers 'many' is not a number"
+    assert by_name(app)["web"].processes == unknown(source=expected, fix="--set web.processes=N")
+    assert app.problems == ()
 
 
 def test_gunicorn_cpu_count_and_unknown_worker_class(tmp_path: Path) -> None:
@@ -251,11 +254,14 @@ def test_gunicorn_cpu_count_and_unknown_worker_class(tmp_path: Path) -> None:
         "gunicorn.conf.py": "import multiprocessing\n\nworkers = multiprocessing.cpu_count() * 2 + 1\n",
     })
     app = read_python(tmp_path, env={}, flags={"sqlalchemy.pool_size": 1})
-    lines = [p.line() for p in app.problems]
-    assert lines[0].startswith("gunicorn.conf.py:3: workers from this machine's CPU count (")
-    assert lines[0].endswith("here), not the dyno's; --set web.processes=N")
-    assert lines[1] == ("Procfile:1: web: worker class uvicorn.workers.UvicornWorker not known to connlab (requests "
-                        "at once per process); assumed 1; --set web.threads=N")
+    web = by_name(app)["web"]
+    assert web.processes.source.startswith("unknown: gunicorn.conf.py:3 workers from this machine's CPU count (")
+    assert web.processes.missing == "--set web.processes=N"
+    # UvicornWorker: ASGI, a connection per request in flight, unknown until --set web.threads=N
+    assert web.threads == unknown(source="gunicorn -k uvicorn.workers.UvicornWorker (ASGI): a connection per request "
+                                  "in flight, which no thread count bounds",
+                                  fix="--set web.threads=N (requests in flight per process)")
+    assert app.problems == ()
 
 
 # -- workers -------------------------------------------------------------------------------------------------------
@@ -335,9 +341,8 @@ def test_django_split_settings_url_and_native_pool_defaults(tmp_path: Path) -> N
 def test_django_settings_module_not_found_and_url_not_given(tmp_path: Path) -> None:
     write(tmp_path, SPLIT_SETTINGS)
     app = read_python(tmp_path, env={}, flags={"web.pool": 9})  # manage.py names site.settings.dev: not there
+    assert by_name(app)["worker"].processes.missing == "add --concurrency N, or --set worker.processes=N"
     assert [p.line() for p in app.problems] == [
-        "Procfile:2: worker: celery worker without --concurrency starts one child process per CPU of the dyno, not "
-        "known here; assumed 1; add --concurrency N, or --set worker.processes=N",
         "--set web.pool: Django opens a connection per thread here (no OPTIONS['pool']): there is no pool size; use "
         "--set web.threads=N",
         "manage.py:2: settings module site.settings.dev not found in the app; assumed one PostgreSQL database "
@@ -380,10 +385,18 @@ def test_no_procfile(tmp_path: Path) -> None:
     write(tmp_path, {"pyproject.toml": '[project]\nname = "x"\ndependencies = ["flask", "gunicorn==23.0.0"]\n'})
     app = read_python(tmp_path, env={"WEB_CONCURRENCY": "4"}, flags={})
     assert app.framework == "flask" and app.versions == {"gunicorn": "23.0.0"}
-    assert [(p.name, p.processes.value, p.processes.source, p.pools) for p in app.process_types] == [
-        ("web", 4, "env WEB_CONCURRENCY", ())]
+    assert [(p.name, p.processes.value, p.processes.source) for p in app.process_types] == [
+        ("web", 4, "env WEB_CONCURRENCY")]
+    # no ORM found: the database use is unknown (not "none"), until the flags say (0 and 0: it opens none)
+    why = "pyproject.toml: neither Django nor SQLAlchemy found, so the database connections are not known (0 and 0: " \
+        "it opens none)"
+    assert app.process_types[0].pools == (Pool(
+        database="default", kind="sqlalchemy",
+        size=unknown(source=f"{why}: pool_size", fix="--set sqlalchemy.pool_size=N"),
+        overflow=unknown(source=f"{why}: max_overflow", fix="--set sqlalchemy.max_overflow=N")),)
     assert [p.line() for p in app.problems] == [
         "Procfile: none in the app; assumed `web: gunicorn` (Heroku's default for a Python app); add a Procfile to "
-        "name the process types",
-        "pyproject.toml: neither Django nor SQLAlchemy found (requirements.txt, pyproject.toml): no database "
-        "connections counted; --set sqlalchemy.pool_size=N --set sqlalchemy.max_overflow=N if it uses SQLAlchemy"]
+        "name the process types"]
+    none = read_python(tmp_path, env={}, flags={"sqlalchemy.pool_size": 0, "sqlalchemy.max_overflow": 0})
+    assert [(p.size.value, p.size.missing, p.overflow.value if p.overflow else None)
+            for p in none.process_types[0].pools] == [(0, "", 0)]

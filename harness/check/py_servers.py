@@ -60,8 +60,8 @@ def in_flight(name: str, server: str, bound: Setting | None = None) -> Setting:
     """The requests one ASGI process serves at once: ``bound`` when the server limits them, else unknown."""
     if bound is not None:
         return Setting(value=bound.value, source=f"{bound.source}: ASGI, a connection per request in flight")
-    return unknown(source=f"{server} (ASGI): Django opens a connection per request in flight, which no thread "
-                   "count bounds", fix=f"--set {name}.threads=N (requests in flight per process)")
+    return unknown(source=f"{server} (ASGI): a connection per request in flight, which no thread count bounds",
+                   fix=f"--set {name}.threads=N (requests in flight per process)")
 
 
 def number(cmd: Command, found: tuple[int, str, str] | None, fix: str, problems: list[Problem],
