@@ -382,7 +382,9 @@ def test_django_pool_refused_with_conn_max_age(tmp_path: Path) -> None:
 
 
 def test_no_procfile(tmp_path: Path) -> None:
-    write(tmp_path, {"pyproject.toml": '[project]\nname = "x"\ndependencies = ["flask", "gunicorn==23.0.0"]\n'})
+    # no Procfile, foreman, Kamal nor compose: the Dockerfile's CMD (shell form) is the web, and says so
+    write(tmp_path, {"pyproject.toml": '[project]\nname = "x"\ndependencies = ["flask", "gunicorn==23.0.0"]\n',
+                     "Dockerfile": "FROM python:3.12-slim\nCMD gunicorn app:app\n"})
     app = read_python(tmp_path, env={"WEB_CONCURRENCY": "4"}, flags={})
     assert app.framework == "flask" and app.versions == {"gunicorn": "23.0.0"}
     assert [(p.name, p.processes.value, p.processes.source) for p in app.process_types] == [
@@ -395,8 +397,18 @@ def test_no_procfile(tmp_path: Path) -> None:
         size=unknown(source=f"{why}: pool_size", fix="--set sqlalchemy.pool_size=N"),
         overflow=unknown(source=f"{why}: max_overflow", fix="--set sqlalchemy.max_overflow=N")),)
     assert [p.line() for p in app.problems] == [
-        "Procfile: none in the app; assumed `web: gunicorn` (Heroku's default for a Python app); add a Procfile to "
-        "name the process types"]
+        "Dockerfile: process types from here, no Procfile: web (Dockerfile:2); connlab reads the first of: Procfile; "
+        "a Procfile.* named by `foreman start -f` (bin/*, script/*, *.sh, Dockerfile); config/deploy.yml (Kamal); "
+        "docker-compose.yml / compose.yaml / docker-compose.*.yml; the Dockerfile's CMD"]
     none = read_python(tmp_path, env={}, flags={"sqlalchemy.pool_size": 0, "sqlalchemy.max_overflow": 0})
     assert [(p.size.value, p.size.missing, p.overflow.value if p.overflow else None)
             for p in none.process_types[0].pools] == [(0, "", 0)]
+    # nothing at all (gunicorn in the dependencies is no launcher): no process type, incomplete, naming the places
+    (tmp_path / "Dockerfile").unlink()
+    nothing = read_python(tmp_path, env={}, flags={})
+    assert nothing.process_types == ()
+    assert [p.line() for p in nothing.problems if p.incomplete] == [
+        "Procfile: no process type found (looked at: Procfile; a Procfile.* named by `foreman start -f` (bin/*, "
+        "script/*, *.sh, Dockerfile); config/deploy.yml (Kamal); docker-compose.yml / compose.yaml / "
+        "docker-compose.*.yml; the Dockerfile's CMD): nothing could be counted; add a Procfile (`web: gunicorn "
+        "proj.wsgi`, `worker: ...`)"]

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.check.arith import INCOMPLETE, ResourceFigure, Sweep, figures, pgbouncer_advice, pool_advice, sweep
+from harness.check.launchers import LOOKED
 from harness.check.model import AppConfig, ProcessType
 from harness.check.options import CheckOptions
 from harness.errors import PlanError
@@ -74,8 +75,8 @@ def check(app_dir: Path, options: CheckOptions) -> CheckResult:
     if scale is not None and scale.process_type not in names:
         unknown.append(scale.process_type)
     if unknown:
-        raise PlanError([f"--formation/--autoscale: no process type {name!r} in the Procfile (it has "
-                         f"{', '.join(sorted(names))})" for name in unknown])
+        has = f"it has {', '.join(sorted(names))}" if names else f"connlab found none; it looked at: {LOOKED}"
+        raise PlanError([f"--formation/--autoscale: no process type {name!r} in the app ({has})" for name in unknown])
     formation = dict(options.formation)
     swept = None
     if scale is not None:

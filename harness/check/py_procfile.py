@@ -1,11 +1,13 @@
-"""A Python app's Procfile: each line's server and its arguments, past env assignments, wrappers and chains.
+"""A Python app's process types (``harness.check.launchers``: the Procfile, else foreman's Procfile.x, Kamal,
+compose, the Dockerfile's CMD): each command's server and its arguments, past env assignments, wrappers and chains.
 
 ``web: WEB_CONCURRENCY=3 newrelic-admin run-program gunicorn -w $WEB_CONCURRENCY app:app`` is the program
-``gunicorn`` with ``-w 3`` (the env of the line: the env given plus its assignments). Skipped in front: ``VAR=value``,
-``exec``, ``env``, ``nice``, ``time``, ``ddtrace-run``, ``opentelemetry-instrument``, ``newrelic-admin run-program``,
-``bin/start-*`` (the pgbouncer and nginx buildpacks' wrappers: pgbouncer is noted), ``sh -c "..."``. In a chain
-(``python manage.py migrate && gunicorn ...``) the server's segment is read. ``python -m X`` is X; ``python
-manage.py`` and ``django-admin`` are ``manage.py``.
+``gunicorn`` with ``-w 3`` (the env of the line: the launcher's env, the env given over it, its own assignments over
+both). The wrappers skipped in front (``VAR=value``, ``exec``, ``env``, ``nice``, ``ddtrace-run``, ``newrelic-admin
+run-program``, ``bin/start-pgbouncer`` (noted: Postgres sees pgbouncer's pool), ``sh -c "..."``, ``cd DIR &&``, an app's
+own shell script ...) are ``launchers.strip``'s, shared with the Rails reader. In a chain (``python manage.py migrate
+&& gunicorn ...``) the server's segment is read. ``python -m X`` is X; ``python manage.py`` and ``django-admin`` are
+``manage.py``. No launcher at all: no process type, and ``launchers.LOOKED`` says where connlab looked.
 """
 
 from __future__ import annotations
@@ -13,15 +15,15 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.check.launchers import VAR as VAR  # re-exported: the readers spell $VARS with it
+from harness.check.launchers import Launch, expand, find, words_of
 from harness.check.model import Problem
 from harness.check.pydeps import Deps
 
-_WRAPPERS = {"exec", "ddtrace-run", "opentelemetry-instrument", "nice", "time", "env", "newrelic-admin"}
-VAR = re.compile(r"\$(?:\{(\w+)(?::?-([^}]*))?\}|(\w+))")
 SERVERS = ("gunicorn", "celery", "rq", "dramatiq", "uvicorn", "granian", "uwsgi", "pyuwsgi")
 
 
@@ -37,14 +39,17 @@ class Command:
     raw: list[str]  # the same tokens before $VARIABLES were expanded
     env: dict[str, str]
     pgbouncer: bool = False
+    where: str = ""  # the file and line the command came from: Procfile:3, docker-compose.yml:9 ("": Procfile:line)
+    label: str = ""  # how sources name it: "Procfile web", "docker-compose.yml:9 worker"
+    cwd: str = ""  # ``cd DIR &&`` in front of the server, relative to the app
 
+    @property
+    def at(self) -> str:
+        return self.where or f"Procfile:{self.line}"
 
-def expand(token: str, env: Mapping[str, str]) -> str:
-    """``$X``, ``${X}``, ``${X:-default}`` from ``env``, as the shell running the Procfile line does."""
-    def one(found: re.Match[str]) -> str:
-        name = found.group(1) or found.group(3)
-        return env.get(name) or (found.group(2) or "")
-    return VAR.sub(one, token)
+    @property
+    def called(self) -> str:
+        return self.label or f"Procfile {self.name}"
 
 
 def _program(tokens: list[str]) -> tuple[str, list[str]]:
@@ -65,61 +70,38 @@ def split(text: str) -> list[str] | None:
         return None
 
 
-def _command(name: str, number: int, text: str, env: Mapping[str, str], problems: list[Problem]) -> Command:
-    tokens = split(text)
-    if tokens is None:
-        problems.append(Problem(path=f"Procfile:{number}", what=f"{name}: quotes not closed", fix="fix the quoting"))
-        tokens = []
-    own, pgbouncer = dict(env), False
-    while tokens and (re.fullmatch(r"\w+=.*", tokens[0]) or os.path.basename(tokens[0]) in _WRAPPERS
-                      or os.path.basename(tokens[0]).startswith("start-") or tokens[0] in ("sh", "bash")):
-        word = os.path.basename(tokens[0])
-        if "=" in tokens[0] and re.fullmatch(r"\w+=.*", tokens[0]):
-            key, _, value = tokens[0].partition("=")
-            own[key] = expand(value, own)
-        elif word in ("sh", "bash"):
-            tokens = (split(tokens[2]) or []) if len(tokens) > 2 and tokens[1] == "-c" else tokens[1:]
-            continue
-        pgbouncer = pgbouncer or "pgbouncer" in word
-        tokens = tokens[2:] if word == "newrelic-admin" else tokens[1:]
-    segments: list[list[str]] = [[]]
-    for token in tokens:
-        if token in ("&&", "||", ";", "|"):
-            segments.append([])
-        else:
-            segments[-1].append(token)
-    segments = [s for s in segments if s] or [[""]]
-    known = [s for s in segments if _program(s)[0] in SERVERS]
-    chosen = (known or segments)[0]
-    program, raw = _program(chosen) if chosen[0] else ("", [])
-    return Command(name=name, line=number, text=text, program=program, args=[expand(t, own) for t in raw],
-                   raw=raw, env=own, pgbouncer=pgbouncer)
+def is_server(words: Sequence[str]) -> bool:
+    return bool(words) and _program(list(words))[0] in SERVERS
+
+
+def _command(launch: Launch, env: Mapping[str, str]) -> Command:
+    own = {k: v for k, v in launch.env.items() if k not in env}  # --env wins over the launcher's env
+    own = {**env, **own}
+    for key, value in launch.command.assignments.items():
+        own[key] = expand(value, own)
+    words = list(launch.command.words)
+    program, raw = _program(words) if words else ("", [])
+    return Command(name=launch.name, line=launch.line, text=launch.text, program=program,
+                   args=[expand(t, own) for t in raw], raw=raw, env=own, pgbouncer=launch.command.pgbouncer,
+                   where=launch.where, label=launch.label, cwd=launch.command.cwd)
 
 
 def procfile(app_dir: Path, env: Mapping[str, str], deps: Deps, problems: list[Problem]) -> list[Command]:
-    path = app_dir / "Procfile"
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        if (app_dir / "gunicorn.conf.py").is_file() or deps.has("gunicorn"):
-            problems.append(Problem(path="Procfile", what="none in the app", fix="assumed `web: gunicorn` (Heroku's "
-                                    "default for a Python app); add a Procfile to name the process types"))
-            return [_command("web", 0, "gunicorn", env, problems)]
-        problems.append(Problem(path="Procfile", what="none in the app, and no gunicorn",
-                                fix="add one (`web: gunicorn app:app`, `worker: ...`) to name the process types"))
-        return []
-    commands = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        found = re.fullmatch(r"([A-Za-z0-9_-]+)\s*:\s*(.*)", line)
-        if found is None:
-            problems.append(Problem(path=f"Procfile:{number}", what=f"{line[:60]!r} is not `name: command`",
-                                    fix="left out; write it as `name: command`"))
-            continue
-        commands.append(_command(found.group(1), number, found.group(2), env, problems))
-    return commands
+    """The process types ``launchers.find`` reads, in the order of its sources; none: an empty list (the reader
+    makes that incomplete, naming ``launchers.LOOKED``)."""
+    found = find(app_dir, env=env, is_server=is_server)
+    problems.extend(found.notes)
+    if found.source == "Procfile":
+        for number, raw in enumerate((app_dir / "Procfile").read_text(errors="replace").splitlines(), start=1):
+            line = raw.strip()
+            if line and not line.startswith("#") and re.fullmatch(r"([A-Za-z0-9_-]+)\s*:\s*(.*)", line) is None:
+                problems.append(Problem(path=f"Procfile:{number}", what=f"{line[:60]!r} is not `name: command`",
+                                        fix="left out; write it as `name: command`"))
+    for launch in found.launches:
+        if words_of(launch.text) is None:
+            problems.append(Problem(path=launch.where, what=f"{launch.name}: quotes not closed",
+                                    fix="fix the quoting"))
+    return [_command(launch, env) for launch in found.launches]
 
 
 def options(args: list[str], spec: Mapping[str, str]) -> dict[str, tuple[int, str, str]]:

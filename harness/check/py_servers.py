@@ -73,12 +73,12 @@ def number(cmd: Command, found: tuple[int, str, str] | None, fix: str, problems:
     written = cmd.raw[index].removeprefix(f"{spelling}=") if index < len(cmd.raw) else value
     variables = [m.group(1) or m.group(3) for m in VAR.finditer(written)]
     given = [v for v in variables if v in cmd.env]
-    source = f"Procfile {cmd.name}: {spelling}"
+    source = f"{cmd.called}: {spelling}"
     try:
         count = int(value, 0)
     except ValueError:
         unset = [v for v in variables if v not in cmd.env]
-        return unknown(source=f"Procfile:{cmd.line} {cmd.name}: {spelling} {written!r} is not a number"
+        return unknown(source=f"{cmd.at} {cmd.name}: {spelling} {written!r} is not a number"
                        + (f" ({', '.join(unset)} not given)" if unset else ""),
                        fix=f"--env {unset[0]}=N, or {fix}" if unset else fix)
     return Setting(value=count, source=f"env {given[0]} ({source})" if given else source)

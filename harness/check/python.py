@@ -41,6 +41,7 @@ from typing import Any
 from harness.check.django_db import DjangoApp, read_django
 from harness.check.django_settings import dotted, env_names
 from harness.check.gunicorn_eval import MARKER
+from harness.check.launchers import LOOKED
 from harness.check.model import AppConfig, Pool, Problem, ProcessType, Role, Setting, unknown
 from harness.check.py_procfile import VAR, Command, options, procfile, split
 from harness.check.py_redis import read_uses, redis_for
@@ -75,11 +76,11 @@ def _cli_setting(cmd: Command, found: tuple[int, str, str], fix: str, problems: 
     written = cmd.raw[index].removeprefix(f"{spelling}=")
     variables = [m.group(1) or m.group(3) for m in VAR.finditer(written)]
     given = [v for v in variables if v in cmd.env]
-    source = f"Procfile {cmd.name}: {spelling}"
+    source = f"{cmd.called}: {spelling}"
     try:
         number = int(value, 0)
     except ValueError:
-        return unknown(source=f"Procfile:{cmd.line} {cmd.name}: {spelling} {written!r} is not a number"
+        return unknown(source=f"{cmd.at} {cmd.name}: {spelling} {written!r} is not a number"
                        + (f" ({', '.join(variables)} not given)" if variables else ""),
                        fix=fix if not variables else f"--env {variables[0]}=N, or {fix}")
     return Setting(value=number, source=f"env {given[0]} ({source})" if given else source)
@@ -141,14 +142,14 @@ def _gunicorn(cmd: Command, read: _Read) -> tuple[Setting, Setting]:
     cli = options(cmd.args, _GUNICORN)
     from_env = options(split(cmd.env.get("GUNICORN_CMD_ARGS", "")) or [], _GUNICORN)
     chosen = cli.get("config") or from_env.get("config")
-    config: Path | None = read.app_dir / "gunicorn.conf.py"
+    config: Path | None = read.app_dir / cmd.cwd / "gunicorn.conf.py"  # gunicorn reads ./gunicorn.conf.py
     if chosen is not None:
         location = chosen[1].removeprefix("file:")
         if location.startswith("python:"):
             location = location.removeprefix("python:").replace(".", "/") + ".py"
-        config = read.app_dir / location
+        config = read.app_dir / cmd.cwd / location
         if not config.is_file():
-            failure = f"Procfile:{cmd.line} {name}: gunicorn config {location} not found"
+            failure = f"{cmd.at} {name}: gunicorn config {location} not found"
             config = None
     elif config is not None and not config.is_file():
         config = None
@@ -210,7 +211,7 @@ def _gunicorn(cmd: Command, read: _Read) -> tuple[Setting, Setting]:
     else:
         threads = number("threads", Setting(value=1, source="default (gunicorn: 1 thread, sync worker)"), "threads")
         if kind not in ("sync", "syncworker", "gthread", "threadworker"):
-            at = f"Procfile:{cmd.line}" if values["worker_class"][1] == "cli" else values["worker_class"][1]
+            at = f"{cmd.at}" if values["worker_class"][1] == "cli" else values["worker_class"][1]
             threads = unknown(source=f"{at} {name}: worker class {worker_class} not known to connlab (requests at "
                               "once per process)", fix=f"--set {name}.threads=N")
     return workers, threads
@@ -218,7 +219,7 @@ def _gunicorn(cmd: Command, read: _Read) -> tuple[Setting, Setting]:
 
 def _worker(cmd: Command, read: _Read) -> tuple[str, Role, Setting, Setting] | None:
     """(server, role, processes, threads) of celery, rq and dramatiq lines; None for a command not known."""
-    name, where = cmd.name, f"Procfile:{cmd.line}"
+    name, where = cmd.name, f"{cmd.at}"
     if cmd.program == "rq" and cmd.args[:1] not in (["worker"], ["worker-pool"]):
         return None
     if cmd.program == "rq":
@@ -254,7 +255,7 @@ def _worker(cmd: Command, read: _Read) -> tuple[str, Role, Setting, Setting] | N
     elif "autoscale" in found:
         _, value, spelling = found["autoscale"]
         top = value.split(",")[0]
-        concurrency = Setting(value=int(top), source=f"Procfile {name}: {spelling} (its maximum)") \
+        concurrency = Setting(value=int(top), source=f"{cmd.called}: {spelling} (its maximum)") \
             if top.isdigit() else None
     elif read.django is not None and (setting := read.django.setting("CELERY_WORKER_CONCURRENCY")) is not None \
             and isinstance(setting[0], int):
@@ -289,7 +290,7 @@ def _process_type(cmd: Command, read: _Read) -> ProcessType:
             read.asgi.add(cmd.name)
     elif cmd.name == "web":
         server, role = "unknown", "web"
-        why = f"Procfile:{cmd.line} web: `{cmd.text[:60]}` is not a server connlab reads"
+        why = f"{cmd.at} web: `{cmd.text[:60]}` is not a server connlab reads"
         processes = unknown(source=why, fix="--set web.processes=N")
         threads = unknown(source=why, fix="--set web.threads=N")
     else:
@@ -302,12 +303,12 @@ def _process_type(cmd: Command, read: _Read) -> ProcessType:
                 "connection per database)"
             fix = "--set web.processes=N --set web.threads=N" if role == "web" else \
                 f"--set {cmd.name}.processes=N if it runs more than one"
-            read.problems.append(Problem(path=f"Procfile:{cmd.line}", what=f"{cmd.name}: `{cmd.text[:60]}` is not a "
+            read.problems.append(Problem(path=f"{cmd.at}", what=f"{cmd.name}: `{cmd.text[:60]}` is not a "
                                          f"server connlab reads: counted as {how}", fix=fix))
     if cmd.name == "release":
         role = "release"
     if cmd.pgbouncer:
-        read.problems.append(Problem(path=f"Procfile:{cmd.line}", what=f"{cmd.name} runs behind pgbouncer on the "
+        read.problems.append(Problem(path=f"{cmd.at}", what=f"{cmd.name} runs behind pgbouncer on the "
                                      "dyno: Postgres sees pgbouncer's pool, not these connections",
                                      fix="the figures are the app's side; pgbouncer's default_pool_size bounds "
                                      "Postgres's"))
@@ -375,6 +376,7 @@ def _django_roots(app_dir: Path, commands: list[Command]) -> tuple[list[Path], d
             else {}
         folders = [value for _, value, _ in found.values()]
         folders += re.findall(r"(?:^|&&|;)\s*cd\s+([^\s;&|]+)\s*(?:&&|;)", cmd.text)
+        folders += [cmd.cwd] if cmd.cwd else []  # launchers: cd DIR && ... past sh -c and scripts
         served = read_server(cmd, app_dir) if cmd.program in ("uwsgi", "pyuwsgi") else None
         if served is not None:
             folders.append(served.chdir)
@@ -420,8 +422,9 @@ def read_python(app_dir: Path, *, env: Mapping[str, str], flags: Mapping[str, in
     if read.django is not None:
         read.problems.extend(read.django.problems)
     if not types:
-        read.problems.append(Problem(path="Procfile", what="no process type found: nothing could be counted",
-                                     fix="add a Procfile (`web: gunicorn proj.wsgi`, `worker: ...`)", incomplete=True))
+        read.problems.append(Problem(path="Procfile", what=f"no process type found (looked at: {LOOKED}): nothing "
+                                     "could be counted", fix="add a Procfile (`web: gunicorn proj.wsgi`, `worker: "
+                                     "...`)", incomplete=True))
     _check_flags(read, [p.name for p in types])
     return AppConfig(framework=framework, process_types=tuple(types), versions=versions(deps),
                      problems=tuple(read.problems))
