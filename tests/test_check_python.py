@@ -352,7 +352,7 @@ def test_django_settings_module_not_found_and_url_not_given(tmp_path: Path) -> N
     base = read_python(tmp_path, env={"DJANGO_SETTINGS_MODULE": "site.settings.base"}, flags={})
     assert [p.line() for p in base.problems] == [  # CELERY_WORKER_CONCURRENCY = 5 gives the worker's concurrency
         "site/settings/base.py:4: DATABASES['default'] ENGINE not read (dj_database_url.config: env DATABASE_URL not "
-        "given); assumed PostgreSQL (give the env it reads with --env NAME=VALUE)"]
+        "given); assumed PostgreSQL (give the env it reads: --env DATABASE_URL=postgres://...)"]
     web = by_name(base)["web"]
     assert web.pools == (Pool(database="default", kind="django-per-thread", size=Setting(
         value=3, source="a connection per thread: CONN_MAX_AGE 600 (kept), site/settings/base.py:4")),)

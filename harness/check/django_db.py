@@ -30,6 +30,7 @@ how to say production's is Postgres (``--env DATABASE_URL=postgres://...`` when 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,9 +189,11 @@ def read_django(app_dir: Path, env: Mapping[str, str], roots: list[Path] | None 
             continue
         engine = entry.get("ENGINE", Unknown(f"{at}: no ENGINE"))
         if isinstance(engine, Unknown):
+            variable = re.search(r"env (\w+) not given", engine.why)
+            give = f"--env {variable.group(1)}=postgres://..." if variable else "--env NAME=VALUE"
             app.problems.append(Problem(path=entry.lines.get("ENGINE", at), what=f"DATABASES[{alias!r}] ENGINE not "
-                                        f"read ({engine.why.partition(': ')[2]})", fix="assumed PostgreSQL (give the "
-                                        "env it reads with --env NAME=VALUE)"))
+                                        f"read ({engine.why.partition(': ')[2]})", fix=f"assumed PostgreSQL (give the "
+                                        f"env it reads: {give})"))
         elif "postgresql" not in str(engine) and "postgis" not in str(engine):
             if "sqlite" in str(engine):
                 sqlite.append((str(alias), entry.lines.get("ENGINE", at)))

@@ -313,6 +313,10 @@ class Reader:
             variable = kwargs.get("env", "DATABASE_URL") if name.endswith("config") else None
             if variable is not None:
                 url = self.env.get(variable, kwargs.get("default")) if isinstance(variable, str) else None
+                given = next((kw.value for kw in node.keywords if kw.arg == "default"), None)
+                if isinstance(url, Unknown) and isinstance(given, ast.JoinedStr) and given.values and \
+                        isinstance(given.values[0], ast.Constant) and "://" in str(given.values[0].value):
+                    url = str(given.values[0].value)  # f"sqlite:///{BASE_DIR / 'db.sqlite3'}": its scheme is enough
             else:
                 url = args[0] if args else kwargs.get("url")
             entries = Entries()

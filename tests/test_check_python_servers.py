@@ -1,0 +1,281 @@
+"""The Python reader on the servers, workers, Redis users and Django layouts real apps use (issue 15).
+
+Every figure is worked by hand from the fixture's files with the formulas of ``harness.kinds`` (their docstrings)
+and ``harness.check.arith``; where a file does not say a figure, the test asserts it is unknown, names the flag,
+and that ``connlab check`` says incomplete (exit 8), never "fits".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.check.arith import Limits, figures
+from harness.check.command import check
+from harness.check.model import AppConfig, ProcessType, Setting, unknown
+from harness.check.options import CheckOptions
+from harness.check.python import read_python
+
+APPS = Path(__file__).resolve().parent / "fixtures" / "apps"
+ASGI_FIX = "--set web.threads=N (requests in flight per process)"
+
+
+def by_name(app: AppConfig) -> dict[str, ProcessType]:
+    return {p.name: p for p in app.process_types}
+
+
+def redis(process: ProcessType) -> list[tuple[str, int, int]]:
+    return [(u.what, u.expected.value, u.worst.value) for u in process.redis]
+
+
+def status(app: str | Path, formation: dict[str, int], *, env: dict[str, str] | None = None,
+           flags: dict[str, int] | None = None, postgres: int = 100,
+           redis_max: int = 100) -> tuple[str, tuple[str, ...]]:
+    result = check(APPS / app if isinstance(app, str) else app, CheckOptions(
+        formation=formation, autoscale=None, limits=Limits(postgres_max_connections=postgres,
+                                                           redis_maxclients=redis_max),
+        env=env or {}, flags=flags or {}))
+    return result.status, result.missing
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+# -- django-celery: Celery on Redis ------------------------------------------------------------------------------
+
+
+def test_django_celery_redis_per_process() -> None:
+    app = read_python(APPS / "django-celery", env={}, flags={})
+    web, worker = by_name(app)["web"], by_name(app)["worker"]
+    # CELERY_BROKER_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0") (proj/settings.py:36): Redis;
+    # no result backend. web (4 threads): 1 .. min(4, broker_pool_limit 10) = 4 (kinds.celery.client_redis)
+    assert redis(web) == [("Celery client", 1, 4)]
+    assert "proj/settings.py:36 CELERY_BROKER_URL" in web.redis[0].worst.source
+    # each of the 8 prefork children: 0 (no Redis result backend) .. 1 (a task sending a task)
+    assert redis(worker) == [("Celery child", 0, 1)]
+    # the main process (consumer, pidbox, gossip, heartbeat): 4 .. 8, once per worker dyno
+    (main,) = worker.beside
+    assert (main.name, main.processes.value, redis(main)) == ("worker (celery main)", 1,
+                                                              [("Celery worker main process", 4, 8)])
+    _, on_redis = figures(app, {"web": 1, "worker": 1}, Limits(postgres_max_connections=100, redis_maxclients=40))
+    # web 3 x (1 .. 4) = 3 .. 12; children 8 x (0 .. 1) = 0 .. 8; main 1 x (4 .. 8): 7 .. 28 of 40
+    assert (on_redis.expected, on_redis.worst_case, on_redis.status) == (3 + 0 + 4, 12 + 8 + 8, "fits")
+    # Postgres 48 of 97 (test_check_python), Redis 28 of 40: fits, and every figure is known
+    assert status("django-celery", {"web": 1, "worker": 1}, redis_max=40) == ("fits", ())
+    # at maxclients 20 only the worst case is over: at-risk
+    assert status("django-celery", {"web": 1, "worker": 1}, redis_max=20)[0] == "at-risk"
+
+
+def test_celery_broker_from_the_env_wins_and_amqp_counts_nothing() -> None:
+    app = read_python(APPS / "django-celery", env={"CELERY_BROKER_URL": "amqp://guest@rabbit//"}, flags={})
+    assert by_name(app)["web"].redis == () and by_name(app)["worker"].beside == ()
+
+
+def test_celery_concurrency_unknown_until_given(tmp_path: Path) -> None:
+    write(tmp_path, {"Procfile": "web: gunicorn app:app\nworker: celery -A app worker -P threads\n",
+                     "requirements.txt": "flask\ncelery[redis]\nsqlalchemy\n"})
+    flags = {"sqlalchemy.pool_size": 2, "sqlalchemy.max_overflow": 0}
+    app = read_python(tmp_path, env={}, flags=flags)
+    worker = by_name(app)["worker"]
+    assert worker.threads.missing == "add --concurrency N, or --set worker.threads=N"
+    # no Django settings: the broker is not read, and the app names redis: unknown until --env CELERY_BROKER_URL
+    assert [u.expected.missing for u in worker.redis] == [
+        "--env CELERY_BROKER_URL=redis://... (or amqp://... when it is not Redis)"]
+    assert status(tmp_path, {"web": 1, "worker": 1}, flags=flags)[0] == "incomplete"
+    env = {"CELERY_BROKER_URL": "redis://r:6379/0", "CELERY_RESULT_BACKEND": "redis://r:6379/1"}
+    app = read_python(tmp_path, env=env, flags={**flags, "worker.threads": 6})
+    # a threaded pool of 6 in one process: main 4 .. 8 + pool (result backend per thread) 1 .. 6 + 6 producers = 12
+    assert redis(by_name(app)["worker"]) == [("Celery worker main process", 4, 8), ("Celery pool", 1, 12)]
+    # web (gunicorn's 1 thread): 1 .. min(1, 10) = 1, + 0 .. 1 for the result consumer's PUBSUB
+    assert redis(by_name(app)["web"]) == [("Celery client", 1, 2)]
+    assert status(tmp_path, {"web": 1, "worker": 1}, env=env, flags={**flags, "worker.threads": 6}) == ("fits", ())
+
+
+# -- django-rq-redis: django-redis cache + manage.py rqworker ----------------------------------------------------
+
+
+def test_django_rq_redis() -> None:
+    app = read_python(APPS / "django-rq-redis", env={}, flags={})
+    assert app.problems == ()
+    web, worker = by_name(app)["web"], by_name(app)["worker"]
+    assert (worker.role, worker.server, worker.processes) == ("worker", "rq", Setting(
+        value=1, source="manage.py rqworker: 1 process"))
+    # web, 4 threads: RQ enqueue 1 .. 4 (kinds.redis_py), django-redis pool max_connections 3: 1 .. min(4, 3) = 3
+    assert redis(web) == [("RQ enqueue", 1, 4), ("django-redis 'default'", 1, 3)]
+    assert "pool max_connections 3" in web.redis[1].worst.source and "shop/settings.py:15" in web.redis[1].worst.source
+    # rqworker: 3C .. 4C with C = 1 (kinds.rq), django-redis 1 .. min(1 thread, 3) = 1
+    assert redis(worker) == [("RQ worker", 3, 4), ("django-redis 'default'", 1, 1)]
+    postgres, on_redis = figures(app, {"web": 1, "worker": 1}, Limits(postgres_max_connections=20,
+                                                                      redis_maxclients=20))
+    # Postgres: web 2 x 4 threads (CONN_MAX_AGE 60: one each) + worker 1 x 1 = 9
+    assert (postgres.expected, postgres.worst_case) == (9, 9)
+    # Redis: web 2 x (1 + 1 .. 4 + 3) = 4 .. 14; worker 1 x (3 + 1 .. 4 + 1) = 4 .. 5
+    assert (on_redis.expected, on_redis.worst_case) == (8, 19)
+    assert status("django-rq-redis", {"web": 1, "worker": 1}, postgres=20, redis_max=20) == ("fits", ())
+
+
+# -- django-asgi-uvicorn: ASGI, SQLite default, Django's RedisCache ----------------------------------------------
+
+
+def test_django_asgi_uvicorn_is_never_one_by_one() -> None:
+    app = read_python(APPS / "django-asgi-uvicorn", env={}, flags={})
+    web = by_name(app)["web"]
+    # --workers ${WEB_CONCURRENCY:-2}: 2; the requests in flight per process: unknown (ASGI: a connection each)
+    assert (web.server, web.role, web.processes) == ("uvicorn", "web",
+                                                     Setting(value=2, source="Procfile web: --workers"))
+    assert web.threads == unknown(source="uvicorn (ASGI): a connection per request in flight, which no thread count "
+                                  "bounds", fix=ASGI_FIX)
+    # dj_database_url.config(default=f"sqlite:///...") and no DATABASE_URL: SQLite, nothing counted on Postgres
+    assert web.pools == ()
+    assert [p.line() for p in app.problems] == [
+        "shop/settings.py:13: DATABASES['default'] is SQLite: nothing counted on Postgres; if production's database "
+        "is PostgreSQL, give what the settings read: --env DATABASE_URL=postgres://..."]
+    result, missing = status("django-asgi-uvicorn", {"web": 1, "worker": 1})
+    assert result == "incomplete" and f"web.threads ({ASGI_FIX})" in missing
+
+
+def test_django_asgi_uvicorn_with_what_it_asks_for() -> None:
+    env, flags = {"DATABASE_URL": "postgres://u@db/shop"}, {"web.threads": 10}
+    app = read_python(APPS / "django-asgi-uvicorn", env=env, flags=flags)
+    assert app.problems == ()
+    web, worker = by_name(app)["web"], by_name(app)["worker"]
+    assert web.pools[0].kind == "django-per-request"  # conn_max_age=0
+    assert web.pools[0].size.source.startswith("a connection per request in flight (ASGI): CONN_MAX_AGE 0")
+    # web, 10 in flight: Celery client 1 .. min(10, 10) + 1 (result consumer) = 11; RedisCache 1 .. 10
+    assert redis(web) == [("Celery client", 1, 11), ("Django RedisCache 'default'", 1, 10)]
+    # children (CELERY_RESULT_BACKEND = the broker: Redis): 1 .. 2 each, cache 1 .. 1; main 4 .. 8
+    assert redis(worker) == [("Celery child", 1, 2), ("Django RedisCache 'default'", 1, 1)]
+    postgres, on_redis = figures(app, {"web": 1, "worker": 1}, Limits(postgres_max_connections=100))
+    # Postgres: web 2 x 10 (2 x 20 while closing) + worker 2 x 1 (2 x 2) = 22, worst 44
+    assert (postgres.expected, postgres.worst_case) == (22, 44)
+    # Redis: web 2 x (2 .. 21) = 4 .. 42; children 2 x (2 .. 3) = 4 .. 6; main 4 .. 8: 12 .. 56
+    assert (on_redis.expected, on_redis.worst_case) == (12, 56)
+    assert status("django-asgi-uvicorn", {"web": 1, "worker": 1}, env=env, flags=flags, redis_max=60) == ("fits", ())
+
+
+def test_limit_concurrency_bounds_the_requests_in_flight(tmp_path: Path) -> None:
+    write(tmp_path, {"Procfile": "web: uvicorn shop.asgi:application --limit-concurrency 25\n", "manage.py": "",
+                     "shop/settings.py": "DATABASES = {'default': {'ENGINE': 'django.db.backends.postgresql', "
+                                         "'CONN_MAX_AGE': 60}}\n"})
+    web = by_name(read_python(tmp_path, env={"WEB_CONCURRENCY": "3"}, flags={}))["web"]
+    assert (web.processes, web.threads) == (
+        Setting(value=3, source="env WEB_CONCURRENCY"),
+        Setting(value=25, source="Procfile web: --limit-concurrency: ASGI, a connection per request in flight"))
+    assert status(tmp_path, {"web": 2}, env={"WEB_CONCURRENCY": "3"}, postgres=160) == ("fits", ())  # 2 x 3 x 25
+
+
+# -- django-uwsgi: ini file, chdir, manage.py one folder down ----------------------------------------------------
+
+
+def test_django_uwsgi_ini() -> None:
+    app = read_python(APPS / "django-uwsgi", env={}, flags={})
+    web = by_name(app)["web"]
+    # uwsgi.ini: chdir = app, settings site.settings (env = line and app/manage.py), threads = 3 (line 9)
+    assert web.server == "uwsgi" and web.threads == Setting(value=3, source="uwsgi.ini:9")
+    assert web.processes == unknown(source="uwsgi.ini:8 processes = '$(UWSGI_PROCESSES)' is not a number "
+                                    "(UWSGI_PROCESSES not given)",
+                                    fix="--env UWSGI_PROCESSES=N, or --set web.processes=N")
+    assert web.pools[0].size.source == "a connection per thread: CONN_MAX_AGE 300 (kept), app/site/settings.py:9"
+    assert status("django-uwsgi", {"web": 1})[0] == "incomplete"
+    app = read_python(APPS / "django-uwsgi", env={"UWSGI_PROCESSES": "4"}, flags={})
+    web = by_name(app)["web"]
+    assert web.processes == Setting(value=4, source="env UWSGI_PROCESSES (uwsgi.ini:8)")
+    # django-redis without max_connections: redis-py's pool, 1 .. 3 threads per process
+    assert redis(web) == [("django-redis 'default'", 1, 3)]
+    postgres, on_redis = figures(app, {"web": 2}, Limits(postgres_max_connections=30, redis_maxclients=30))
+    # Postgres 2 x 4 x 3 = 24 of 27; Redis 2 x 4 x (1 .. 3) = 8 .. 24
+    assert (postgres.expected, on_redis.expected, on_redis.worst_case) == (24, 8, 24)
+    assert status("django-uwsgi", {"web": 2}, env={"UWSGI_PROCESSES": "4"}, postgres=30, redis_max=30) == ("fits", ())
+
+
+def test_uwsgi_command_line_over_the_ini(tmp_path: Path) -> None:
+    write(tmp_path, {"Procfile": "web: uwsgi --ini conf/u.ini --processes 5\nalt: uwsgi --http :8000 --gevent 100\n",
+                     "conf/u.ini": "[uwsgi]\nprocesses = 2\nworkers = 3\nthreads = 2\n",
+                     "requirements.txt": "flask\nsqlalchemy\n"})
+    app = read_python(tmp_path, env={}, flags={"sqlalchemy.pool_size": 5, "sqlalchemy.max_overflow": 0})
+    web, alt = by_name(app)["web"], by_name(app)["alt"]
+    assert (web.processes, web.threads) == (Setting(value=5, source="Procfile web: --processes"),
+                                            Setting(value=2, source="conf/u.ini:4"))
+    assert (alt.processes.source, alt.threads) == ("default (uWSGI: 1 worker)", Setting(
+        value=100, source="Procfile alt: --gevent: gevent, a greenlet per request"))
+
+
+# -- django-src-layout: settings under src/, cd src && gunicorn --------------------------------------------------
+
+
+def test_django_src_layout() -> None:
+    app = read_python(APPS / "django-src-layout", env={}, flags={})
+    web = by_name(app)["web"]
+    assert (web.server, web.processes.value, web.threads.value) == ("gunicorn", 2, 4)
+    assert [p.line() for p in app.problems] == [
+        "src/shop/settings.py:6: DATABASES['default'] ENGINE not read (env.db: env DATABASE_URL not given); assumed "
+        "PostgreSQL (give the env it reads: --env DATABASE_URL=postgres://...)"]
+    app = read_python(APPS / "django-src-layout", env={"DATABASE_URL": "postgres://u@db/shop"}, flags={})
+    assert app.problems == ()  # --env DATABASE_URL clears the note
+    web = by_name(app)["web"]
+    assert web.pools[0].size.source == "a connection per thread: CONN_MAX_AGE 60 (kept), src/shop/settings.py:7"
+    postgres, _ = figures(app, {"web": 3}, Limits(postgres_max_connections=30))
+    assert postgres.expected == 3 * 2 * 4  # 24 of 27
+    assert status("django-src-layout", {"web": 3}, env={"DATABASE_URL": "postgres://u@db/shop"}, postgres=30) == \
+        ("fits", ())
+
+
+# -- other servers and workers -----------------------------------------------------------------------------------
+
+
+def test_granian_gunicorn_uvicorn_worker_and_dramatiq(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "Procfile": "web: granian --interface wsgi --workers 3 --blocking-threads 4 shop.wsgi:application\n"
+                    "api: granian --interface asgi shop.asgi:application\n"
+                    "ws: gunicorn -w 2 -k uvicorn_worker.UvicornWorker shop.asgi:application\n"
+                    "jobs: dramatiq shop.tasks --processes 2 --threads 3\n",
+        "manage.py": "",
+        "requirements.txt": "django\ndramatiq[redis]\n",
+        "shop/settings.py": "DATABASES = {'default': {'ENGINE': 'django.db.backends.postgresql', "
+                            "'CONN_MAX_AGE': 60}}\n",
+    })
+    types = by_name(read_python(tmp_path, env={}, flags={}))
+    assert (types["web"].processes.value, types["web"].threads) == (3, Setting(value=4, source="Procfile web: "
+                                                                                   "--blocking-threads"))
+    assert types["api"].processes == Setting(value=1, source="default (granian: 1 worker)")
+    assert types["api"].threads.missing == "--set api.threads=N (requests in flight per process)"
+    assert types["ws"].processes.value == 2
+    assert types["ws"].threads.missing == "--set ws.threads=N (requests in flight per process)"
+    # dramatiq[redis]: each of 2 processes 1 .. T + 2 = 5 (kinds.dramatiq); the web enqueues 1 .. 4 threads
+    assert redis(types["jobs"]) == [("dramatiq", 1, 5)]
+    assert redis(types["web"]) == [("dramatiq enqueue", 1, 4)]
+    granian_wsgi = write(tmp_path / "g", {"Procfile": "web: granian --interface wsgi app:app\n",
+                                          "requirements.txt": "flask\nsqlalchemy\n"})
+    web = by_name(read_python(granian_wsgi, env={}, flags={}))["web"]
+    assert web.threads.missing == "add --blocking-threads N, or --set web.threads=N"
+
+
+def test_unknown_web_server_and_no_process_type(tmp_path: Path) -> None:
+    write(tmp_path / "a", {"Procfile": "web: hypercorn shop.asgi:application\n", "manage.py": "",
+                           "shop/settings.py": "DATABASES = {'default': {'ENGINE': "
+                                               "'django.db.backends.postgresql'}}\n"})
+    web = by_name(read_python(tmp_path / "a", env={}, flags={}))["web"]
+    assert (web.processes.missing, web.threads.missing) == ("--set web.processes=N", "--set web.threads=N")
+    assert status(tmp_path / "a", {"web": 1})[0] == "incomplete"
+    assert status(tmp_path / "a", {"web": 1}, flags={"web.processes": 2, "web.threads": 4}) == ("fits", ())
+    # a Django app with no Procfile and no gunicorn: no process type found -> incomplete, never fits
+    write(tmp_path / "b", {"manage.py": "", "requirements.txt": "django\n",
+                           "shop/settings.py": "DATABASES = {'default': {'ENGINE': "
+                                               "'django.db.backends.postgresql'}}\n"})
+    result, missing = status(tmp_path / "b", {})
+    assert result == "incomplete" and any("no process type found" in line for line in missing)
+
+
+def test_no_internal_repr_in_any_line_or_source() -> None:
+    for app_dir in sorted(APPS.iterdir()):
+        if not (app_dir / "Procfile").is_file() or (app_dir / "Gemfile").is_file():
+            continue
+        app = read_python(app_dir, env={}, flags={})
+        shown = [p.line() for p in app.problems] + [
+            s.source for t in app.process_types for s in (t.processes, t.threads, *(p.size for p in t.pools),
+                                                          *(u.worst for u in t.redis))]
+        assert not [line for line in shown if "Unknown(" in line or "why=" in line], app_dir.name
