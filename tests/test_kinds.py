@@ -55,3 +55,22 @@ def test_action_cable_solid_queue_and_resque_without_fork() -> None:
     assert figures(solid_queue.job_connections(workers=[(2, 3)], pool=5)) == (6, 10)
     # Resque with FORK_PER_JOB=false: no child per job, C connections
     assert figures(resque.worker_redis(workers=3, fork_per_job=False)) == (3, 3)
+
+
+def test_celery_and_redis_py_clients() -> None:
+    from harness.kinds import celery, redis_py
+
+    # a worker's main process: consumer + pidbox + gossip + heartbeat = 4; 8 reported idle at -c 1 (celery#4994)
+    assert figures(celery.main_redis()) == (4, 8)
+    # a prefork child: the result backend's client 1, + 1 producer when a task sends a task; no Redis backend: 0 .. 1
+    assert figures(celery.child_redis(result_backend=True)) == (1, 2)
+    assert figures(celery.child_redis(result_backend=False)) == (0, 1)
+    # a threaded pool of 6: a backend client per thread (1 .. 6) + 6 producers = 12
+    assert figures(celery.child_redis(result_backend=True, threads=6)) == (1, 12)
+    # the web enqueuing from 16 threads through broker_pool_limit 10: 1 .. 10, + 1 for the result consumer's PUBSUB
+    assert figures(celery.client_redis(threads=16)) == (1, 10)
+    assert figures(celery.client_redis(threads=4, result_backend=True)) == (1, 5)
+    assert figures(celery.beat_redis()) == (1, 1)
+    # a redis-py client shared by 8 threads: 1 .. 8; with max_connections 3: 1 .. 3
+    assert figures(redis_py.client_redis(threads=8)) == (1, 8)
+    assert figures(redis_py.client_redis(threads=8, size=3)) == (1, 3)
