@@ -1,27 +1,37 @@
 """Read a Python app's folder (Django, Flask, plain Python) into an ``AppConfig``.
 
-The process types come from the ``Procfile`` (no Procfile but gunicorn: one ``web: gunicorn``):
+The process types come from the app's launcher (``launchers``: a Procfile first). What a file does not say, and
+no framework default supplies, is ``unknown`` (``model.unknown``: counted at its least, the result incomplete) with
+the flag that supplies it; a documented default (gunicorn's 1 worker, uvicorn's, uWSGI's, granian's 1) counts:
 
 * ``gunicorn``: processes = workers, threads = threads, as gunicorn settles them: its command line, then
   ``GUNICORN_CMD_ARGS``, then the config file (``-c FILE``, else ``./gunicorn.conf.py``), then its defaults
   (workers = env ``WEB_CONCURRENCY`` else 1, threads 1, the sync worker; threads > 1 makes it gthread; gevent and
   eventlet run a greenlet per connection: threads = ``worker_connections``, default 1000). The config file is
   Python: it runs as gunicorn runs it, in a process of its own (``gunicorn_eval.py``) with only the env given,
-  stopped after ``TIMEOUT_S``; one that raises is one problem line, and the defaults stand.
+  stopped after ``TIMEOUT_S``. One that raises (or is missing) stops gunicorn, so what it would set is unknown,
+  not gunicorn's defaults; so are workers from ``cpu_count()`` (the build machine's), a worker class connlab does
+  not know, and ``-k uvicorn.workers.UvicornWorker`` / ``uvicorn_worker.UvicornWorker`` (ASGI: below).
+* uvicorn, uWSGI, granian and django-rq's ``manage.py rqworker``: ``py_servers`` (and why an ASGI process holds a
+  connection per request in flight, which no thread count bounds: unknown until ``--set TYPE.threads=N`` or the
+  server's own limit, ``--limit-concurrency`` / ``--backpressure``).
 * ``celery ... worker``: ``--concurrency``/``-c`` (or ``--autoscale MAX,MIN``, or ``CELERY_WORKER_CONCURRENCY`` in
   Django's settings); prefork (the default pool) is N child processes of 1 thread, ``--pool threads|gevent|
-  eventlet`` one process of N, ``solo`` one of 1. Without a concurrency Celery starts one child per CPU of the dyno,
-  unknown here: a problem line. ``celery beat``: one process, one thread (counted as a one-off).
+  eventlet`` one process of N, ``solo`` one of 1. Without a concurrency Celery starts one child per CPU of the
+  dyno: unknown. ``celery beat``: one process, one thread (counted as a one-off).
 * ``rq worker``: 1 process, 1 thread (a work horse forked per job); ``rq worker-pool -n N``: N.
-  ``dramatiq``: ``--processes`` (default: CPUs, a problem line) x ``--threads`` (default 8).
-* ``release``: the release phase (role release); anything else: a one-off, 1 process of 1 thread (a problem
-  line says it was not understood); a ``web`` that is not gunicorn: 1 x 1, with a problem line.
+  ``dramatiq``: ``--processes`` (default: one per CPU: unknown) x ``--threads`` (default 8).
+* ``release``: the release phase (role release); a ``web`` that is not a server connlab reads: processes and
+  threads unknown; anything else: a one-off, 1 process of 1 thread (a note says it was not understood).
 
-Pools per process, every process type connecting to every database: Django's ``DATABASES`` (``django_db``), or
-for a Flask / SQLAlchemy app one ``sqlalchemy`` pool whose size is not read from the code: ``--set
-sqlalchemy.pool_size=N --set sqlalchemy.max_overflow=N``, else SQLAlchemy's QueuePool defaults 5 + 10 (a problem
-line). Flags ``--set <type>.processes|threads|pool=N`` win over everything (``pool``: the SQLAlchemy pool_size or
-the Django pool's max_size of that type). Celery's and RQ's Redis connections are not counted (redis=None).
+Pools per process, every process type connecting to every database: Django's ``DATABASES`` (``django_db``, the
+settings module found where manage.py, wsgi.py, ``--chdir``, uwsgi's ``chdir`` or ``cd DIR &&`` put it), or for a
+Flask / SQLAlchemy app one ``sqlalchemy`` pool whose size is not read from the code: unknown until ``--set
+sqlalchemy.pool_size=N --set sqlalchemy.max_overflow=N``. An app with neither Django nor SQLAlchemy: the same
+unknown pool (0 and 0 say it opens no connection). Flags ``--set <type>.processes|threads|pool=N`` win over
+everything (``pool``: the SQLAlchemy pool_size or the Django pool's max_size of that type). Redis, per process:
+``py_redis`` (Celery's broker and result backend, RQ, dramatiq, django-redis and Django's RedisCache), with the
+formulas of ``harness.kinds``. No process type at all: a problem that makes the result incomplete.
 """
 
 from __future__ import annotations
