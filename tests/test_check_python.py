@@ -397,7 +397,8 @@ def test_no_procfile(tmp_path: Path) -> None:
         size=unknown(source=f"{why}: pool_size", fix="--set sqlalchemy.pool_size=N"),
         overflow=unknown(source=f"{why}: max_overflow", fix="--set sqlalchemy.max_overflow=N")),)
     assert [p.line() for p in app.problems] == [
-        "Dockerfile: process types from here, no Procfile: web (Dockerfile:2); connlab reads the first of: Procfile; "
+        "Dockerfile: process types from here, no Procfile: web (Dockerfile:2; via sh -c); connlab reads the first of: "
+        "Procfile; "
         "a Procfile.* named by `foreman start -f` (bin/*, script/*, *.sh, Dockerfile); config/deploy.yml (Kamal); "
         "docker-compose.yml / compose.yaml / docker-compose.*.yml; the Dockerfile's CMD"]
     none = read_python(tmp_path, env={}, flags={"sqlalchemy.pool_size": 0, "sqlalchemy.max_overflow": 0})

@@ -247,7 +247,9 @@ def find(app_dir: Path, *, env: Mapping[str, str], is_server: IsServer) -> Found
             notes.append(Problem(path="config/deploy.yml", what=f"Kamal's env given to {'; '.join(applied)}",
                                  fix=f"process types from {source}; --env K=V wins over it"))
     if source != "Procfile":
-        shown = ", ".join(f"{launch.name} ({launch.where})" for launch in launches)
+        shown = ", ".join(f"{launch.name} ({launch.where}" + (f"; via {', '.join(launch.command.via)}"
+                                                              if launch.command.via else "") + ")"
+                          for launch in launches)
         notes.insert(0, Problem(path=source, what=f"process types from here, no Procfile: {shown}",
                                 fix=f"connlab reads the first of: {LOOKED}"))
     return Found(launches=tuple(launches), source=source, notes=tuple(notes))
