@@ -146,3 +146,25 @@ def test_run_reproduces_the_rails_fixture_at_the_top_of_the_range(tmp_path: Path
                                                   "--postgres-max-connections", "20"], tmp_path)
     pg = resource(document, "postgres")
     assert pg["predicted"]["expected"] == 17 and pg["observed"]["peak"] == 17  # type: ignore[index]
+
+
+def test_a_type_the_formation_leaves_out_runs_one_dyno_and_its_unknowns_count() -> None:
+    # rails-resque-pool: resque-pool's workers come from the processor count (unknown). Without --formation every
+    # type runs one dyno, as foreman and compose run one of each: the unknown enters the total, exit 8, never fits
+    args = (str(APPS / "rails-resque-pool"), "--postgres-max-connections", "100", "--redis-maxclients", "100")
+    done, _ = check(*args, "--json")
+    answer = json.loads(done.stdout)
+    assert done.returncode == 8, done.stderr
+    assert answer["status"] == "incomplete"
+    assert answer["missing"] == ["workers.processes (--set workers.processes=N)"]
+    assert {t["name"]: t["dynos"] for t in answer["resources"][0]["types"]} == {"web": 1, "workers": 1, "mail": 1}
+    # the tables mark the unknown figure and the total as a least value
+    done, _ = check(*args)
+    out = " ".join(done.stdout.split())
+    assert done.returncode == 8 and "unknown: workers.processes (--set workers.processes=N)" in out
+    assert "status: incomplete" in out
+    # said not to run, or given: whole again
+    done, _ = check(*args, "--formation", "workers=0")
+    assert done.returncode == 0, done.stdout[-800:]
+    done, _ = check(*args, "--set", "workers.processes=4", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["missing"] == []

@@ -49,6 +49,7 @@ from harness.check.model import AppConfig, Pool, ProcessType, Setting
 from harness.predict import AT_RISK, EXHAUSTS, FITS, postgres_capacity
 
 INCOMPLETE = "incomplete"
+DEFAULT_DYNOS = 1  # a type --formation does not name
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -203,12 +204,14 @@ def _redis_type(process: ProcessType, dynos: int) -> TypeFigure | None:
 
 
 def figures(app: AppConfig, formation: Mapping[str, int], limits: Limits) -> tuple[ResourceFigure, ResourceFigure]:
-    """Postgres and Redis for ``formation`` (dynos per process type; one-offs default to 1, others to 0)."""
+    """Postgres and Redis for ``formation`` (dynos per process type; a type it does not name runs one dyno, as
+    foreman, compose and Kamal run one of each: leaving a worker out would count it as nothing; ``--formation
+    worker=0`` says it does not run)."""
     postgres: list[TypeFigure] = []
     redis: list[TypeFigure] = []
     release = None
     for process in app.process_types:
-        dynos = formation.get(process.name, 1 if process.role in ("oneoff", "release", "web") else 0)
+        dynos = formation.get(process.name, DEFAULT_DYNOS)
         figure = _postgres_type(process, dynos)
         if process.role == "release":
             release = figure
