@@ -12,7 +12,7 @@ names, so it is given to the types of those names whichever source won (not over
 3. Kamal's ``config/deploy.yml``: ``servers:`` as a list is the ``web`` role; a role with ``cmd:`` runs it; a role
    without one (the web) runs the image's CMD, read from the Dockerfile.
 4. ``docker-compose.yml``, ``docker-compose.yaml``, ``compose.yaml``, ``compose.yml``, else ``docker-compose.*.yml``
-   (``prod`` ones first): each service's ``command`` (else its ``build``'s Dockerfile CMD) and ``environment``;
+   or ``compose.*.yml`` (``compose.example.yml``, as self-hosted apps ship it; ``prod`` ones first): each service's ``command`` (else its ``build``'s Dockerfile CMD) and ``environment``;
    services whose image is a database, cache, proxy or search server (``INFRA``) are not the app's.
 5. The Dockerfile's ``CMD`` (exec or shell form; after ENTRYPOINT unless that is an entrypoint script or an
    init): the ``web``.
@@ -42,7 +42,7 @@ from harness.check.model import Problem
 IsServer = Callable[[Sequence[str]], bool]
 VAR = re.compile(r"\$(?:\{(\w+)(?::?-([^}]*))?\}|(\w+))")
 LOOKED = ("Procfile; a Procfile.* named by `foreman start -f` (bin/*, script/*, *.sh, Dockerfile); config/deploy.yml "
-          "(Kamal); docker-compose.yml / compose.yaml / docker-compose.*.yml; the Dockerfile's CMD")
+          "(Kamal); docker-compose.yml / compose.yaml / (docker-)compose.*.yml; the Dockerfile's CMD")
 COMPOSE = ("docker-compose.yml", "docker-compose.yaml", "compose.yaml", "compose.yml")
 INFRA = ("postgres", "postgis", "timescale", "redis", "valkey", "keydb", "dragonfly", "memcached", "nginx", "caddy",
          "traefik", "haproxy", "elasticsearch", "opensearch", "meilisearch", "typesense", "solr", "mysql", "mariadb",
@@ -445,7 +445,8 @@ def _kamal(app_dir: Path, env: Mapping[str, str], is_server: IsServer,
 
 
 def _compose(app_dir: Path, env: Mapping[str, str], is_server: IsServer) -> tuple[list[Launch], str]:
-    others = sorted(app_dir.glob("docker-compose.*.y*ml"), key=lambda p: ("prod" not in p.name, p.name))
+    others = sorted([*app_dir.glob("docker-compose.*.y*ml"), *app_dir.glob("compose.*.y*ml")],
+                    key=lambda p: ("prod" not in p.name, p.name))  # compose.example.yml: a self-hosting app's
     name = next((n for n in COMPOSE if (app_dir / n).is_file()), None) or next((p.name for p in others), None)
     if name is None:
         return [], ""
