@@ -85,7 +85,7 @@ def check(app_dir: Path, options: CheckOptions) -> CheckResult:
     postgres, redis = figures(app, formation, options.limits)
     checked = [postgres, redis] if swept is None else [r for p in swept.points for r in (p.postgres, p.redis)]
     top = swept.points[-1].postgres if swept is not None else postgres
-    advice = [*pool_advice(app), *app.advice, pgbouncer_advice(top)]
+    advice = [*pool_advice(app), *app.advice, *([pgbouncer_advice(top)] if top.worst_case > 0 else [])]
     missing = tuple(dict.fromkeys([*(p.line() for p in app.problems if p.incomplete),
                                    *(m for r in checked for m in r.missing)]))
     statuses = [r.status for r in checked if r.capacity is not None or r.missing]

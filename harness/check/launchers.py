@@ -12,7 +12,8 @@ names, so it is given to the types of those names whichever source won (not over
 3. Kamal's ``config/deploy.yml``: ``servers:`` as a list is the ``web`` role; a role with ``cmd:`` runs it; a role
    without one (the web) runs the image's CMD, read from the Dockerfile.
 4. ``docker-compose.yml``, ``docker-compose.yaml``, ``compose.yaml``, ``compose.yml``, else ``docker-compose.*.yml``
-   or ``compose.*.yml`` (``compose.example.yml``, as self-hosted apps ship it; ``prod`` ones first): each service's ``command`` (else its ``build``'s Dockerfile CMD) and ``environment``;
+   or ``compose.*.yml`` (``compose.example.yml``, as self-hosted apps ship it; ``prod`` ones first): each
+   service's ``command`` (else its ``build``'s Dockerfile CMD) and ``environment``;
    services whose image is a database, cache, proxy or search server (``INFRA``) are not the app's.
 5. The Dockerfile's ``CMD`` (exec or shell form; after ENTRYPOINT unless that is an entrypoint script or an
    init): the ``web``.
