@@ -53,9 +53,9 @@ from harness.check.django_settings import dotted, env_names
 from harness.check.gunicorn_eval import MARKER
 from harness.check.launchers import LOOKED
 from harness.check.model import AppConfig, Pool, Problem, ProcessType, Role, Setting, unknown
-from harness.check.py_procfile import VAR, Command, options, procfile, split
+from harness.check.py_procfile import Command, options, procfile, split
 from harness.check.py_redis import read_uses, redis_for
-from harness.check.py_servers import ASGI_WORKERS, in_flight, read_server
+from harness.check.py_servers import ASGI_WORKERS, in_flight, number, read_server
 from harness.check.pydeps import read_deps, versions
 
 TIMEOUT_S = 5.0  # for gunicorn.conf.py to run
@@ -80,20 +80,11 @@ class _Read:
 
 
 def _cli_setting(cmd: Command, found: tuple[int, str, str], fix: str, problems: list[Problem]) -> Setting:
-    """A number from the command line, its source naming the env variable it was expanded from, if any; not a
-    number: unknown, naming the variable not given and the flag."""
-    index, value, spelling = found
-    written = cmd.raw[index].removeprefix(f"{spelling}=")
-    variables = [m.group(1) or m.group(3) for m in VAR.finditer(written)]
-    given = [v for v in variables if v in cmd.env]
-    source = f"{cmd.called}: {spelling}"
-    try:
-        number = int(value, 0)
-    except ValueError:
-        return unknown(source=f"{cmd.at} {cmd.name}: {spelling} {written!r} is not a number"
-                       + (f" ({', '.join(variables)} not given)" if variables else ""),
-                       fix=fix if not variables else f"--env {variables[0]}=N, or {fix}")
-    return Setting(value=number, source=f"env {given[0]} ({source})" if given else source)
+    """A number from the command line (``py_servers.number``: its source naming the env variable it was expanded
+    from; not a number: unknown, naming the variable not given and the flag)."""
+    setting = number(cmd, found, fix, problems)
+    assert setting is not None  # found is given
+    return setting
 
 
 def _evaluate(read: _Read, config: Path, env: Mapping[str, str], fix: str) -> dict[str, Any] | None:
