@@ -115,6 +115,29 @@ def test_cache_store_pools_by_rails_version(tmp_path: Path) -> None:
         assert found == ([] if worst is None else [worst]), (rails, line)
 
 
+def test_cache_store_given_its_redis(tmp_path: Path) -> None:
+    # redis: X that is no Proc: build_redis returns X itself (redis_cache_store.rb); Rails >= 7.1 wraps no pool around a
+    # ConnectionPool (``already_pool``), and a pool around one Redis instance still yields that one client
+    cases = [
+        ("8.0.2", 'config.cache_store = :redis_cache_store, { redis: Redis.new(url: ENV["REDIS_URL"]) }', 1),
+        ("8.0.2", "config.cache_store = :redis_cache_store, { redis: Redis.new, pool: { size: 8 } }", 1),
+        ("8.0.2", "config.cache_store = :redis_cache_store, { redis: ConnectionPool.new(size: 3) { Redis.new } }", 3),
+        ("7.2.2", "config.cache_store = :redis_cache_store, redis: ConnectionPool.new { Redis.new }", 5),  # its 5
+        # a Proc: the store builds its pool as usual (5 by default from 7.1, min(5 threads, 5))
+        ("7.2.2", "config.cache_store = :redis_cache_store, { redis: -> { Redis.new } }", 5),
+    ]
+    for i, (rails, line, worst) in enumerate(cases):
+        web = of(read(_app(tmp_path / str(i), rails, line)), "web")
+        assert [u.worst.value for u in web.redis] == [worst], (rails, line)
+        assert not web.redis[0].worst.missing
+    # a constant: a client or a pool of its own size, not read: unknown, naming the line and the flag
+    app = _app(tmp_path / "const", "8.0.2", "config.cache_store = :redis_cache_store, { redis: REDIS_POOL }")
+    (use,) = of(read(app), "web").redis
+    assert use.worst.missing == "--set web.cache_pool=N (0: no pool)"
+    assert "config/environments/production.rb:2: redis: 'REDIS_POOL' is code" in use.worst.source
+    assert check(app, options({"web": 1}, pg=100, maxclients=100)).status == "incomplete"
+
+
 def test_cache_store_from_code_is_unknown_until_given(tmp_path: Path) -> None:
     app = _app(tmp_path, "7.2.2", "config.cache_store = :redis_cache_store, REDIS_CACHE_OPTIONS")
     (use,) = of(read(app), "web").redis

@@ -124,21 +124,25 @@ def _assignment(app_dir: Path, rails_env: str, setting: str) -> tuple[str, str] 
 
 def _option(text: str, key: str) -> str | None:
     """The value text of ``key: value`` / ``:key => value`` in a Ruby hash's text, to the next top-level comma."""
-    found = re.search(r"(?:(?<![\w:])" + key + r":\s*|:" + key + r"\s*=>\s*)", text)
+    masked = re.sub(r"""(["'])(?:\\.|(?!\1).)*\1""", lambda m: m.group(1) + "_" * (len(m.group(0)) - 2) + m.group(1),
+                    text)  # string literals' insides blanked: "redis://host" is no key, "(" no bracket
+    found = re.search(r"(?:(?<![\w:])" + key + r":\s*|:" + key + r"\s*=>\s*)", masked)
     if found is None:
         return None
-    depth, out = 0, ""
-    for char in text[found.end():]:
+    depth, end = 0, len(text)
+    for at in range(found.end(), len(masked)):
+        char = masked[at]
         if char in "([{":
             depth += 1
         elif char in ")]}":
             if depth == 0:
+                end = at
                 break
             depth -= 1
         elif char == "," and depth == 0:
+            end = at
             break
-        out += char
-    return out.strip()
+    return text[found.end():end].strip()
 
 
 def cache_store(app_dir: Path, rails_env: str, env: dict[str, str], rails: tuple[int, int] | None) -> CacheStore:
@@ -164,6 +168,9 @@ def cache_store(app_dir: Path, rails_env: str, env: dict[str, str], rails: tuple
     splat = "**" in options or (options and not options.startswith("{") and ":" not in options.split(",")[0])
     new = rails is None or rails >= (7, 1)
     label = "Rails >= 7.1" if rails is None else f"Rails {rails[0]}.{rails[1]}"
+    given = _option(options, "redis")
+    if given is not None and not re.match(r"^(->|lambda\b|proc\b|Proc\.new\b)", given):
+        return _given_redis(store, where, given, env)
     if pool is not None:
         if pool in ("false", "nil"):
             return CacheStore(store=store, where=where)
@@ -185,6 +192,23 @@ def cache_store(app_dir: Path, rails_env: str, env: dict[str, str], rails: tuple
         return CacheStore(store=store, where=where, pooled=True, size=Value(value=CACHE_POOL_DEFAULT,
                                                                             source=f"{where} ({why}: 5)"))
     return CacheStore(store=store, where=f"{where} (no pool: one client per process, {label})")
+
+
+def _given_redis(store: str, where: str, given: str, env: dict[str, str]) -> CacheStore:
+    """``redis: X`` (not a Proc): RedisCacheStore.build_redis returns X itself. Rails >= 7.1 wraps no pool around a
+    ConnectionPool (``already_pool``), so X's own size counts; around anything else each checkout yields the same X:
+    one client. A ``Redis.new(...)`` is one client; ``ConnectionPool.new(size: N)`` (or its ``Wrapper``) N; any other
+    code (a constant, a method) is not read."""
+    if re.match(r"^(::)?Redis(::Distributed)?\.new\b", given):
+        return CacheStore(store=store, where=f"{where} (redis: {given[:30]}: one client shared by the process)")
+    if re.match(r"^(::)?ConnectionPool(::Wrapper)?\.new\b", given):
+        size = _option(given, "size")
+        value = literal(size, env, where) if size is not None else \
+            Value(value=CONNECTION_POOL_DEFAULT, source=f"{where} (redis: ConnectionPool.new: its default size 5)")
+        return CacheStore(store=store, where=where, pooled=True, size=value)
+    return CacheStore(store=store, where=where, pooled=True,
+                      size=Value(value=None, source=f"{where}: redis: {given[:40]!r} is code (a client or a pool of "
+                                                    "its own size)"))
 
 
 def _symbol(text: str) -> str:
