@@ -65,6 +65,9 @@ def test_pool_advice_says_pool_equals_threads() -> None:
     (Pool(database="d", kind="django-per-thread", size=s(4)), 4, (4, 4)),
     (Pool(database="d", kind="django-pool", size=s(4), min_size=s(2)), 1, (2, 4)),
     (Pool(database="d", kind="django-pool", size=s(4), min_size=s(2)), 8, (4, 4)),
+    # held: a process tree's summed connections (Solid Queue's), whatever the threads; overflow the extra at worst
+    (Pool(database="d", kind="held", size=s(11), overflow=s(0)), 3, (11, 11)),
+    (Pool(database="d", kind="held", size=s(3), overflow=s(2)), 9, (3, 5)),
 ])
 def test_pool_kinds(pool: Pool, threads: int, figures_: tuple[int, int]) -> None:
     assert pool_figures(pool, threads)[:2] == figures_
@@ -121,3 +124,45 @@ def test_an_unknown_figure_makes_the_result_incomplete_never_fits() -> None:
     # the sweep never calls an incomplete point fitting
     swept = sweep(broken, {"worker": 2}, Limits(postgres_max_connections=120), process_type="web", low=1, high=3)
     assert swept.largest_fitting("postgres") is None and pool_advice(broken) == []
+
+
+def _web_with_a_tree(tree_pool: Pool | None = None) -> AppConfig:
+    """A web (2 Puma processes x 3 threads, pool 5) with Solid Queue's supervisor tree beside it (plugin
+    :solid_queue): one tree per dyno, its connections held (queue 11; its worker's jobs 3 on the primary, 5 at
+    worst), a broadcast client on Redis."""
+    queue = tree_pool or Pool(database="queue", kind="held", size=s(11), overflow=s(0))
+    tree = ProcessType(name="web/solid_queue", command="plugin :solid_queue", role="worker", server="solid_queue",
+                       processes=s(1), threads=s(3),
+                       pools=(Pool(database="primary", kind="held", size=s(3), overflow=s(2)), queue),
+                       redis=(RedisUse(what="ActionCable (redis)", expected=s(0), worst=s(1)),))
+    web = ProcessType(name="web", command="bundle exec puma", role="web", server="puma", processes=s(2),
+                      threads=s(3), pools=(Pool(database="primary", kind="activerecord", size=s(5)),),
+                      redis=(RedisUse(what="Sidekiq client", expected=s(1), worst=s(3)),), beside=(tree,))
+    return AppConfig(framework="rails", process_types=(web,))
+
+
+def test_a_tree_beside_a_type_counts_once_per_dyno_of_it() -> None:
+    postgres, redis = figures(_web_with_a_tree(), {"web": 3}, Limits(postgres_max_connections=100))
+    by_type = {t.name: (t.dynos, t.processes, t.expected, t.worst_case) for t in postgres.types}
+    # web: 3 dynos x 2 processes x min(3, 5) = 18, worst 3 x 2 x 5 = 30; the tree: 3 dynos x 1 x (3 + 11) = 42, worst
+    # 3 x (5 + 11) = 48, not x 2 Puma processes
+    assert by_type == {"web": (3, 2, 18, 30), "web/solid_queue": (3, 1, 42, 48)}
+    assert (postgres.expected, postgres.worst_case) == (60, 78)
+    # Redis: web 3 x 2 x (1 .. 3) = 6 .. 18; the tree 3 x 1 x (0 .. 1) = 0 .. 3
+    assert {t.name: (t.expected, t.worst_case) for t in redis.types} == {"web": (6, 18), "web/solid_queue": (0, 3)}
+    # no web dyno: no tree either
+    postgres, redis = figures(_web_with_a_tree(), {"web": 0}, Limits(postgres_max_connections=100))
+    assert (postgres.expected, redis.expected) == (0, 0)
+    # the sweep adds a tree with each dyno: 20 a dyno (6 + 14)
+    swept = sweep(_web_with_a_tree(), {}, Limits(postgres_max_connections=100), process_type="web", low=1, high=4)
+    assert [p.postgres.expected for p in swept.points] == [20, 40, 60, 80]
+
+
+def test_an_unknown_figure_in_a_tree_beside_makes_the_result_incomplete() -> None:
+    from harness.check.model import unknown
+
+    queue = Pool(database="queue", kind="held", overflow=s(0),
+                 size=unknown(source="config/database.yml: queue pool", fix="--set web.pool=N"))
+    postgres, _ = figures(_web_with_a_tree(queue), {"web": 1}, Limits(postgres_max_connections=100))
+    assert postgres.status == "incomplete"
+    assert postgres.missing == ("web/solid_queue.pool (queue) (--set web.pool=N)",)
