@@ -43,8 +43,8 @@ from typing import Any
 from harness.check.model import AppConfig, Pool, Problem, ProcessType, RedisUse, Setting, unknown
 from harness.check.rails_files import ProcLine, classify, gemfile_lock, option, procfile, run_ruby
 from harness.check.rails_per_use import TypeFacts, complete
+from harness.check.rails_redis import sidekiq_server
 from harness.check.rails_workers import delayed_job, resque, resque_pool
-from harness.kinds import sidekiq as sidekiq_kind
 from harness.versions import sidekiq_major
 
 POSTGRES_ADAPTERS = ("postgresql", "postgis")
@@ -588,13 +588,9 @@ class _PumaRules:
 
 
 def _sidekiq_redis(concurrency: int, versions: Mapping[str, str]) -> tuple[RedisUse, ...]:
-    """Redis per Sidekiq process, ``kinds.sidekiq.server_redis``: C + 1 expected, C + 10 (Sidekiq 7+) or C + 5."""
-    major = sidekiq_major(versions)
-    label = f"Sidekiq {major}" + ("" if "sidekiq" in versions else ", assumed: no version in Gemfile.lock")
-    demand = sidekiq_kind.server_redis(concurrency=concurrency, major=major)
-    formula = demand.formula.replace(f"(Sidekiq {major})", f"({label})")
-    return (RedisUse(what="Sidekiq server", expected=Setting(value=demand.expected, source=formula),
-                     worst=Setting(value=demand.worst, source=formula)),)
+    """Redis per Sidekiq process, ``kinds.sidekiq.server_redis`` (``rails_redis.sidekiq_server``): C + 1 expected,
+    C + 10 (Sidekiq 7+) or C + 5 at worst."""
+    return (sidekiq_server(concurrency, versions),)
 
 
 def _host(db: Mapping[str, Any]) -> str:
