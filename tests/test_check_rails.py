@@ -107,9 +107,9 @@ def test_unknown_flags_are_problem_lines() -> None:
     config = read("rails72-sidekiq", flags={"wrker.threads": 3, "web.foo": 1})
     assert [p.line() for p in config.problems] == [
         "--set wrker.threads: no process type 'wrker' in the Procfile (has web, worker, release); "
-        "--set TYPE.processes|threads|pool|cache_pool=N",
-        "--set web.foo: 'foo' is not one of processes, threads, pool, cache_pool; "
-        "--set TYPE.processes|threads|pool|cache_pool=N"]
+        "--set TYPE.processes|threads|pool|cache_pool|cable_redis=N",
+        "--set web.foo: 'foo' is not one of processes, threads, pool, cache_pool, cable_redis; "
+        "--set TYPE.processes|threads|pool|cache_pool|cable_redis=N"]
 
 
 # -- rails8-multidb --------------------------------------------------------------------------------------------------

@@ -255,3 +255,44 @@ def test_no_fixture_fits_while_a_figure_is_unknown() -> None:
         result = check(app, options(formation, pg=10_000, maxclients=10_000))
         if result.missing:
             assert result.status == "incomplete", app.name
+
+
+# -- ActionCable's adapter written as ERB ----------------------------------------------------------------------------
+
+def _cable_app(root: Path, adapter: str) -> Path:
+    return write(root, {"Procfile": "web: bundle exec puma\nworker: bin/jobs\n",
+                        "Gemfile.lock": "GEM\n  specs:\n    rails (8.0.2)\n    solid_queue (1.1.5)\n",
+                        "config/database.yml": "production:\n  adapter: postgresql\n",
+                        "config/cable.yml": f"production:\n  adapter: {adapter}\n  url: redis://localhost:6379/1\n"})
+
+
+def test_cable_adapter_from_env_in_erb(tmp_path: Path) -> None:
+    app = _cable_app(tmp_path, '<%= ENV.fetch("CABLE_ADAPTER") { "redis" } %>')
+    config = read(app)
+    web, worker = of(config, "web"), of(config, "worker")
+    # CABLE_ADAPTER unset: the block's "redis" (cable.yml:2): the web 1 .. 2; bin/jobs' one worker process of the
+    # default tree (no queue.yml: 1 process x 3 threads) broadcasts: 0 .. 1
+    assert redis(web) == [("ActionCable (redis)", 1, 2)]
+    assert web.redis[0].worst.source.endswith("config/cable.yml:2 (CABLE_ADAPTER unset)")
+    assert redis(worker) == [("ActionCable (redis)", 0, 1)]
+    # given solid_cable: no Redis at all
+    config = read(app, {"CABLE_ADAPTER": "solid_cable"})
+    assert (of(config, "web").redis, of(config, "worker").redis) == ((), ())
+
+
+def test_cable_adapter_from_code_is_unknown_until_given(tmp_path: Path) -> None:
+    app = _cable_app(tmp_path, "<%= Rails.application.credentials.cable_adapter %>")
+    web = of(read(app), "web")
+    (use,) = web.redis
+    assert (use.what, use.expected.value) == ("ActionCable (not read)", 0)
+    assert use.worst.missing == "--set web.cable_redis=N (0: not redis)"
+    assert "config/cable.yml:2: 'Rails.application.credentials.cable_adapter' is code" in use.worst.source
+    formation = {"web": 2, "worker": 1}
+    result = check(app, options(formation, pg=100, maxclients=100))
+    assert result.status == "incomplete"  # never "fits" on an adapter not read
+    assert "web.redis ActionCable (not read) (--set web.cable_redis=N (0: not redis))" in result.missing
+    # both types given: 2 per web process (listener + broadcasts), 0 for the jobs: 2 dynos x 1 process x 2 = 4
+    flags = {"web.cable_redis": 2, "worker.cable_redis": 0}
+    result = check(app, options(formation, pg=100, maxclients=100, flags=flags))
+    assert (result.status, result.missing) == ("fits", ())
+    assert (result.redis.expected, result.redis.worst_case) == (4, 4)

@@ -49,7 +49,8 @@ from harness.versions import sidekiq_major
 
 POSTGRES_ADAPTERS = ("postgresql", "postgis")
 RAILS_POOL_DEFAULT = 5
-FLAG_FIELDS = ("processes", "threads", "pool", "cache_pool")  # cache_pool: redis_cache_store's pool (0: none)
+FLAG_FIELDS = ("processes", "threads", "pool", "cache_pool", "cable_redis")  # cache_pool: redis_cache_store's pool (0:
+# none); cable_redis: ActionCable's Redis connections per process (0: not Redis)
 Event = dict[str, Any]
 
 
@@ -605,19 +606,19 @@ def _apply_flags(types: list[ProcessType], flags: Mapping[str, int], problems: l
     for flag, value in flags.items():
         name, _, field = flag.rpartition(".")
         source = f"flag --set {flag}"
-        least = 0 if field in ("processes", "cache_pool") else 1
+        least = 0 if field in ("processes", "cache_pool", "cable_redis") else 1
         if name not in by_name or field not in FLAG_FIELDS or value < least:
             have = ", ".join(by_name)
             what = (f"no process type {name!r} in the Procfile (has {have})" if name not in by_name else
                     f"{field!r} is not one of {', '.join(FLAG_FIELDS)}" if field not in FLAG_FIELDS else
                     f"{value} is too small")
             problems.append(Problem(path=f"--set {flag}", what=what,
-                                    fix="--set TYPE.processes|threads|pool|cache_pool=N"))
+                                    fix="--set TYPE.processes|threads|pool|cache_pool|cable_redis=N"))
             continue
         current = by_name[name]
         setting = Setting(value=value, source=source)
-        if field == "cache_pool":
-            continue  # Rails.cache's Redis pool: rails_per_use reads the flag where it builds the Redis uses
+        if field in ("cache_pool", "cable_redis"):
+            continue  # Rails.cache's Redis pool, ActionCable's: rails_per_use reads them where it builds the Redis uses
         if field == "processes":
             current = replace(current, processes=setting)
         elif field == "threads":

@@ -18,11 +18,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness.check.model import ProcessType, RedisUse, Setting
-from harness.check.rails_redis import cache_use, redis_uses
+from harness.check.model import ProcessType, RedisUse
+from harness.check.rails_redis import cable_use, cache_use, redis_uses
 from harness.check.rails_solid import Tree, advice, read_tree, tree_type, with_threads
 from harness.check.rails_uses import Uses, read_uses
-from harness.kinds import action_cable
 from harness.versions import major_minor
 
 PER_USE = ("cache", "queue", "cable")
@@ -59,20 +58,19 @@ def _plugin_line(result: Mapping[str, Any] | None) -> str | None:
     return None
 
 
-def _tree_redis(process: ProcessType, tree: Tree, uses: Uses, flag: int | None) -> tuple[RedisUse, ...]:
+def _tree_redis(process: ProcessType, tree: Tree, uses: Uses, flag: int | None,
+                cable_flag: int | None) -> tuple[RedisUse, ...]:
     """Redis of a tree: each worker process's cache pool (its threads), a broadcast client per worker process."""
     out = []
-    parts = [cache_use(process.name, t.value, uses, flag, processes=p.value) for p, t in tree.workers]
+    owner = process.name.split("/")[0]  # web/solid_queue: the web's --set flags
+    parts = [cache_use(owner, t.value, uses, flag, processes=p.value) for p, t in tree.workers]
     found = [u for u in parts if u is not None]
     if found:
         out.append(replace(found[0], expected=replace(found[0].expected, value=sum(u.expected.value for u in found)),
                            worst=replace(found[0].worst, value=sum(u.worst.value for u in found))))
-    if uses.cable == "redis":
-        workers = sum(p.value for p, _ in tree.workers)
-        each = action_cable.broadcaster_redis()
-        source = f"{workers} worker process(es) x ({each.formula}); {uses.cable_where}"
-        out.append(RedisUse(what="ActionCable (redis)", expected=Setting(value=workers * each.expected, source=source),
-                            worst=Setting(value=workers * each.worst, source=source)))
+    on_cable = cable_use(owner, False, uses, cable_flag, processes=sum(p.value for p, _ in tree.workers))
+    if on_cable is not None:
+        out.append(on_cable)
     return tuple(out)
 
 
@@ -85,6 +83,7 @@ def complete(app_dir: Path, types: list[ProcessType], facts: Mapping[str, TypeFa
     for process in types:
         fact = facts[process.name]
         cache_flag = flags.get(f"{process.name}.cache_pool")
+        cable_flag = flags.get(f"{process.name}.cable_redis")
         if process.server == "solid_queue":
             tree = read_tree(fact.queue_result, fact.queue_path, fact.origin, fact.env)
             if f"{process.name}.threads" in flags:
@@ -94,11 +93,11 @@ def complete(app_dir: Path, types: list[ProcessType], facts: Mapping[str, TypeFa
             built = tree_type(filtered, tree)
             if f"{process.name}.processes" in flags:
                 built = replace(built, processes=process.processes)
-            out.append(replace(built, redis=_tree_redis(built, tree, uses, cache_flag)))
+            out.append(replace(built, redis=_tree_redis(built, tree, uses, cache_flag, cable_flag)))
             continue
         plugin = _plugin_line(fact.server_result) if process.role == "web" else None
         filtered = _by_use(process, used)
-        filtered = replace(filtered, redis=redis_uses(filtered, uses, versions, fact.env, cache_flag))
+        filtered = replace(filtered, redis=redis_uses(filtered, uses, versions, fact.env, cache_flag, cable_flag))
         if plugin is not None:
             tree = read_tree(fact.queue_result, fact.queue_path, fact.origin, fact.env)
             inside = _by_use(process, used, keep=("queue",))
@@ -108,7 +107,8 @@ def complete(app_dir: Path, types: list[ProcessType], facts: Mapping[str, TypeFa
                              processes=replace(beside.processes, source=beside.processes.source.replace(
                                  "per dyno", f"per {process.name} dyno (plugin :solid_queue, {plugin}: forked "
                                              "once by Puma's launcher, not per Puma worker)")))
-            filtered = replace(filtered, beside=(replace(beside, redis=_tree_redis(beside, tree, uses, cache_flag)),))
+            redis = _tree_redis(beside, tree, uses, cache_flag, cable_flag)
+            filtered = replace(filtered, beside=(replace(beside, redis=redis),))
         out.append(filtered)
     return out, notes
 

@@ -7,7 +7,7 @@
 - Rails.cache (``kinds.cache``): ``config.cache_store = :redis_cache_store`` (``rails_uses.cache_store``), in
   every process that loads the app: web, job workers, one-offs; pooled (min(T, size) at worst) or one client.
 - ActionCable (``kinds.action_cable``): config/cable.yml's adapter ``redis``: a web process 1 .. 2, a job worker's
-  broadcasts 0 .. 1.
+  broadcasts 0 .. 1; an adapter from ERB code: unknown until ``--set TYPE.cable_redis=N``.
 - Resque / resque-pool workers (``kinds.resque.worker_redis``): 2 per worker process (1 with FORK_PER_JOB=false).
 
 A release task runs during deploys only: no Redis figure. All of them count against the one ``--redis-maxclients``
@@ -75,7 +75,7 @@ def cache_use(name: str, threads: int, uses: Uses, flag: int | None, *, processe
 
 
 def redis_uses(process: ProcessType, uses: Uses, versions: Mapping[str, str], env: Mapping[str, str],
-               cache_flag: int | None) -> tuple[RedisUse, ...]:
+               cache_flag: int | None, cable_flag: int | None = None) -> tuple[RedisUse, ...]:
     """Every Redis pool or client one process of ``process`` opens (module docstring)."""
     if process.role == "release":
         return ()
@@ -96,8 +96,29 @@ def redis_uses(process: ProcessType, uses: Uses, versions: Mapping[str, str], en
         why = "the internal pool" if major >= 7 else ("RAILS_MAX_THREADS" if raw.isdigit() else "default 5")
         out.append(_use("Sidekiq client", Demand(expected=demand.expected, worst=demand.worst,
                                                  formula=f"{demand.formula} ({label}: {why})")))
-    if uses.cable == "redis" and process.role in ("web", "worker"):
-        demand = action_cable.web_redis() if process.role == "web" else action_cable.broadcaster_redis()
-        out.append(_use("ActionCable (redis)", Demand(expected=demand.expected, worst=demand.worst,
-                                                      formula=f"{demand.formula}; {uses.cable_where}")))
+    if process.role in ("web", "worker"):
+        on_cable = cable_use(process.name, process.role == "web", uses, cable_flag)
+        if on_cable is not None:
+            out.append(on_cable)
     return tuple(out)
+
+
+def cable_use(name: str, web: bool, uses: Uses, flag: int | None, *, processes: int = 1) -> RedisUse | None:
+    """ActionCable's redis adapter for ``processes`` processes: a web's listener and broadcast client, a job
+    process's broadcast client; an adapter from code is unknown until ``--set TYPE.cable_redis=N`` (N per process,
+    0: not Redis), which also wins over a redis adapter read."""
+    if flag is not None:
+        source = f"flag --set {name}.cable_redis"
+        return RedisUse(what="ActionCable (redis)", expected=Setting(value=processes * flag, source=source),
+                        worst=Setting(value=processes * flag, source=source)) if flag else None
+    if uses.cable == "code":
+        fix = f"--set {name}.cable_redis=N (0: not redis)"
+        return RedisUse(what="ActionCable (not read)", expected=Setting(value=0, source=uses.cable_where),
+                        worst=unknown(source=f"{uses.cable_where}: the adapter is not read", fix=fix))
+    if uses.cable != "redis":
+        return None
+    demand = action_cable.web_redis() if web else action_cable.broadcaster_redis()
+    source = f"{processes} process(es) x ({demand.formula}); {uses.cable_where}" if processes != 1 else \
+        f"{demand.formula}; {uses.cable_where}"
+    return RedisUse(what="ActionCable (redis)", expected=Setting(value=processes * demand.expected, source=source),
+                    worst=Setting(value=processes * demand.worst, source=source))

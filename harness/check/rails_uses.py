@@ -269,7 +269,39 @@ def cable_adapter(app_dir: Path, rails_env: str, env: dict[str, str]) -> tuple[s
     if value is None:
         return "", f"config/cable.yml: no {rails_env} adapter"
     where = f"config/cable.yml:{line}"
-    return ("code" if str(value).startswith("__code__") else str(value)), where
+    if not str(value).startswith("__code__"):
+        return str(value), where
+    code = str(value).removeprefix("__code__").strip()
+    given = string_literal(code, env, where)
+    return (given.value, given.source) if given.value is not None else ("code", given.source)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Text:
+    value: str | None  # None: code, not read
+    source: str
+
+
+def string_literal(text: str, env: dict[str, str], where: str) -> Text:
+    """A string expression: ``"redis"``, ``ENV["X"]``, ``ENV["X"] || "s"``, ``ENV.fetch("X", "s")`` or
+    ``ENV.fetch("X") { "s" }`` with the env given; anything else is code (its source names the env vars it reads)."""
+    text = text.strip()
+    quoted = re.fullmatch(r"""(["'])([\w.-]*)\1|:(\w+)""", text)
+    if quoted is not None:
+        return Text(value=quoted.group(2) or quoted.group(3), source=where)
+    fetched, either = _ENV_FETCH.match(text), _ENV_OR.match(text)
+    name, default = (fetched.group(1), fetched.group(2) or fetched.group(3)) if fetched else \
+        (either.group(1), either.group(2)) if either else (None, None)
+    if name is None:
+        names = sorted(set(re.findall(r"""ENV(?:\.fetch\(|\[)\s*["'](\w+)""", text)))
+        also = f" (reads {', '.join(names)})" if names else ""
+        return Text(value=None, source=f"{where}: {text!r} is code{also}")
+    if name in env:
+        return Text(value=env[name].strip(), source=f"env {name} ({where})")
+    if default is None:
+        return Text(value=None, source=f"{where}: {name} unset, no default")
+    inner = string_literal(default, env, where)
+    return Text(value=inner.value, source=f"{where} ({name} unset)" if inner.value is not None else inner.source)
 
 
 def queue_adapter(app_dir: Path, rails_env: str) -> tuple[str, str]:
