@@ -130,6 +130,36 @@ def test_python_compose_cd_src_gunicorn_and_celery() -> None:
         "worker (compose.yaml:12)")
 
 
+def test_python_systemd_units_lowest_trust() -> None:
+    config = read_python(APPS / "python-systemd", env={}, flags={})
+    # deploy/systemd/*.service (no Procfile, compose nor Dockerfile): one type per unit, named after it;
+    # inventory-housekeeping.service is Type=oneshot (a timer's job), no steady process
+    assert [(t.name, t.role, t.server) for t in config.process_types] == [
+        ("inventory-worker", "worker", "rq"), ("inventory", "web", "gunicorn")]
+    web = of(config, "inventory")
+    # ExecStart (line 12, continued on 13): --config /srv/inventory/gunicorn.py, WorkingDirectory /srv/inventory is
+    # the app's folder; no gunicorn.py there, so the one beside the unit (deploy/systemd/gunicorn.py: threads 4 on
+    # line 3); workers from the unit's Environment= WEB_CONCURRENCY=3 (line 9); CONN_MAX_AGE 300: one per thread
+    assert (web.processes.value, web.processes.source) == (3, "env WEB_CONCURRENCY")
+    assert (web.threads.value, web.threads.source) == (4, "deploy/systemd/gunicorn.py:3")
+    assert [(p.kind, p.size.value) for p in web.pools] == [("django-per-thread", 4)]
+    worker = of(config, "inventory-worker")  # manage.py rqworker: 1 process x 1 thread, 1 connection
+    assert (worker.processes.value, worker.threads.value, [p.size.value for p in worker.pools]) == (1, 1, [1])
+    # RQ's Redis names the unit the worker came from, not a Procfile
+    assert worker.redis[0].worst.source.endswith("(deploy/systemd/inventory-worker.service:7 inventory-worker)")
+    assert config.problems[0].line().startswith(
+        "deploy/systemd/inventory-worker.service, deploy/systemd/inventory.service: process types from here, no "
+        "Procfile: inventory-worker (deploy/systemd/inventory-worker.service:7; via /srv/inventory/inventory/manage.py "
+        "read as inventory/manage.py), inventory (deploy/systemd/inventory.service:12; via /srv/inventory/inventory "
+        "read as inventory, /srv/inventory/gunicorn.py read as deploy/systemd/gunicorn.py)")
+    # Postgres: 3 x 4 + 1 x 1 x 1 = 13 at one of each, exact (every figure read)
+    options = gather(APPS / "python-systemd", formation="inventory=1,inventory-worker=1", autoscale=None,
+                     postgres_max_connections=100, postgres_reserved=None, redis_maxclients=None, env=[],
+                     env_files=[], sets=[])
+    result = check(APPS / "python-systemd", options)
+    assert (result.postgres.expected, result.postgres.worst_case, result.missing) == (13, 13, ())
+
+
 def test_nothing_found_says_where_connlab_looked(tmp_path: Path) -> None:
     assert find(tmp_path, env={}, is_server=is_server).launches == ()
     options = gather(tmp_path, formation="web=2", autoscale=None, postgres_max_connections=100,

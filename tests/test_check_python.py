@@ -400,7 +400,8 @@ def test_no_procfile(tmp_path: Path) -> None:
         "Dockerfile: process types from here, no Procfile: web (Dockerfile:2; via sh -c); connlab reads the first of: "
         "Procfile; "
         "a Procfile.* named by `foreman start -f` (bin/*, script/*, *.sh, Dockerfile); config/deploy.yml (Kamal); "
-        "docker-compose.yml / compose.yaml / (docker-)compose.*.yml; the Dockerfile's CMD"]
+        "docker-compose.yml / compose.yaml / (docker-)compose.*.yml; the Dockerfile's CMD; systemd units (*.service, "
+        "ExecStart)"]
     none = read_python(tmp_path, env={}, flags={"sqlalchemy.pool_size": 0, "sqlalchemy.max_overflow": 0})
     assert [(p.size.value, p.size.missing, p.overflow.value if p.overflow else None)
             for p in none.process_types[0].pools] == [(0, "", 0)]
@@ -411,5 +412,6 @@ def test_no_procfile(tmp_path: Path) -> None:
     assert [p.line() for p in nothing.problems if p.incomplete] == [
         "Procfile: no process type found (looked at: Procfile; a Procfile.* named by `foreman start -f` (bin/*, "
         "script/*, *.sh, Dockerfile); config/deploy.yml (Kamal); docker-compose.yml / compose.yaml / "
-        "(docker-)compose.*.yml; the Dockerfile's CMD): nothing could be counted; add a Procfile (`web: gunicorn "
+        "(docker-)compose.*.yml; the Dockerfile's CMD; systemd units (*.service, ExecStart)): nothing could be "
+        "counted; add a Procfile (`web: gunicorn "
         "proj.wsgi`, `worker: ...`)"]

@@ -39,11 +39,13 @@ from pathlib import Path
 import yaml
 
 from harness.check.model import Problem
+from harness.check.systemd_units import localize, units
 
 IsServer = Callable[[Sequence[str]], bool]
 VAR = re.compile(r"\$(?:\{(\w+)(?::?-([^}]*))?\}|(\w+))")
 LOOKED = ("Procfile; a Procfile.* named by `foreman start -f` (bin/*, script/*, *.sh, Dockerfile); config/deploy.yml "
-          "(Kamal); docker-compose.yml / compose.yaml / (docker-)compose.*.yml; the Dockerfile's CMD")
+          "(Kamal); docker-compose.yml / compose.yaml / (docker-)compose.*.yml; the Dockerfile's CMD; systemd units "
+          "(*.service, ExecStart)")
 COMPOSE = ("docker-compose.yml", "docker-compose.yaml", "compose.yaml", "compose.yml")
 INFRA = ("postgres", "postgis", "timescale", "redis", "valkey", "keydb", "dragonfly", "memcached", "nginx", "caddy",
          "traefik", "haproxy", "elasticsearch", "opensearch", "meilisearch", "typesense", "solr", "mysql", "mariadb",
@@ -228,7 +230,8 @@ def find(app_dir: Path, *, env: Mapping[str, str], is_server: IsServer) -> Found
     kamal = _kamal(app_dir, env, is_server, notes)
     readers: list[Callable[[], tuple[list[Launch], str]]] = [
         lambda: _procfile_source(app_dir, is_server), lambda: _foreman_source(app_dir, is_server), lambda: kamal,
-        lambda: _compose(app_dir, env, is_server), lambda: _dockerfile_source(app_dir, is_server)]
+        lambda: _compose(app_dir, env, is_server), lambda: _dockerfile_source(app_dir, is_server),
+        lambda: _systemd_source(app_dir, env, is_server)]
     for reader in readers:
         launches, source = reader()
         if launches:
@@ -318,6 +321,21 @@ def _dockerfile_source(app_dir: Path, is_server: IsServer) -> tuple[list[Launch]
     number, words, text = found
     where = f"Dockerfile:{number}"
     return _launches(app_dir, "web", text, where, f"{where} web", is_server, (), number, words), "Dockerfile"
+
+
+def _systemd_source(app_dir: Path, env: Mapping[str, str], is_server: IsServer) -> tuple[list[Launch], str]:
+    """Service units (``contrib/netbox.service``): one type per unit, named after it, with its Environment=."""
+    launches: list[Launch] = []
+    found_units = units(app_dir)
+    for unit in found_units:
+        words, mapped = localize(words_of(unit.command) or unit.command.split(), unit, app_dir)
+        where = f"{unit.path}:{unit.line}"
+        found = _launches(app_dir, unit.name, unit.command, where, f"{where} {unit.name}", is_server, (), unit.line,
+                          words)
+        values = {k: expand(v, env) for k, v in unit.env.items()}
+        launches += [replace(f, env={**values, **f.env}, env_where={**unit.env_where, **f.env_where},
+                             command=replace(f.command, via=(*mapped, *f.command.via))) for f in found]
+    return launches, ", ".join(u.path for u in found_units)
 
 
 def dockerfile_cmd(path: Path) -> tuple[int, list[str], str] | None:

@@ -117,7 +117,8 @@ def read_uses(django: DjangoApp | None, deps: Deps, env: Mapping[str, str], comm
             uses.pool_limit = Setting(value=limit[0], source=limit[1])
     queues = _setting(django, "RQ_QUEUES")
     rq_type = next((p.name for p in types if p.server == "rq"), None)
-    uses.rq = f"Procfile {rq_type}" if rq_type else queues[1] if queues else deps.has("rq", "django-rq") or ""
+    rq_at = next((c.called for c in commands if c.name == rq_type), f"Procfile {rq_type}")  # its launcher's line
+    uses.rq = rq_at if rq_type else queues[1] if queues else deps.has("rq", "django-rq") or ""
     broker = _setting(django, "DRAMATIQ_BROKER")
     named = broker is not None and "RedisBroker" in str(broker[0].get("BROKER", "")
                                                         if isinstance(broker[0], dict) else broker[0])

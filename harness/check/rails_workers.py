@@ -34,7 +34,7 @@ def resque(line: ProcLine, env: Mapping[str, str]) -> tuple[Setting, Setting]:
     if not any(w.endswith("resque:workers") for w in line.words):
         return Setting(value=1, source="rake resque:work: 1 worker process"), threads
     given = env.get("COUNT")
-    where = f"Procfile {line.name}: COUNT={given}" if "COUNT" in line.env else "env COUNT"
+    where = f"{line.at}: COUNT={given}" if "COUNT" in line.env else "env COUNT"
     if given is None:
         return Setting(value=1, source="rake resque:workers: COUNT unset, 1 worker process"), threads
     if not given.strip().isdigit():
@@ -46,9 +46,9 @@ def delayed_job(line: ProcLine) -> tuple[Setting, Setting]:
     threads = Setting(value=1, source=f"delayed_job: {ONE_THREAD}")
     given = option(line.words, "-n", "--number_of_workers")
     if given is not None and given.isdigit():
-        return Setting(value=int(given), source=f"Procfile {line.name}: -n {given}"), threads
+        return Setting(value=int(given), source=f"{line.at}: -n {given}"), threads
     if given is not None:
-        return unknown(source=f"Procfile {line.name}: -n {given!r}", fix=f"--set {line.name}.processes=N"), threads
+        return unknown(source=f"{line.at}: -n {given!r}", fix=f"--set {line.name}.processes=N"), threads
     return Setting(value=1, source="delayed_job: 1 worker process"), threads
 
 
