@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from harness.check.command import check
-from harness.check.launchers import LOOKED, find, strip, words_of
+from harness.check.launchers import LOOKED, find
 from harness.check.model import AppConfig, ProcessType
 from harness.check.options import gather
 from harness.check.python import read_python
 from harness.check.rails import read_rails
 from harness.check.rails_files import is_server
+from harness.check.wrappers import strip, words_of
 from harness.errors import PlanError
 from harness.predict import FITS
 

@@ -5,7 +5,7 @@ compose, the Dockerfile's CMD): each command's server and its arguments, past en
 ``gunicorn`` with ``-w 3`` (the env of the line: the launcher's env, the env given over it, its own assignments over
 both). The wrappers skipped in front (``VAR=value``, ``exec``, ``env``, ``nice``, ``ddtrace-run``, ``newrelic-admin
 run-program``, ``bin/start-pgbouncer`` (noted: Postgres sees pgbouncer's pool), ``sh -c "..."``, ``cd DIR &&``, an app's
-own shell script ...) are ``launchers.strip``'s, shared with the Rails reader. In a chain (``python manage.py migrate
+own shell script ...) are ``wrappers.strip``'s, shared with the Rails reader. In a chain (``python manage.py migrate
 && gunicorn ...``) the server's segment is read. ``python -m X`` is X; ``python manage.py`` and ``django-admin`` are
 ``manage.py``. No launcher at all: no process type, and ``launchers.LOOKED`` says where connlab looked.
 """
@@ -19,10 +19,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.check.launchers import VAR as VAR  # re-exported: the readers spell $VARS with it
-from harness.check.launchers import Launch, expand, find, words_of
+from harness.check.launchers import Launch, find
 from harness.check.model import Problem
 from harness.check.pydeps import Deps
+from harness.check.wrappers import VAR as VAR  # re-exported: the readers spell $VARS with it
+from harness.check.wrappers import expand, words_of
 
 SERVERS = ("gunicorn", "celery", "rq", "dramatiq", "uvicorn", "granian", "uwsgi", "pyuwsgi")
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from harness.check.launchers import LOOKED, VAR, expand, find
+from harness.check.launchers import LOOKED, find
 from harness.check.model import Problem, Role, Setting, unknown
+from harness.check.wrappers import VAR, expand
 
 RUBY_SCRIPT = Path(__file__).with_name("read_rails.rb")
 RUBY_TIMEOUT_S = 30.0  # the whole subprocess
