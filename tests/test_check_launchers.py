@@ -12,10 +12,11 @@ from harness.check.command import check
 from harness.check.launchers import LOOKED, find
 from harness.check.model import AppConfig, ProcessType
 from harness.check.options import gather
+from harness.check.py_procfile import is_server as py_is_server
 from harness.check.python import read_python
 from harness.check.rails import read_rails
 from harness.check.rails_files import is_server
-from harness.check.wrappers import strip, words_of
+from harness.check.wrappers import foreman_procfile, strip, words_of
 from harness.errors import PlanError
 from harness.predict import FITS
 
@@ -33,6 +34,16 @@ def test_wrappers_are_followed_to_the_server(tmp_path: Path) -> None:
     assert words('env RAILS_MAX_THREADS=3 bundle exec sidekiq -c 4') == ("sidekiq", "-c", "4")
     assert words('sh -c "cd web && bin/rails db:prepare; exec bin/rails server"') == ("bin/rails", "server")
     assert words('tini -- newrelic-admin run-program bundle exec puma') == ("puma",)
+    # options of the wrappers are theirs, not the server's: env -u NAME, chpst -u USER, gosu USER, uv run --with X
+    assert words('env -u HOME RAILS_ENV=production bundle exec puma') == ("puma",)
+    assert words('chpst -u app bundle exec puma') == words('gosu app bundle exec puma') == ("puma",)
+    assert words('uv run --with psycopg gunicorn app:app') == words('poetry run gunicorn app:app') == (
+        "gunicorn", "app:app")
+    assert words('opentelemetry-instrument --traces_exporter otlp gunicorn app:app') == ("gunicorn", "app:app")
+    # an entrypoint script given the command runs it (`exec "$@"`), for Python's first-word servers too
+    assert strip(["bin/docker-entrypoint", "gunicorn", "app:app"], tmp_path, py_is_server).words == (
+        "gunicorn", "app:app")
+    assert foreman_procfile(["honcho", "start", "-f", "Procfile.prod"]) == "Procfile.prod"
     stripped = strip(words_of("bin/start-pgbouncer-stunnel bundle exec puma -C config/puma.rb") or [], tmp_path,
                      is_server)
     assert stripped.pgbouncer and stripped.words == ("puma", "-C", "config/puma.rb")

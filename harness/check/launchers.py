@@ -6,7 +6,7 @@ Kamal's env (``env:`` / ``env: clear:`` at the top and under each role) is the p
 names, so it is given to the types of those names whichever source won (not over ``--env``):
 
 1. ``Procfile``.
-2. A ``Procfile.*`` that ``foreman start -f Procfile.x`` (or ``overmind start -f``) names in ``bin/*``,
+2. A ``Procfile.*`` that ``foreman start -f Procfile.x`` (or ``overmind``/``honcho start -f``) names in ``bin/*``,
    ``script(s)/*``, ``*.sh`` or the ``Dockerfile``. ``bin/dev`` and ``Procfile.dev``/``.development``/``.test`` are
    development, never read.
 3. Kamal's ``config/deploy.yml``: ``servers:`` as a list is the ``web`` role; a role with ``cmd:`` runs it; a role
@@ -51,7 +51,7 @@ INFRA = ("postgres", "postgis", "timescale", "redis", "valkey", "keydb", "dragon
          "selenium", "chrome", "browserless", "localstack", "clickhouse", "gotenberg", "tika", "imgproxy")
 DEV = ("Procfile.dev", "Procfile.development", "Procfile.test", "Procfile.local")
 _PROCFILE = re.compile(r"^([A-Za-z0-9_-]+)\s*:\s*(.*?)\s*$")
-_FOREMAN = re.compile(r"\b(?:foreman|overmind)\s+start\b[^\n]*?(?:-f|--procfile)[ =]\"?([\w./-]+)")
+_FOREMAN = re.compile(r"\b(?:foreman|overmind|honcho)\s+start\b[^\n]*?(?:-f|--procfile)[ =]\"?([\w./-]+)")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -99,7 +99,7 @@ def procfile(app_dir: Path, env: Mapping[str, str], deps: Deps, problems: list[P
                 problems.append(Problem(path=f"Procfile:{number}", what=f"{line[:60]!r} is not `name: command`",
                                         fix="left out; write it as `name: command`"))
     for launch in found.launches:
-        if words_of(launch.text) is None:
+        if launch.command.words and words_of(launch.text) is None:  # no words: an image's CMD not read, no line
             problems.append(Problem(path=launch.where, what=f"{launch.name}: quotes not closed",
                                     fix="fix the quoting"))
     return [_command(launch, env) for launch in found.launches]

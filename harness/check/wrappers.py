@@ -1,6 +1,8 @@
 """The wrappers real apps put in front of their servers, taken off one command line, for both readers (through
 ``harness.check.launchers``): ``VAR=value``, ``env``, ``exec``, ``bundle exec``, ``bin/thrust``, ``sh -c "..."``,
-``cd DIR &&``, tracers (``ddtrace-run``, ``newrelic-admin run-program`` ...), inits (``tini --``), the buildpacks'
+``cd DIR &&``, ``poetry``/``pipenv``/``uv run``, ``gosu USER``/``su-exec USER``, an entrypoint script given the
+command (``bin/docker-entrypoint CMD...``: it ends in ``exec "$@"``), tracers (``ddtrace-run``, ``newrelic-admin
+run-program``, ``opentelemetry-instrument``), inits (``tini --``, ``chpst``), the buildpacks'
 ``bin/start-pgbouncer[-stunnel]`` and ``bin/start-nginx`` (pgbouncer noted: Postgres then sees pgbouncer's pool),
 ``&&``/``;`` chains (the server's part), and an app's own shell script (``bin/start-app``) whose line runs a server.
 ``foreman_procfile`` says which Procfile a ``foreman start`` runs; the launchers follow it.
@@ -101,12 +103,17 @@ def _peel(words: Sequence[str], assignments: dict[str, str], via: list[str]) -> 
             assignments[found.group(1)] = found.group(2)
             rest = rest[1:]
         elif base == "env":
-            rest = rest[1:]
-            while rest and rest[0].startswith("-"):
-                rest = rest[1:]
-        elif base == "bundle" and rest[1:2] == ["exec"]:
-            via.append("bundle exec")
+            rest = _options(rest[1:], ("-u", "--unset", "-C", "--chdir"))
+        elif base in ("bundle", "poetry", "pipenv", "pdm", "uv", "rye") and rest[1:2] == ["exec" if base == "bundle"
+                                                                                          else "run"]:
+            via.append(f"{base} {rest[1]}")
+            rest = _options(rest[2:], ("--with", "--env-file", "--python", "-p", "--package", "--group", "--extra"))
+        elif base in ("gosu", "su-exec") and len(rest) > 2:  # USER command: a Dockerfile entrypoint's drop of root
+            via.append(f"{base} {rest[1]}")
             rest = rest[2:]
+        elif "entrypoint" in base and len(rest) > 1:  # bin/docker-entrypoint CMD...: it ends in ``exec "$@"``
+            via.append(rest[0])
+            rest = rest[1:]
         elif base in _WRAPPERS or base in _BUILDPACK:
             via.append(rest[0])
             pgbouncer = pgbouncer or "pgbouncer" in base
@@ -115,9 +122,21 @@ def _peel(words: Sequence[str], assignments: dict[str, str], via: list[str]) -> 
                 rest = rest[1:]
             if base == "nice" and rest[:1] == ["-n"]:
                 rest = rest[2:]
+            if base == "chpst":
+                rest = _options(rest, tuple(f"-{c}" for c in "uUbe/nlLmdopfcrt"))
+            if base == "opentelemetry-instrument":
+                rest = _options(rest, tuple(w for w in rest if w.startswith("--")))
         else:
             break
     return rest, pgbouncer
+
+
+def _options(words: Sequence[str], valued: Sequence[str]) -> list[str]:
+    """``words`` past a wrapper's leading options, the ``valued`` ones with the word after them."""
+    rest = list(words)
+    while rest and rest[0].startswith("-") and rest[0] != "--":
+        rest = rest[2:] if rest[0] in valued else rest[1:]
+    return rest[1:] if rest[:1] == ["--"] else rest
 
 
 def _inner_shell(words: Sequence[str]) -> list[str] | None:
@@ -150,8 +169,9 @@ def _script(words: Sequence[str], cwd: Path, is_server: IsServer) -> tuple[str, 
 
 
 def foreman_procfile(words: Sequence[str]) -> str | None:
-    """The Procfile ``foreman start [-f F]`` / ``overmind start [-f F]`` runs; None when ``words`` is not that."""
-    if len(words) < 2 or os.path.basename(words[0]) not in ("foreman", "overmind") or words[1] not in ("start", "s"):
+    """The Procfile ``foreman start [-f F]`` (also ``overmind``, ``honcho``) runs; None when ``words`` is not that."""
+    if len(words) < 2 or os.path.basename(words[0]) not in ("foreman", "overmind", "honcho") or \
+            words[1] not in ("start", "s"):
         return None
     for i, word in enumerate(words):
         if word in ("-f", "--procfile") and i + 1 < len(words):
