@@ -172,6 +172,19 @@ def test_python_systemd_units_lowest_trust() -> None:
     assert (result.postgres.expected, result.postgres.worst_case, result.missing) == (13, 13, ())
 
 
+def test_rails_systemd_unit_paths_inside_a_shell_string(tmp_path: Path) -> None:
+    (tmp_path / "config/deploy").mkdir(parents=True)
+    (tmp_path / "config/database.yml").write_text("production:\n  adapter: postgresql\n  pool: 4\n")
+    (tmp_path / "config/puma.rb").write_text("workers 2\nthreads 4, 4\n")
+    (tmp_path / "config/deploy/puma.service").write_text(
+        "[Service]\nWorkingDirectory=/var/www/shop/current\n"
+        "ExecStart=/bin/bash -lc 'exec bundle exec puma -C /var/www/shop/current/config/puma.rb'\n")
+    web = of(read_rails(tmp_path, env={}, flags={}), "puma")
+    # the -C path inside bash -lc '...' is the app's config/puma.rb: workers 2 (line 1) x threads 4 (line 2)
+    assert (web.role, web.processes.value, web.processes.source, web.threads.value) == (
+        "web", 2, "config/puma.rb:1", 4)
+
+
 def test_nothing_found_says_where_connlab_looked(tmp_path: Path) -> None:
     assert find(tmp_path, env={}, is_server=is_server).launches == ()
     options = gather(tmp_path, formation="web=2", autoscale=None, postgres_max_connections=100,

@@ -111,7 +111,10 @@ def localize(words: list[str], unit: Unit, app_dir: Path) -> tuple[list[str], li
             out.append(word)
             continue
         flag, equals, value = word.partition("=") if word.startswith("--") and "=" in word else ("", "", word)
-        if value == root or value.startswith(root + "/"):
+        if " " in word and root + "/" in word:  # a shell string (``bash -lc '... /srv/app/config/puma.rb'``)
+            via.append(f"{root}/ read as the app's folder")
+            word = word.replace(root + "/", "")
+        elif value == root or value.startswith(root + "/"):
             local = os.path.relpath(value, root) if value != root else "."
             if not (app_dir / local).exists() and (beside / Path(local).name).exists() and "/" not in local:
                 local = str((beside / local).relative_to(app_dir))
