@@ -147,9 +147,9 @@ BROKEN_PROBLEMS = [
     "Procfile:5: 'this line is not a process type' is not `name: command`; left out; write it as `name: command`",
     "Procfile:3: clock: `python clock.py` is not a server connlab reads: counted as a one-off (1 process, 1 thread, "
     "at most 1 connection per database); --set clock.processes=N if it runs more than one",
-    "broken/settings.py:7: DATABASES not read (`build_databases(os.environ)` is not read without running it); assumed "
-    "one PostgreSQL database 'default' with a connection per thread (Django without OPTIONS['pool']); check "
-    "DATABASES by hand; --set <type>.threads=N sets the connections per process",
+    "broken/settings.py:7: DATABASES not read (`build_databases(os.environ)` is not read without running it): the "
+    "connections per process are unknown (counted at 1); --set TYPE.pool=N for each process type (the connections "
+    "one process holds: its threads without OPTIONS['pool'], the pool's max_size with one)",
 ]
 
 
@@ -171,16 +171,22 @@ def test_broken_app_gives_the_problem_lines_and_no_exception() -> None:
     # uvicorn --workers 2 on a Django app: ASGI, a connection per request in flight
     assert types["api"].processes == Setting(value=2, source="Procfile api: --workers")
     assert types["api"].threads.missing == "--set api.threads=N (requests in flight per process)"
-    assert types["web"].pools == (Pool(database="default", kind="django-per-thread", size=Setting(
-        value=1, source="a connection per thread: assumed (DATABASES not read)")),)
+    # DATABASES built by a function: each process's connections are unknown (a pool of 1, the least)
+    assert types["web"].pools == (Pool(database="default", kind="held", size=unknown(
+        source="broken/settings.py:7: DATABASES not read (a connection per thread without OPTIONS['pool'], the "
+        "pool's max_size with one)", fix="--set web.pool=N (the connections one process holds)")),)
     assert app.versions == {}  # nothing pinned with ==
 
 
 def test_broken_app_with_the_env_and_flags_it_asks_for() -> None:
-    app = read_python(APPS / "python-broken", env={"WEB_CONCURRENCY": "2"}, flags={"worker.processes": 4})
+    app = read_python(APPS / "python-broken", env={"WEB_CONCURRENCY": "2"}, flags={"worker.processes": 4,
+                                                                                   "web.pool": 2})
     web, worker = by_name(app)["web"], by_name(app)["worker"]
     assert figures(web) == ((2, "env WEB_CONCURRENCY (gunicorn.conf.py:4)"), (2, "gunicorn.conf.py:5"))
     assert figures(worker)[0] == (4, "flag --set worker.processes")
+    # --set web.pool=2: the connections each web process holds, 2 x 2 per dyno; the worker's are still unknown
+    assert web.pools == (Pool(database="default", kind="held", size=Setting(value=2, source="flag --set web.pool")),)
+    assert worker.pools[0].size.missing == "--set worker.pool=N (the connections one process holds)"
     lines = [p.line() for p in app.problems]
     assert lines == BROKEN_PROBLEMS
 
@@ -342,12 +348,12 @@ def test_django_settings_module_not_found_and_url_not_given(tmp_path: Path) -> N
     write(tmp_path, SPLIT_SETTINGS)
     app = read_python(tmp_path, env={}, flags={"web.pool": 9})  # manage.py names site.settings.dev: not there
     assert by_name(app)["worker"].processes.missing == "add --concurrency N, or --set worker.processes=N"
-    assert [p.line() for p in app.problems] == [
-        "--set web.pool: Django opens a connection per thread here (no OPTIONS['pool']): there is no pool size; use "
-        "--set web.threads=N",
-        "manage.py:2: settings module site.settings.dev not found in the app; assumed one PostgreSQL database "
-        "'default' with a connection per thread (Django without OPTIONS['pool']); give the production one with --env "
-        "DJANGO_SETTINGS_MODULE=proj.settings"]
+    assert [p.line() for p in app.problems] == [  # --set web.pool=9 gives the web's connections per process
+        "manage.py:2: settings module site.settings.dev not found in the app: the connections per process are unknown "
+        "(counted at 1); give the production one with --env DJANGO_SETTINGS_MODULE=proj.settings, or --set "
+        "TYPE.pool=N for each process type (the connections one process holds: its threads without OPTIONS['pool'], "
+        "the pool's max_size with one)"]
+    assert by_name(app)["web"].pools[0].size == Setting(value=9, source="flag --set web.pool")
 
     base = read_python(tmp_path, env={"DJANGO_SETTINGS_MODULE": "site.settings.base"}, flags={})
     assert [p.line() for p in base.problems] == [  # CELERY_WORKER_CONCURRENCY = 5 gives the worker's concurrency

@@ -23,6 +23,10 @@ folders the servers run in (gunicorn ``--chdir``/``--pythonpath``, uwsgi ``chdir
 folder, its ``src/`` and each folder one level down that holds a ``manage.py`` (netbox: ``netbox/manage.py``,
 ``netbox/netbox/settings.py``); the folder it was found in is where the module's dotted name starts.
 
+What is not read (no settings module, ``DATABASES`` built by code, an entry or ``OPTIONS['pool']`` not read) is
+``unread``: the reader makes each process's connections to it unknown (a pool of 1, the least), until ``--set
+TYPE.pool=N`` gives the connections each process holds (its threads without a pool, the pool's max_size with one).
+
 A settings module with no PostgreSQL database but a SQLite one gets a note: nothing is counted on Postgres, and
 how to say production's is Postgres (``--env DATABASE_URL=postgres://...`` when the settings read it).
 """
@@ -48,6 +52,8 @@ class Database:
     note: str  # how its connections are held, for the sources: "CONN_MAX_AGE 60 (proj/settings.py:21)"
     pool: tuple[Setting, Setting] | None = None  # (min_size, max_size) of a native pool
     per_request: bool = False  # CONN_MAX_AGE 0: a session per request, closed after it
+    #: why its connections are not known (DATABASES, this entry or its OPTIONS['pool'] not read): unknown figures
+    unread: str = ""
 
 
 @dataclass
@@ -110,11 +116,14 @@ def settings_module(app_dir: Path, env: Mapping[str, str],
     return None, "no DJANGO_SETTINGS_MODULE", app_dir
 
 
-def _assumed(app: DjangoApp, path: str, why: str,
-             fix: str = "check DATABASES by hand; --set <type>.threads=N sets the connections per process") -> None:
-    app.databases = [Database(alias="default", note="assumed (DATABASES not read)")]
-    app.problems.append(Problem(path=path, what=f"{why}; assumed one PostgreSQL database 'default' with a "
-                                f"connection per thread (Django without OPTIONS['pool'])", fix=fix))
+UNREAD_FIX = "--set TYPE.pool=N for each process type (the connections one process holds: its threads without " \
+    "OPTIONS['pool'], the pool's max_size with one)"
+
+
+def _assumed(app: DjangoApp, path: str, why: str, fix: str = UNREAD_FIX) -> None:
+    app.databases = [Database(alias="default", note="DATABASES not read", unread=f"{path}: DATABASES not read")]
+    app.problems.append(Problem(path=path, what=f"{why}: the connections per process are unknown (counted at 1)",
+                                fix=fix))
 
 
 def _count(value: Any) -> int | None:
@@ -166,7 +175,7 @@ def read_django(app_dir: Path, env: Mapping[str, str], roots: list[Path] | None 
         app = DjangoApp(settings=None)
         _assumed(app, "manage.py" if module is None else found_by,
                  "no settings module found" if module is None else f"settings module {module} not found in the app",
-                 "give the production one with --env DJANGO_SETTINGS_MODULE=proj.settings")
+                 f"give the production one with --env DJANGO_SETTINGS_MODULE=proj.settings, or {UNREAD_FIX}")
         return app
     app = DjangoApp(settings=reader.shown(path), reader=reader)
     reader.run_file(path, module)
@@ -183,9 +192,10 @@ def read_django(app_dir: Path, env: Mapping[str, str], roots: list[Path] | None 
     for alias, entry in databases.items():
         at = databases.lines.get(alias, where) if isinstance(databases, Entries) else where
         if not isinstance(entry, Entries):
-            app.databases.append(Database(alias=str(alias), note=f"assumed ({at} not read)"))
-            app.problems.append(Problem(path=at, what=f"DATABASES[{alias!r}] not read", fix="assumed PostgreSQL, "
-                                        "a connection per thread (no OPTIONS['pool'])"))
+            app.databases.append(Database(alias=str(alias), note=f"{at} not read",
+                                          unread=f"{at}: DATABASES[{alias!r}] not read"))
+            app.problems.append(Problem(path=at, what=f"DATABASES[{alias!r}] not read: its connections per process "
+                                        "are unknown (counted at 1)", fix=UNREAD_FIX))
             continue
         engine = entry.get("ENGINE", Unknown(f"{at}: no ENGINE"))
         if isinstance(engine, Unknown):
@@ -202,9 +212,15 @@ def read_django(app_dir: Path, env: Mapping[str, str], roots: list[Path] | None 
         # Django: ``if not pool_options: return None`` (no pool for False, None, {} or a missing key)
         if isinstance(options, Entries) and (isinstance(options.get("pool"), Unknown) or options.get("pool")):
             if isinstance(options["pool"], Unknown):
-                app.problems.append(Problem(path=options.lines.get("pool", at), what=f"DATABASES[{alias!r}] "
-                                            "OPTIONS['pool'] not read", fix="assumed no pool (a connection per "
-                                            "thread); give the env it reads with --env NAME=VALUE"))
+                pool_at = options.lines.get("pool", at)
+                variable = re.search(r"env (\w+) not given", options["pool"].why)
+                give = f"--env {variable.group(1)}=..., or " if variable else ""
+                app.problems.append(Problem(path=pool_at, what=f"DATABASES[{alias!r}] OPTIONS['pool'] not read: its "
+                                            "connections per process are unknown (counted at 1)",
+                                            fix=give + UNREAD_FIX))
+                app.databases.append(Database(alias=str(alias), note=f"{pool_at} pool not read",
+                                              unread=f"{pool_at}: DATABASES[{alias!r}] OPTIONS['pool'] not read"))
+                continue
             else:
                 minimum, maximum = _pool(env, app, str(alias), entry, options)
                 app.databases.append(Database(alias=str(alias), note=f"pool {options.lines['pool']}",

@@ -337,6 +337,12 @@ def _pools(process: ProcessType, read: _Read, sqlalchemy: str) -> tuple[Pool, ..
     flag = f"{process.name}.pool"
     each = "request in flight (ASGI)" if process.name in read.asgi else "thread"
     for database in read.django.databases if read.django is not None else []:
+        if database.unread:  # DATABASES (or this entry, or its pool) not read: unknown until --set TYPE.pool=N
+            size = Setting(value=read.flags[flag], source=f"flag --set {flag}") if flag in read.flags else unknown(
+                source=f"{database.unread} (a connection per {each} without OPTIONS['pool'], the pool's max_size "
+                "with one)", fix=f"--set {flag}=N (the connections one process holds)")
+            pools.append(Pool(database=database.alias, kind="held", size=size))
+            continue
         if database.pool is None:
             kind = "django-per-request" if database.per_request else "django-per-thread"
             pools.append(Pool(database=database.alias, kind=kind, size=Setting(
@@ -348,7 +354,7 @@ def _pools(process: ProcessType, read: _Read, sqlalchemy: str) -> tuple[Pool, ..
         pools.append(Pool(database=database.alias, kind="django-pool", size=maximum, min_size=minimum))
     if sqlalchemy:
         pools.append(_sqlalchemy(read, sqlalchemy, process.name))
-    if flag in read.flags and pools and not any(p.kind in ("django-pool", "sqlalchemy") for p in pools):
+    if flag in read.flags and pools and not any(p.kind in ("django-pool", "sqlalchemy", "held") for p in pools):
         read.problems.append(Problem(path=f"--set {flag}", what="Django opens a connection per thread here (no "
                                      "OPTIONS['pool']): there is no pool size",
                                      fix=f"use --set {process.name}.threads=N"))
