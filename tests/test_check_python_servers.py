@@ -279,3 +279,35 @@ def test_no_internal_repr_in_any_line_or_source() -> None:
             s.source for t in app.process_types for s in (t.processes, t.threads, *(p.size for p in t.pools),
                                                           *(u.worst for u in t.redis))]
         assert not [line for line in shown if "Unknown(" in line or "why=" in line], app_dir.name
+
+
+def test_dj_database_url_default_env_and_an_env_name_not_read(tmp_path: Path) -> None:
+    # saleor/settings.py: env=dj_database_url.DEFAULT_ENV, and a replica whose env name is set inside an if/else
+    write(tmp_path, {"Procfile": "web: gunicorn -w 2 --threads 3 shop.wsgi\n", "manage.py": "",
+                     "shop/settings.py": "import os\nimport dj_database_url\n"
+                                         "if os.environ.get('REPLICA_URL'):\n    REPLICA_ENV = 'REPLICA_URL'\n"
+                                         "else:\n    REPLICA_ENV = dj_database_url.DEFAULT_ENV\n"
+                                         "DATABASES = {\n"
+                                         "    'default': dj_database_url.config(env=dj_database_url.DEFAULT_ENV,\n"
+                                         "        default='postgres://u@localhost/shop', conn_max_age=60),\n"
+                                         "    'replica': dj_database_url.config(env=REPLICA_ENV,\n"
+                                         "        default='postgres://u@localhost/shop', conn_max_age=60),\n"
+                                         "}\n"})
+    app = read_python(tmp_path, env={}, flags={})
+    # DEFAULT_ENV is DATABASE_URL (not given: the default URL, Postgres); REPLICA_URL not given: the else branch
+    assert app.problems == ()
+    web = by_name(app)["web"]
+    assert [(p.database, p.kind) for p in web.pools] == [("default", "django-per-thread"),
+                                                         ("replica", "django-per-thread")]
+    # 2 processes x 3 threads x 2 databases = 12 per dyno
+    postgres, _ = figures(app, {"web": 1}, Limits(postgres_max_connections=20))
+    assert (postgres.expected, postgres.worst_case) == (12, 12)
+    app = read_python(tmp_path, env={"DATABASE_URL": "sqlite:///db.sqlite3"}, flags={})
+    # DEFAULT_ENV read from the env given, for both (the replica's name is DEFAULT_ENV too): SQLite, nothing counted
+    assert by_name(app)["web"].pools == ()
+    # the env name from code connlab does not run: the default URL, as dj_database_url does when it is unset
+    settings = tmp_path / "shop/settings.py"
+    settings.write_text(settings.read_text().replace("if os.environ.get('REPLICA_URL')", "if replica_wanted()"))
+    app = read_python(tmp_path, env={}, flags={})
+    assert [p.database for p in by_name(app)["web"].pools] == ["default", "replica"]
+    assert not [p for p in app.problems if "not read:" in p.line() or "Unknown" in p.line()]

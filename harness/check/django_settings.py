@@ -12,7 +12,9 @@ statements are read with ``ast``, in order (later assignments win), following ``
   connlab was given; django-environ ``env("X", default=...)``, ``env.int/str/bool(...)``, ``env.db(...)``;
   python-decouple ``config("X", default=..., cast=int)``
 * ``dj_database_url.config(default=..., conn_max_age=N, env="DATABASE_URL")`` and ``.parse(url, ...)``: the
-  ENGINE from the URL's scheme, CONN_MAX_AGE from ``conn_max_age`` (default 0)
+  ENGINE from the URL's scheme, CONN_MAX_AGE from ``conn_max_age`` (default 0); ``dj_database_url.DEFAULT_ENV``
+  is ``"DATABASE_URL"``; an ``env=`` name that is not read (saleor's replica: set in an ``if``) leaves the
+  ``default=`` URL, as dj_database_url does when the variable is not set
 * ``DATABASES["default"]["CONN_MAX_AGE"] = ...`` and ``DATABASES["x"].update({...})`` afterwards
 
 Anything else (a function of the app's own, an f-string, a loop) is "not read": only the values connlab needs
@@ -296,6 +298,8 @@ class Reader:
             return left + right if isinstance(node.op, ast.Add) else left * right
         if isinstance(node, ast.Call):
             return self.call(node, where)
+        if isinstance(node, ast.Attribute) and dotted(node) == "dj_database_url.DEFAULT_ENV":
+            return "DATABASE_URL"  # dj_database_url: DEFAULT_ENV = "DATABASE_URL"
         return Unknown(f"{where}: {ast.unparse(node)[:60]} not read")
 
     def call(self, node: ast.Call, where: str) -> Any:
@@ -312,7 +316,10 @@ class Reader:
         if name.endswith(("dj_database_url.config", "dj_database_url.parse")):
             variable = kwargs.get("env", "DATABASE_URL") if name.endswith("config") else None
             if variable is not None:
-                url = self.env.get(variable, kwargs.get("default")) if isinstance(variable, str) else None
+                url = self.env.get(variable, kwargs.get("default")) if isinstance(variable, str) else \
+                    kwargs.get("default")  # the variable's name not read: the default, when it is given
+                if not isinstance(variable, str):
+                    variable = None
                 given = next((kw.value for kw in node.keywords if kw.arg == "default"), None)
                 if isinstance(url, Unknown) and isinstance(given, ast.JoinedStr) and given.values and \
                         isinstance(given.values[0], ast.Constant) and "://" in str(given.values[0].value):
