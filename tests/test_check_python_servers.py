@@ -272,8 +272,8 @@ def test_unknown_web_server_and_no_process_type(tmp_path: Path) -> None:
 
 def test_no_internal_repr_in_any_line_or_source() -> None:
     for app_dir in sorted(APPS.iterdir()):
-        if not (app_dir / "Procfile").is_file() or (app_dir / "Gemfile").is_file():
-            continue
+        if not app_dir.name.startswith(("django-", "flask-", "python-")):
+            continue  # the Rails fixtures
         app = read_python(app_dir, env={}, flags={})
         shown = [p.line() for p in app.problems] + [
             s.source for t in app.process_types for s in (t.processes, t.threads, *(p.size for p in t.pools),
@@ -311,3 +311,57 @@ def test_dj_database_url_default_env_and_an_env_name_not_read(tmp_path: Path) ->
     app = read_python(tmp_path, env={}, flags={})
     assert [p.database for p in by_name(app)["web"].pools] == ["default", "replica"]
     assert not [p for p in app.problems if "not read:" in p.line() or "Unknown" in p.line()]
+
+
+# -- django-uwsgi-daemons: healthchecks' pattern (docker/uwsgi.ini, if-not-env, attach-daemon, SQLite default) ---
+
+
+def test_django_uwsgi_daemons_sqlite_default_names_the_env_that_switches_it() -> None:
+    app = read_python(APPS / "django-uwsgi-daemons", env={}, flags={})
+    web = by_name(app)["web"]
+    # Dockerfile:5 CMD uwsgi /opt/monitor/docker/uwsgi.ini: the app's docker/uwsgi.ini (COPY . /opt/monitor/)
+    # UWSGI_PROCESSES not given: the if-not-env block is read, processes = 4 (line 6); threads = 2 (line 9)
+    assert (web.server, web.processes, web.threads) == ("uwsgi", Setting(value=4, source="docker/uwsgi.ini:6"),
+                                                        Setting(value=2, source="docker/uwsgi.ini:9"))
+    # two attach-daemon lines (the SMTPD_PORT one is inside if-env, not given), each a one-off beside the web
+    assert [(b.name, b.role, b.command) for b in web.beside] == [
+        ("web-sendalerts", "oneoff", "./manage.py sendalerts"),
+        ("web-sendreports", "oneoff", "./manage.py sendreports --loop")]
+    assert "monitor/monitor/settings.py:9: DATABASES['default'] is SQLite: nothing counted on Postgres; if " \
+        "production's database is PostgreSQL, give what the settings read: --env DB=... (monitor/monitor/" \
+        "settings.py:14 sets DATABASES when `os.getenv('DB') == 'postgres'`)" in [p.line() for p in app.problems]
+    assert web.pools == () and all(b.pools == () for b in web.beside)
+
+
+def test_django_uwsgi_daemons_on_postgres() -> None:
+    env = {"DB": "postgres", "SMTPD_PORT": "2525"}
+    app = read_python(APPS / "django-uwsgi-daemons", env=env, flags={})
+    web = by_name(app)["web"]
+    assert [b.name for b in web.beside] == ["web-sendalerts", "web-sendreports", "web-smtpd"]
+    assert web.pools[0].kind == "django-per-request"  # CONN_MAX_AGE int(os.getenv("DB_CONN_MAX_AGE", "0")) = 0
+    postgres, _ = figures(app, {"web": 2}, Limits(postgres_max_connections=40))
+    # per dyno: web 4 x 2 threads = 8 (worst 2 x 8 = 16 while closing) + 3 daemons x 1 (one-off: 1 connection)
+    # = 11 .. 19; 2 dynos: 22 .. 38 of 37 (40 - 3 reserved): only the worst case over
+    assert (postgres.expected, postgres.worst_case, postgres.status) == (22, 38, "at-risk")
+    # healthchecks' way to size it: UWSGI_PROCESSES skips the ini's processes (if-not-env) and uWSGI reads it
+    app = read_python(APPS / "django-uwsgi-daemons", env={"DB": "postgres", "UWSGI_PROCESSES": "6"}, flags={})
+    web = by_name(app)["web"]
+    assert web.processes == Setting(value=6, source="env UWSGI_PROCESSES")
+    postgres, _ = figures(app, {"web": 1}, Limits(postgres_max_connections=40))
+    assert (postgres.expected, postgres.worst_case) == (6 * 2 + 2, 6 * 2 * 2 + 2)  # 14 .. 26
+    assert status("django-uwsgi-daemons", {"web": 1}, env={"DB": "postgres", "UWSGI_PROCESSES": "6"},
+                  postgres=40) == ("fits", ())
+
+
+def test_uwsgi_ini_over_the_env_and_blocks_not_evaluated(tmp_path: Path) -> None:
+    write(tmp_path, {"Procfile": "web: uwsgi --ini conf/u.ini\n", "requirements.txt": "flask\nsqlalchemy\n",
+                     "conf/u.ini": "[uwsgi]\nthreads = 4\nif-exists = /etc/big-box\nprocesses = 8\nendif =\n"})
+    flags = {"sqlalchemy.pool_size": 4, "sqlalchemy.max_overflow": 0}
+    web = by_name(read_python(tmp_path, env={"UWSGI_THREADS": "9"}, flags=flags))["web"]
+    # the ini's threads = 4 wins over the environ's UWSGI_THREADS (uWSGI parses the environ first)
+    assert web.threads == Setting(value=4, source="conf/u.ini:2")
+    # processes = 8 only when /etc/big-box exists on the dyno: unknown
+    assert web.processes == unknown(source="conf/u.ini:4 processes = 8 is set inside `conf/u.ini:3 if-exists = "
+                                    "/etc/big-box`, which connlab does not evaluate", fix="--set web.processes=N")
+    assert status(tmp_path, {"web": 1}, flags=flags)[0] == "incomplete"
+    assert status(tmp_path, {"web": 1}, flags={**flags, "web.processes": 8}) == ("fits", ())

@@ -238,8 +238,11 @@ def read_django(app_dir: Path, env: Mapping[str, str], roots: list[Path] | None 
         reads = reader.nodes.get("DATABASES")
         text = ast.unparse(reads) if reads is not None else ""
         url = any(sign in text for sign in ("DATABASE_URL", "dj_database_url", "env.db"))
+        branch = next(((w, test, names) for w, test, names in reader.not_taken if names), None)
+        give = "--env DATABASE_URL=postgres://..." if url else \
+            f"--env {'=..., --env '.join(branch[2])}=... ({branch[0]} sets DATABASES when `{branch[1]}`)" \
+            if branch else "--env NAME=VALUE, or --env DJANGO_SETTINGS_MODULE=proj.settings.production"
         app.problems.append(Problem(path=at, what=f"DATABASES[{alias!r}] is SQLite: nothing counted on Postgres",
                                     fix="if production's database is PostgreSQL, give what the settings read: "
-                                    + ("--env DATABASE_URL=postgres://..." if url else "--env NAME=VALUE, or "
-                                       "--env DJANGO_SETTINGS_MODULE=proj.settings.production")))
+                                    + give))
     return app

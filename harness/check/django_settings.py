@@ -7,7 +7,7 @@ statements are read with ``ast``, in order (later assignments win), following ``
 ``from .x import NAME`` into the project's own files, and an ``if`` whose test can be read. Understood:
 
 * literals (dicts, lists, strings, numbers, True/False/None), names assigned earlier, ``+``, ``or``/``and``,
-  ``==``/``!=``, ``a if t else b``, ``int()/str()/float()/bool()``
+  ``==``/``!=``, ``in``/``not in``, ``a if t else b``, ``int()/str()/float()/bool()``
 * ``os.environ.get("X", default)``, ``os.getenv``, ``os.environ["X"]``, ``os.environ.setdefault``, from the env
   connlab was given; django-environ ``env("X", default=...)``, ``env.int/str/bool(...)``, ``env.db(...)``;
   python-decouple ``config("X", default=..., cast=int)``
@@ -76,8 +76,9 @@ def dotted(node: ast.expr) -> str:
     return "?"
 
 
-def env_names(node: ast.AST, env: Mapping[str, str]) -> list[str]:
-    """The env variables ``node`` reads (os.environ.get("X") ...) that are in ``env``: for a source's "env X"."""
+def env_names(node: ast.AST, env: Mapping[str, str], every: bool = False) -> list[str]:
+    """The env variables ``node`` reads (os.environ.get("X") ...) that are in ``env`` (``every``: all of them):
+    for a source's "env X"."""
     names = []
     for sub in ast.walk(node):
         key: ast.expr | None = None
@@ -86,7 +87,7 @@ def env_names(node: ast.AST, env: Mapping[str, str]) -> list[str]:
             key = sub.args[0]
         elif isinstance(sub, ast.Subscript) and dotted(sub.value) in ("os.environ", "environ"):
             key = sub.slice
-        if isinstance(key, ast.Constant) and isinstance(key.value, str) and key.value in env:
+        if isinstance(key, ast.Constant) and isinstance(key.value, str) and (every or key.value in env):
             names.append(key.value)
     return names
 
@@ -118,6 +119,8 @@ class Reader:
     lines: dict[str, str] = field(default_factory=dict)  # name -> "file:line" of its last assignment
     nodes: dict[str, ast.AST] = field(default_factory=dict)  # name -> the value node of its last assignment
     skipped: list[str] = field(default_factory=list)  # "file:line" of DATABASES assignments not followed
+    #: branches of an ``if`` not taken that set DATABASES: ("file:line", the test, the env variables it reads)
+    not_taken: list[tuple[str, str, list[str]]] = field(default_factory=list)
     visiting: set[Path] = field(default_factory=set)
     where: str = ""
 
@@ -202,6 +205,12 @@ class Reader:
                 self.note_skipped(statement, at)
             else:
                 self.run_body(statement.body if test else statement.orelse, package)
+                other = statement.orelse if test else statement.body
+                if any(_root(t) == "DATABASES" for b in other for sub in ast.walk(b)
+                       if isinstance(sub, ast.Assign | ast.AnnAssign)
+                       for t in (sub.targets if isinstance(sub, ast.Assign) else [sub.target])):
+                    self.not_taken.append((at, ("not " if test else "") + ast.unparse(statement.test)[:60],
+                                           env_names(statement.test, {"": ""}, every=True)))
         elif not isinstance(statement, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef):
             self.note_skipped(statement, at)
 
@@ -291,6 +300,12 @@ class Reader:
             if isinstance(left, Unknown) or isinstance(right, Unknown):
                 return left if isinstance(left, Unknown) else right
             return (left == right) == isinstance(node.ops[0], ast.Eq)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.In | ast.NotIn):
+            left, right = self.value(node.left), self.value(node.comparators[0])
+            if isinstance(left, Unknown) or isinstance(right, Unknown) or \
+                    (isinstance(right, list | tuple) and any(isinstance(i, Unknown) for i in right)):
+                return left if isinstance(left, Unknown) else Unknown(f"{where}: {ast.unparse(node)[:60]} not read")
+            return (left in right) == isinstance(node.ops[0], ast.In)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Mult):
             left, right = self.value(node.left), self.value(node.right)
             if isinstance(left, Unknown) or isinstance(right, Unknown):

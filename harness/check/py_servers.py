@@ -5,7 +5,17 @@ django-rq's ``manage.py rqworker``; and what an ASGI app's requests in flight me
   default). ``--interface wsgi`` runs a WSGI app on a thread pool connlab does not read: threads unknown.
 * ``uwsgi --ini FILE`` (or ``uwsgi FILE.ini``) and its flags (``--processes``/``-p``/``--workers``,
   ``--threads``, ``--gevent N``, ``--chdir``): the ``[uwsgi]`` section of the ini file, ``$(VAR)`` from the env
-  given; the command line over the file. Defaults (uWSGI's): 1 worker, 1 thread.
+  given; the command line over the file, the file over the env's ``UWSGI_PROCESSES`` / ``UWSGI_THREADS`` ...
+  (uWSGI parses the environ first, then the command line with its ``--ini``: ``core/uwsgi.c``,
+  ``parse_sys_envs(environ)`` before ``uwsgi_commandline_config()``; the last value of an option wins).
+  ``if-env = VAR`` / ``if-not-env = VAR`` ... ``endif`` blocks are followed with the env given (healthchecks'
+  ``docker/uwsgi.ini``: ``if-not-env = UWSGI_PROCESSES`` / ``processes = 4``); a figure inside another ``if-*``
+  block is unknown. Defaults (uWSGI's): 1 worker, 1 thread (``enable-threads`` only lets the app start threads
+  of its own: no more requests at once). An absolute path (a container's, ``uwsgi /opt/app/docker/uwsgi.ini``)
+  is read as the app's file with the longest tail that exists there, and ``chdir`` under the same folder as the
+  app's. ``attach-daemon = CMD`` / ``smart-attach-daemon = PIDFILE CMD``: a process the master runs beside its
+  workers, once per uwsgi instance (healthchecks: ``./manage.py sendalerts``): ``Served.daemons``, read by the
+  Python reader as process types of their own beside the web.
 * ``granian APP``: ``--workers`` (env ``GRANIAN_WORKERS``, default 1), ``--interface asgi|asginl|rsgi|wsgi``
   (``GRANIAN_INTERFACE``, default rsgi), ``--blocking-threads`` (``GRANIAN_BLOCKING_THREADS``) for WSGI: its
   default changed across granian versions, so without it the threads are unknown; ``--backpressure N`` bounds
@@ -54,6 +64,8 @@ class Served:
     #: the folder the server runs in, relative to the app (uwsgi ``chdir``, ``--chdir``): where Django's settings are
     chdir: str = ""
     env: Mapping[str, str] | None = None  # uwsgi ``env = K=V`` lines
+    #: uwsgi ``attach-daemon`` commands, each with its file:line: run once per instance beside the workers
+    daemons: tuple[tuple[str, str], ...] = ()
 
 
 def in_flight(name: str, server: str, bound: Setting | None = None) -> Setting:
@@ -130,15 +142,28 @@ def granian(cmd: Command) -> Served:
                   threads=in_flight(name, f"granian --interface {interface}", bound), asgi=True)
 
 
-def _ini(path: Path, env: Mapping[str, str]) -> tuple[dict[str, str], dict[str, int], str | None]:
-    """The ``[uwsgi]`` section (last value of each key), the line of each key, or why it was not read."""
+_MULTI = ("env", "attach-daemon", "smart-attach-daemon")  # options that add a value each time, not replace
+
+
+@dataclass
+class _Ini:
+    values: dict[str, str]
+    lines: dict[str, str]  # key -> file:line
+    multi: dict[str, list[tuple[str, str]]]  # attach-daemon, env ...: every value with its file:line
+    unsure: dict[str, str]  # key -> the `if-*` block it was set in, which connlab does not evaluate
+    failed: str | None = None
+
+
+def _ini(path: Path, shown: str, env: Mapping[str, str]) -> _Ini:
+    """The ``[uwsgi]`` section: the last value of each key (with its line), ``if-env``/``if-not-env`` followed."""
+    read = _Ini(values={}, lines={}, multi={}, unsure={})
     try:
         text = path.read_text(errors="replace")
     except OSError as exc:
-        return {}, {}, f"not read ({exc.strerror})"
-    values: dict[str, str] = {}
-    lines: dict[str, int] = {}
+        read.failed = f"not read ({exc.strerror})"
+        return read
     section, seen = None, False
+    blocks: list[tuple[bool | None, str]] = []  # (condition: True, False, None = not evaluated; where)
     for number_, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line[0] in ";#":
@@ -147,18 +172,34 @@ def _ini(path: Path, env: Mapping[str, str]) -> tuple[dict[str, str], dict[str, 
             section = line.strip("[]").strip()
             seen = seen or section == "uwsgi"
             continue
-        if section != "uwsgi" or "=" not in line:
+        if section != "uwsgi":
             continue
         key, _, value = line.partition("=")
         key, value = key.strip(), value.strip()
-        if key == "env":
-            values.setdefault("env", "")
-            values["env"] += value + "\n"
+        if key == "endif":
+            if blocks:
+                blocks.pop()
             continue
-        values[key], lines[key] = value, number_
+        if key.startswith("if-"):
+            name = _ini_value(value, env)[0]
+            truth = bool(env.get(name)) if key == "if-env" else not env.get(name) if key == "if-not-env" else None
+            blocks.append((truth, f"{shown}:{number_} {key} = {value}"))
+            continue
+        if any(truth is False for truth, _ in blocks) or "=" not in line:
+            continue
+        where = f"{shown}:{number_}"
+        unsure = next((at for truth, at in blocks if truth is None), None)
+        if key in _MULTI:
+            read.multi.setdefault(key, []).append((value, where))
+            continue
+        read.values[key], read.lines[key] = value, where
+        if unsure is not None:
+            read.unsure[key] = unsure
+        else:
+            read.unsure.pop(key, None)
     if not seen:
-        return values, lines, "no [uwsgi] section"
-    return values, lines, None
+        read.failed = "no [uwsgi] section"
+    return read
 
 
 def _ini_value(value: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
@@ -173,20 +214,36 @@ def _ini_value(value: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
     return re.sub(r"\$\((\w+)\)", one, value), unset
 
 
+def in_app(text: str, app_dir: Path, cwd: str = "") -> tuple[Path, str]:
+    """A path a command names, as the app's file: relative to the folder it runs in; an absolute one (a
+    container's or a host's install folder) by the longest tail of it that exists in the app. Also the absolute
+    folder read as the app's own ("" when none)."""
+    path = Path(text)
+    if not path.is_absolute():
+        return app_dir / cwd / path, ""
+    parts = path.parts[1:]
+    for index in range(len(parts)):
+        candidate = app_dir.joinpath(*parts[index:])
+        if candidate.exists():
+            return candidate, "/" + "/".join(parts[:index])
+    return path, ""
+
+
 def uwsgi(cmd: Command, app_dir: Path) -> Served:
     name = cmd.name
     problems: list[Problem] = []
     found = options(cmd.args, _UWSGI)
     ini_name = found["ini"][1] if "ini" in found else next((a for a in cmd.args if a.endswith(".ini")), None)
-    values: dict[str, str] = {}
-    lines: dict[str, int] = {}
-    failed = None
+    ini = _Ini(values={}, lines={}, multi={}, unsure={})
+    root = ""  # the absolute folder that is the app's (from an absolute ini path)
     if ini_name is not None:
-        ini_path = app_dir / ini_name
+        ini_path, root = in_app(ini_name.split(":")[0], app_dir, cmd.cwd)
+        shown = str(ini_path.relative_to(app_dir)) if ini_path.is_relative_to(app_dir) else ini_name
         if ini_path.is_file():
-            values, lines, failed = _ini(ini_path, cmd.env)
+            ini = _ini(ini_path, shown, cmd.env)
+            ini_name = shown
         else:
-            failed = "not found"
+            ini.failed = "not found"
 
     def setting(key: str, aliases: tuple[str, ...], default: Setting, flag: str) -> Setting:
         fix = f"--set {name}.{flag}=N"
@@ -194,17 +251,25 @@ def uwsgi(cmd: Command, app_dir: Path) -> Served:
         if cli is not None:
             return cli
         for alias in aliases:
-            if alias in values:
-                text, unset = _ini_value(values[alias], cmd.env)
-                at = f"{ini_name}:{lines[alias]}"
+            if alias in ini.values:
+                raw = ini.values[alias]
+                text, unset = _ini_value(raw, cmd.env)
+                at = ini.lines[alias]
+                if alias in ini.unsure:
+                    return unknown(source=f"{at} {alias} = {raw} is set inside `{ini.unsure[alias]}`, which "
+                                   "connlab does not evaluate", fix=fix)
                 if text.strip().isdigit():
-                    used = re.findall(r"\$\((\w+)\)", values[alias])
+                    used = re.findall(r"\$\((\w+)\)", raw)
                     return Setting(value=int(text), source=f"env {used[0]} ({at})" if used else at)
-                return unknown(source=f"{at} {alias} = {values[alias]!r} is not a number"
+                return unknown(source=f"{at} {alias} = {raw!r} is not a number"
                                + (f" ({', '.join(unset)} not given)" if unset else ""),
                                fix=f"--env {unset[0]}=N, or {fix}" if unset else fix)
-        if failed is not None:
-            return unknown(source=f"uwsgi ini {ini_name}: {failed}", fix=fix)
+        for alias in aliases:  # uWSGI reads UWSGI_<OPTION> from the environ first: the lowest of all
+            variable = f"UWSGI_{alias.upper().replace('-', '_')}"
+            if variable in cmd.env:
+                return _env_number(cmd, variable, fix) or default
+        if ini.failed is not None:
+            return unknown(source=f"uwsgi ini {ini_name}: {ini.failed}", fix=fix)
         return default
 
     processes = setting("processes", ("processes", "workers"), Setting(value=1, source="default (uWSGI: 1 worker)"),
@@ -214,13 +279,20 @@ def uwsgi(cmd: Command, app_dir: Path) -> Served:
         setting("threads", ("threads",), Setting(value=1, source="default (uWSGI: 1 thread)"), "threads")
     if gevent.value and not gevent.missing:
         threads = Setting(value=gevent.value, source=f"{gevent.source}: gevent, a greenlet per request")
-    chdir = found["chdir"][1] if "chdir" in found else _ini_value(values.get("chdir", ""), cmd.env)[0]
+    chdir = found["chdir"][1] if "chdir" in found else _ini_value(ini.values.get("chdir", ""), cmd.env)[0]
+    chdir = chdir.strip()
+    if chdir.startswith("/"):  # a container's folder: the app's when it is the ini's root or under it
+        chdir = chdir.removeprefix(root).lstrip("/") if root and (chdir + "/").startswith(root + "/") else chdir
     env: dict[str, str] = {}
-    for line in values.get("env", "").splitlines():
+    for line, _ in ini.multi.get("env", []):
         key, _, value = _ini_value(line, cmd.env)[0].partition("=")
         if key:
             env[key.strip()] = value.strip()
-    return Served(server="uwsgi", role="web", processes=processes, threads=threads, chdir=chdir.strip(), env=env)
+    daemons = [(value, at) for value, at in ini.multi.get("attach-daemon", [])]
+    daemons += [(value.split(None, 1)[1], at) for value, at in ini.multi.get("smart-attach-daemon", [])
+                if len(value.split(None, 1)) == 2]
+    return Served(server="uwsgi", role="web", processes=processes, threads=threads, chdir=chdir, env=env,
+                  daemons=tuple(daemons))
 
 
 def rqworker(cmd: Command) -> Served | None:

@@ -44,7 +44,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +53,11 @@ from harness.check.django_settings import dotted, env_names
 from harness.check.gunicorn_eval import MARKER
 from harness.check.launchers import LOOKED
 from harness.check.model import AppConfig, Pool, Problem, ProcessType, Role, Setting, unknown
-from harness.check.py_procfile import Command, options, procfile, split
+from harness.check.py_procfile import Command, _program, options, procfile, split
 from harness.check.py_redis import read_uses, redis_for
 from harness.check.py_servers import ASGI_WORKERS, in_flight, number, read_server
 from harness.check.pydeps import read_deps, versions
+from harness.check.wrappers import expand
 
 TIMEOUT_S = 5.0  # for gunicorn.conf.py to run
 _EVAL = Path(__file__).with_name("gunicorn_eval.py")
@@ -77,6 +78,7 @@ class _Read:
     evaluated: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any] | None] = field(default_factory=dict)
     failed: dict[tuple[str, tuple[tuple[str, str], ...]], str] = field(default_factory=dict)  # config -> why
     asgi: set[str] = field(default_factory=set)  # process types served by an ASGI server
+    daemons: dict[str, list[Command]] = field(default_factory=dict)  # a type -> uwsgi attach-daemon commands
 
 
 def _cli_setting(cmd: Command, found: tuple[int, str, str], fix: str, problems: list[Problem]) -> Setting:
@@ -276,6 +278,18 @@ def _worker(cmd: Command, read: _Read) -> tuple[str, Role, Setting, Setting] | N
     return "celery", "worker", count, Setting(value=1, source="celery prefork: 1 thread per child process")
 
 
+def _daemon(cmd: Command, text: str, at: str, index: int) -> Command:
+    """A uwsgi ``attach-daemon`` command as a process type of its own, named after the type and its command
+    (``web-sendalerts``), its lines naming the ini's line."""
+    raw = split(text) or []
+    program, args = _program(raw) if raw else ("", [])
+    expanded = [expand(word, cmd.env) for word in args]
+    what = expanded[0] if program == "manage.py" and expanded else program or "daemon"
+    name = f"{cmd.name}-{re.sub(r'[^A-Za-z0-9_-]+', '-', what).strip('-') or index + 1}"
+    return replace(cmd, name=name, line=0, text=text, program=program, args=expanded, raw=args, where=at,
+                   label=f"{at} {name} (uwsgi attach-daemon)", pgbouncer=False)
+
+
 def _process_type(cmd: Command, read: _Read) -> ProcessType:
     role: Role
     known = _worker(cmd, read) if cmd.program in ("celery", "rq", "dramatiq") else None
@@ -289,6 +303,7 @@ def _process_type(cmd: Command, read: _Read) -> ProcessType:
         server, role, processes, threads = served.server, served.role, served.processes, served.threads
         if served.asgi:
             read.asgi.add(cmd.name)
+        read.daemons[cmd.name] = [_daemon(cmd, text, at, index) for index, (text, at) in enumerate(served.daemons)]
     elif cmd.name == "web":
         server, role = "unknown", "web"
         why = f"{cmd.at} web: `{cmd.text[:60]}` is not a server connlab reads"
@@ -420,10 +435,16 @@ def read_python(app_dir: Path, *, env: Mapping[str, str], flags: Mapping[str, in
     elif any(k.startswith("sqlalchemy.") for k in flags):
         sqlalchemy = "flag --set sqlalchemy"
     processes = [_process_type(cmd, read) for cmd in commands]
-    uses = read_uses(read.django, deps, env, commands, processes)
+    daemons = {name: [_process_type(daemon, read) for daemon in found] for name, found in read.daemons.items()}
+    every = [*commands, *(d for found in read.daemons.values() for d in found)]
+    uses = read_uses(read.django, deps, env, every, [*processes, *(d for found in daemons.values() for d in found)])
     types = []
     for p in processes:
         redis, beside = redis_for(p, uses)
+        for daemon in daemons.get(p.name, []):  # run by uwsgi's master beside its workers: once per dyno
+            on_redis, more = redis_for(daemon, uses)
+            beside += (ProcessType(**{**vars(daemon), "pools": _pools(daemon, read, sqlalchemy),
+                                      "redis": on_redis}), *more)
         types.append(ProcessType(**{**vars(p), "pools": _pools(p, read, sqlalchemy), "redis": redis,
                                     "beside": beside}))
     if read.django is not None:
@@ -432,6 +453,6 @@ def read_python(app_dir: Path, *, env: Mapping[str, str], flags: Mapping[str, in
         read.problems.append(Problem(path="Procfile", what=f"no process type found (looked at: {LOOKED}): nothing "
                                      "could be counted", fix="add a Procfile (`web: gunicorn proj.wsgi`, `worker: "
                                      "...`)", incomplete=True))
-    _check_flags(read, [p.name for p in types])
+    _check_flags(read, [p.name for p in types] + [d.name for found in daemons.values() for d in found])
     return AppConfig(framework=framework, process_types=tuple(types), versions=versions(deps),
                      problems=tuple(read.problems))
