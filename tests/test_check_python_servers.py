@@ -255,7 +255,7 @@ def test_granian_gunicorn_uvicorn_worker_and_dramatiq(tmp_path: Path) -> None:
 
 
 def test_unknown_web_server_and_no_process_type(tmp_path: Path) -> None:
-    write(tmp_path / "a", {"Procfile": "web: hypercorn shop.asgi:application\n", "manage.py": "",
+    write(tmp_path / "a", {"Procfile": "web: waitress-serve --threads=8 shop.wsgi:application\n", "manage.py": "",
                            "shop/settings.py": "DATABASES = {'default': {'ENGINE': "
                                                "'django.db.backends.postgresql'}}\n"})
     web = by_name(read_python(tmp_path / "a", env={}, flags={}))["web"]
@@ -365,3 +365,36 @@ def test_uwsgi_ini_over_the_env_and_blocks_not_evaluated(tmp_path: Path) -> None
                                     "/etc/big-box`, which connlab does not evaluate", fix="--set web.processes=N")
     assert status(tmp_path, {"web": 1}, flags=flags)[0] == "incomplete"
     assert status(tmp_path, {"web": 1}, flags={**flags, "web.processes": 8}) == ("fits", ())
+
+
+def test_hypercorn_daphne_and_workers_run_by_manage_py(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "Procfile": "web: daphne -b 0.0.0.0 -p $PORT shop.asgi:application\n"
+                    "api: hypercorn -w 3 shop.asgi:application\n"
+                    "legacy: hypercorn shop.wsgi:application\n"
+                    "worker: python manage.py celery worker -c 3 -l info\n"
+                    "old: python manage.py celeryd --concurrency=2\n"
+                    "jobs: python manage.py rundramatiq --threads 4\n",
+        "manage.py": "", "requirements.txt": "django\ncelery[redis]\ndjango-dramatiq\ndramatiq[redis]\n",
+        "shop/settings.py": "DATABASES = {'default': {'ENGINE': 'django.db.backends.postgresql', "
+                            "'CONN_MAX_AGE': 60}}\nCELERY_BROKER_URL = 'redis://r:6379/0'\n"})
+    types = by_name(read_python(tmp_path, env={}, flags={}))
+    # daphne: one process, ASGI: a connection per request in flight, no limit of its own
+    assert (types["web"].server, types["web"].processes.value) == ("daphne", 1)
+    assert types["web"].threads.missing == ASGI_FIX
+    assert (types["api"].processes, types["api"].threads.missing) == (
+        Setting(value=3, source="Procfile api: -w"), "--set api.threads=N (requests in flight per process)")
+    assert types["legacy"].processes.source == "default (hypercorn: 1 worker)"
+    assert types["legacy"].threads.missing == "--set legacy.threads=N"
+    # django-celery's manage.py celery worker -c 3: 3 prefork children, and the main process beside them
+    assert (types["worker"].server, types["worker"].processes) == ("celery", Setting(value=3,
+                                                                                   source="Procfile worker: -c"))
+    assert [b.name for b in types["worker"].beside] == ["worker (celery main)"]
+    assert (types["old"].server, types["old"].processes.value) == ("celery", 2)
+    # django_dramatiq: --processes defaults to DRAMATIQ_NPROCS, else the CPU count: unknown; --threads 4
+    assert types["jobs"].processes.missing == "add --processes N, or --set jobs.processes=N"
+    assert types["jobs"].threads == Setting(value=4, source="Procfile jobs: --threads")
+    jobs = by_name(read_python(tmp_path, env={"DRAMATIQ_NPROCS": "2"}, flags={}))["jobs"]
+    assert jobs.processes == Setting(value=2, source="env DRAMATIQ_NPROCS")
+    # dramatiq[redis]: 1 .. T + 2 = 6 per process (kinds.dramatiq)
+    assert redis(jobs) == [("dramatiq", 1, 6)]

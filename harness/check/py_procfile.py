@@ -25,7 +25,7 @@ from harness.check.pydeps import Deps
 from harness.check.wrappers import VAR as VAR  # re-exported: the readers spell $VARS with it
 from harness.check.wrappers import expand, words_of
 
-SERVERS = ("gunicorn", "celery", "rq", "dramatiq", "uvicorn", "granian", "uwsgi", "pyuwsgi")
+SERVERS = ("gunicorn", "celery", "rq", "dramatiq", "uvicorn", "granian", "uwsgi", "pyuwsgi", "hypercorn", "daphne")
 
 
 @dataclass

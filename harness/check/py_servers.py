@@ -21,6 +21,9 @@ django-rq's ``manage.py rqworker``; and what an ASGI app's requests in flight me
   default changed across granian versions, so without it the threads are unknown; ``--backpressure N`` bounds
   the requests one worker serves at once.
 * ``python manage.py rqworker [QUEUES]`` (django-rq): one RQ worker; ``rqworker-pool --num-workers N``: N.
+* ``hypercorn APP``: ``-w/--workers`` (default 1; ``-c`` a config file connlab does not read: unknown), ASGI
+  (a WSGI app runs on a thread pool connlab does not read: threads unknown). ``daphne APP`` (Django Channels):
+  one process, ASGI, no limit of its own on the requests in flight.
 
 **ASGI** (uvicorn, granian ``--interface asgi``, gunicorn ``-k uvicorn.workers.UvicornWorker`` or
 ``uvicorn_worker.UvicornWorker``): no thread count bounds the database connections. Django's
@@ -309,12 +312,38 @@ def rqworker(cmd: Command) -> Served | None:
     return None
 
 
+def hypercorn(cmd: Command) -> Served:
+    name = cmd.name
+    found = options(cmd.args, {"-w": "workers", "--workers": "workers", "-c": "config", "--config": "config"})
+    fix = f"--set {name}.processes=N"
+    workers = number(cmd, found.get("workers"), fix, [])
+    if workers is None and "config" in found:
+        workers = unknown(source=f"{cmd.at} {name}: hypercorn config {found['config'][1]} not read", fix=fix)
+    target = next((a for a in cmd.args if ":" in a and not a.startswith("-")), "")
+    if "wsgi" in target.lower() and "asgi" not in target.lower():
+        return Served(server="hypercorn", role="web", processes=workers or Setting(
+            value=1, source="default (hypercorn: 1 worker)"), threads=unknown(
+            source=f"hypercorn {target}: a WSGI app runs on a thread pool connlab does not read",
+            fix=f"--set {name}.threads=N"))
+    return Served(server="hypercorn", role="web", processes=workers or Setting(
+        value=1, source="default (hypercorn: 1 worker)"), threads=in_flight(name, "hypercorn"), asgi=True)
+
+
+def daphne(cmd: Command) -> Served:
+    return Served(server="daphne", role="web", processes=Setting(value=1, source="daphne: 1 process"),
+                  threads=in_flight(cmd.name, "daphne"), asgi=True)
+
+
 def read_server(cmd: Command, app_dir: Path) -> Served | None:
     """The server of a Procfile line, for the programs this module reads; None for any other."""
     if cmd.program == "uvicorn":
         return uvicorn(cmd)
     if cmd.program == "granian":
         return granian(cmd)
+    if cmd.program == "hypercorn":
+        return hypercorn(cmd)
+    if cmd.program == "daphne":
+        return daphne(cmd)
     if cmd.program in ("uwsgi", "pyuwsgi"):
         return uwsgi(cmd, app_dir)
     if cmd.program == "manage.py":

@@ -239,10 +239,17 @@ def _worker(cmd: Command, read: _Read) -> tuple[str, Role, Setting, Setting] | N
             else None
         processes = _cli_setting(cmd, found["p"], f"--set {name}.processes=N", read.problems) if "p" in found \
             else None
+        django = "rundramatiq" in cmd.text  # django_dramatiq's: DRAMATIQ_NPROCS / DRAMATIQ_NTHREADS
+        for variable, flag in (("DRAMATIQ_NPROCS", "processes"), ("DRAMATIQ_NTHREADS", "threads")):
+            text = cmd.env.get(variable, "") if django else ""
+            if text and (processes if flag == "processes" else threads) is None:
+                from_env = Setting(value=int(text), source=f"env {variable}") if text.isdigit() else unknown(
+                    source=f"env {variable}={text!r} is not a number", fix=f"--set {name}.{flag}=N")
+                processes, threads = (from_env, threads) if flag == "processes" else (processes, from_env)
         return "dramatiq", "worker", processes or unknown(
-            source=f"{where} {name}: dramatiq without --processes starts one per CPU of the dyno",
-            fix=f"add --processes N, or --set {name}.processes=N"), \
-            threads or Setting(value=8, source="default (dramatiq: 8 threads)")
+            source=f"{where} {name}: {'rundramatiq' if django else 'dramatiq'} without --processes starts one per "
+                   "CPU of the dyno", fix=f"add --processes N, or --set {name}.processes=N"), \
+            threads or Setting(value=8, source=f"default ({'django_dramatiq' if django else 'dramatiq'}: 8 threads)")
     if "worker" not in cmd.args:
         if "beat" not in cmd.args:
             return None
@@ -290,8 +297,22 @@ def _daemon(cmd: Command, text: str, at: str, index: int) -> Command:
                    label=f"{at} {name} (uwsgi attach-daemon)", pgbouncer=False)
 
 
+_MANAGED = {"celery": [], "celeryd": ["worker"], "celerybeat": ["beat"], "rundramatiq": []}
+
+
+def _managed(cmd: Command) -> Command:
+    """A worker run as a Django management command, as the worker itself: ``manage.py celery worker ...``
+    (django-celery, Celery 3), ``manage.py celeryd`` / ``celerybeat`` (older), django_dramatiq's ``manage.py
+    rundramatiq`` (dramatiq's flags; its env ``DRAMATIQ_NPROCS`` / ``DRAMATIQ_NTHREADS``)."""
+    if cmd.program != "manage.py" or not cmd.args or cmd.args[0] not in _MANAGED:
+        return cmd
+    return replace(cmd, program="dramatiq" if cmd.args[0] == "rundramatiq" else "celery",
+                   args=[*_MANAGED[cmd.args[0]], *cmd.args[1:]], raw=[*_MANAGED[cmd.args[0]], *cmd.raw[1:]])
+
+
 def _process_type(cmd: Command, read: _Read) -> ProcessType:
     role: Role
+    cmd = _managed(cmd)
     known = _worker(cmd, read) if cmd.program in ("celery", "rq", "dramatiq") else None
     served = read_server(cmd, read.app_dir) if known is None and cmd.program != "gunicorn" else None
     if cmd.program == "gunicorn":
