@@ -161,11 +161,18 @@ def test_limit_concurrency_bounds_the_requests_in_flight(tmp_path: Path) -> None
     write(tmp_path, {"Procfile": "web: uvicorn shop.asgi:application --limit-concurrency 25\n", "manage.py": "",
                      "shop/settings.py": "DATABASES = {'default': {'ENGINE': 'django.db.backends.postgresql', "
                                          "'CONN_MAX_AGE': 60}}\n"})
-    web = by_name(read_python(tmp_path, env={"WEB_CONCURRENCY": "3"}, flags={}))["web"]
+    app = read_python(tmp_path, env={"WEB_CONCURRENCY": "3"}, flags={})
+    web = by_name(app)["web"]
     assert (web.processes, web.threads) == (
         Setting(value=3, source="env WEB_CONCURRENCY"),
         Setting(value=25, source="Procfile web: --limit-concurrency: ASGI, a connection per request in flight"))
-    assert status(tmp_path, {"web": 2}, env={"WEB_CONCURRENCY": "3"}, postgres=160) == ("fits", ())  # 2 x 3 x 25
+    # CONN_MAX_AGE 60 under ASGI: a thread per request, the kept connection is never reused: a session per request
+    assert web.pools[0].kind == "django-per-request"
+    assert [p.path for p in app.problems] == ["shop/settings.py:1"]
+    assert "When using ASGI, persistent connections should be disabled" in app.problems[0].fix
+    # 2 dynos x 3 x 25 = 150 expected, 2 x 150 = 300 at worst: at-risk at capacity 157, fits at 307
+    assert status(tmp_path, {"web": 2}, env={"WEB_CONCURRENCY": "3"}, postgres=160) == ("at-risk", ())
+    assert status(tmp_path, {"web": 2}, env={"WEB_CONCURRENCY": "3"}, postgres=310) == ("fits", ())
 
 
 # -- django-uwsgi: ini file, chdir, manage.py one folder down ----------------------------------------------------

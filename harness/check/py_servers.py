@@ -31,8 +31,13 @@ django-rq's ``manage.py rqworker``; and what an ASGI app's requests in flight me
 asgi.py), and asgiref gives each such context its own single-thread executor (``SyncToAsync.
 context_to_thread_executor``, asgiref/sync.py), which every ``sync_to_async(thread_sensitive=True)`` call of that
 request runs on: sync views, sync middleware, the ORM from async views. Django's connections are per thread
-(``ConnectionHandler``: ``thread_critical = True``), so a process holds a connection per request in flight, and
-with ``CONN_MAX_AGE`` > 0 one per thread it ever ran (closed only by its request's end handler). What bounds the
+(``ConnectionHandler``: ``thread_critical = True``), so a process holds a connection per request in flight. The
+request's end (``request_finished``, sent by ``HttpResponse.close()`` through ``sync_to_async``, on that same
+thread) closes it when ``CONN_MAX_AGE`` is 0; a kept one (> 0) stays with a thread that ends with the request
+(``ThreadSensitiveContext.__aexit__`` shuts its executor down), so it is never reused and closes only when it is
+collected. Django's docs (ref/databases, Persistent connections): "When using ASGI, persistent connections should
+be disabled." The reader counts either as a session per request (``django-per-request``: T, 2T at worst) and
+notes a kept one. A psycopg pool (``OPTIONS['pool']``) bounds a process at its ``max_size``. What bounds the
 requests in flight is the server's own limit (uvicorn ``--limit-concurrency N``, granian ``--backpressure N``)
 or the load: without one, threads = ``unknown`` with ``--set TYPE.threads=N`` (N = the requests in flight per
 process).

@@ -79,6 +79,7 @@ class _Read:
     failed: dict[tuple[str, tuple[tuple[str, str], ...]], str] = field(default_factory=dict)  # config -> why
     asgi: set[str] = field(default_factory=set)  # process types served by an ASGI server
     daemons: dict[str, list[Command]] = field(default_factory=dict)  # a type -> uwsgi attach-daemon commands
+    asgi_kept: set[str] = field(default_factory=set)  # database aliases noted: CONN_MAX_AGE > 0 under ASGI
 
 
 def _cli_setting(cmd: Command, found: tuple[int, str, str], fix: str, problems: list[Problem]) -> Setting:
@@ -379,8 +380,18 @@ def _pools(process: ProcessType, read: _Read, sqlalchemy: str) -> tuple[Pool, ..
                 "with one)", fix=f"--set {flag}=N (the connections one process holds)")
             pools.append(Pool(database=database.alias, kind="held", size=size))
             continue
-        if database.pool is None:
-            kind = "django-per-request" if database.per_request else "django-per-thread"
+        if database.pool is None:  # ASGI: a thread per request, so even a kept connection is not reused (py_servers)
+            asgi_kept = process.name in read.asgi and not database.per_request
+            kind = "django-per-request" if database.per_request or asgi_kept else "django-per-thread"
+            if asgi_kept and database.alias not in read.asgi_kept:
+                read.asgi_kept.add(database.alias)
+                read.problems.append(Problem(
+                    path=database.note.rpartition(", ")[2], what=f"DATABASES[{database.alias!r}] "
+                    f"{database.note.rpartition(', ')[0]} under ASGI ({process.name}): each request runs in a thread "
+                    "of its own that ends with it, so a kept connection is not reused and closes only when "
+                    "collected: counted as a session per request (worst 2 per request in flight)",
+                    fix="Django's docs: \"When using ASGI, persistent connections should be disabled\": CONN_MAX_AGE "
+                    "0, or OPTIONS['pool'] (Django 5.1+, psycopg 3)"))
             pools.append(Pool(database=database.alias, kind=kind, size=Setting(
                 value=process.threads.value, source=f"a connection per {each}: {database.note}")))
             continue
