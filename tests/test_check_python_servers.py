@@ -52,22 +52,24 @@ def test_django_celery_redis_per_process() -> None:
     app = read_python(APPS / "django-celery", env={}, flags={})
     web, worker = by_name(app)["web"], by_name(app)["worker"]
     # CELERY_BROKER_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0") (proj/settings.py:36): Redis;
-    # no result backend. web (4 threads): 1 .. min(4, broker_pool_limit 10) = 4 (kinds.celery.client_redis)
-    assert redis(web) == [("Celery client", 1, 4)]
+    # no result backend. web (4 threads): 2 .. 2 x min(4, broker_pool_limit 10) = 8 (kinds.celery.client_redis:
+    # a producer holds 2, measured)
+    assert redis(web) == [("Celery client", 2, 8)]
     assert "proj/settings.py:36 CELERY_BROKER_URL" in web.redis[0].worst.source
-    # each of the 8 prefork children: 0 (no Redis result backend) .. 1 (a task sending a task)
-    assert redis(worker) == [("Celery child", 0, 1)]
-    # the main process (consumer, pidbox, gossip, heartbeat): 4 .. 8, once per worker dyno
+    # each of the 8 prefork children: 0 (no Redis result backend) .. 2 (a task sending a task: a producer)
+    assert redis(worker) == [("Celery child", 0, 2)]
+    # the main process: 10 (measured, Celery 5.7), once per worker dyno
     (main,) = worker.beside
     assert (main.name, main.processes.value, redis(main)) == ("worker (celery main)", 1,
-                                                              [("Celery worker main process", 4, 8)])
-    _, on_redis = figures(app, {"web": 1, "worker": 1}, Limits(postgres_max_connections=100, redis_maxclients=40))
-    # web 3 x (1 .. 4) = 3 .. 12; children 8 x (0 .. 1) = 0 .. 8; main 1 x (4 .. 8): 7 .. 28 of 40
-    assert (on_redis.expected, on_redis.worst_case, on_redis.status) == (3 + 0 + 4, 12 + 8 + 8, "fits")
-    # Postgres 48 of 97 (test_check_python), Redis 28 of 40: fits, and every figure is known
-    assert status("django-celery", {"web": 1, "worker": 1}, redis_max=40) == ("fits", ())
-    # at maxclients 20 only the worst case is over: at-risk
-    assert status("django-celery", {"web": 1, "worker": 1}, redis_max=20)[0] == "at-risk"
+                                                              [("Celery worker main process", 10, 10)])
+    _, on_redis = figures(app, {"web": 1, "worker": 1}, Limits(postgres_max_connections=100, redis_maxclients=60))
+    # web 3 x (2 .. 8) = 6 .. 24; children 8 x (0 .. 2) = 0 .. 16; main 1 x 10: 16 .. 50 of 60
+    assert (on_redis.expected, on_redis.worst_case, on_redis.status) == (6 + 0 + 10, 24 + 16 + 10, "fits")
+    # Postgres 48 of 97 (test_check_python), Redis 50 of 60: fits, and every figure is known
+    assert status("django-celery", {"web": 1, "worker": 1}, redis_max=60) == ("fits", ())
+    # at maxclients 40 only the worst case is over: at-risk; at 15 the expected 16 is: exhausts
+    assert status("django-celery", {"web": 1, "worker": 1}, redis_max=40)[0] == "at-risk"
+    assert status("django-celery", {"web": 1, "worker": 1}, redis_max=15)[0] == "exhausts"
 
 
 def test_celery_broker_from_the_env_wins_and_amqp_counts_nothing() -> None:
@@ -88,10 +90,10 @@ def test_celery_concurrency_unknown_until_given(tmp_path: Path) -> None:
     assert status(tmp_path, {"web": 1, "worker": 1}, flags=flags)[0] == "incomplete"
     env = {"CELERY_BROKER_URL": "redis://r:6379/0", "CELERY_RESULT_BACKEND": "redis://r:6379/1"}
     app = read_python(tmp_path, env=env, flags={**flags, "worker.threads": 6})
-    # a threaded pool of 6 in one process: main 4 .. 8 + pool (result backend per thread) 1 .. 6 + 6 producers = 12
-    assert redis(by_name(app)["worker"]) == [("Celery worker main process", 4, 8), ("Celery pool", 1, 12)]
-    # web (gunicorn's 1 thread): 1 .. min(1, 10) = 1, + 0 .. 1 for the result consumer's PUBSUB
-    assert redis(by_name(app)["web"]) == [("Celery client", 1, 2)]
+    # a threaded pool of 6 in one process: main 10 + pool (result backend per thread) 6 .. 6 + 6 producers x 2 = 18
+    assert redis(by_name(app)["worker"]) == [("Celery worker main process", 10, 10), ("Celery pool", 6, 18)]
+    # web (gunicorn's 1 thread): 2 .. 2 x min(1, 10) = 2, + 1 .. 2 x 1 (result consumer and client): 3 .. 4
+    assert redis(by_name(app)["web"]) == [("Celery client", 3, 4)]
     assert status(tmp_path, {"web": 1, "worker": 1}, env=env, flags={**flags, "worker.threads": 6}) == ("fits", ())
 
 
@@ -145,16 +147,18 @@ def test_django_asgi_uvicorn_with_what_it_asks_for() -> None:
     web, worker = by_name(app)["web"], by_name(app)["worker"]
     assert web.pools[0].kind == "django-per-request"  # conn_max_age=0
     assert web.pools[0].size.source.startswith("a connection per request in flight (ASGI): CONN_MAX_AGE 0")
-    # web, 10 in flight: Celery client 1 .. min(10, 10) + 1 (result consumer) = 11; RedisCache 1 .. 10
-    assert redis(web) == [("Celery client", 1, 11), ("Django RedisCache 'default'", 1, 10)]
-    # children (CELERY_RESULT_BACKEND = the broker: Redis): 1 .. 2 each, cache 1 .. 1; main 4 .. 8
-    assert redis(worker) == [("Celery child", 1, 2), ("Django RedisCache 'default'", 1, 1)]
+    # web, 10 in flight, a Redis result backend: Celery client 2 + 1 .. 2 x min(10, 10) + 2 x 10 = 3 .. 40;
+    # RedisCache 1 .. 10
+    assert redis(web) == [("Celery client", 3, 40), ("Django RedisCache 'default'", 1, 10)]
+    # children (CELERY_RESULT_BACKEND = the broker: Redis): 1 .. 1 + 2 each, cache 1 .. 1; main 10
+    assert redis(worker) == [("Celery child", 1, 3), ("Django RedisCache 'default'", 1, 1)]
     postgres, on_redis = figures(app, {"web": 1, "worker": 1}, Limits(postgres_max_connections=100))
     # Postgres: web 2 x 10 (2 x 20 while closing) + worker 2 x 1 (2 x 2) = 22, worst 44
     assert (postgres.expected, postgres.worst_case) == (22, 44)
-    # Redis: web 2 x (2 .. 21) = 4 .. 42; children 2 x (2 .. 3) = 4 .. 6; main 4 .. 8: 12 .. 56
-    assert (on_redis.expected, on_redis.worst_case) == (12, 56)
-    assert status("django-asgi-uvicorn", {"web": 1, "worker": 1}, env=env, flags=flags, redis_max=60) == ("fits", ())
+    # Redis: web 2 x (4 .. 50) = 8 .. 100; children 2 x (2 .. 4) = 4 .. 8; main 10: 22 .. 118
+    assert (on_redis.expected, on_redis.worst_case) == (22, 118)
+    assert status("django-asgi-uvicorn", {"web": 1, "worker": 1}, env=env, flags=flags, redis_max=120) == \
+        ("fits", ())
 
 
 def test_limit_concurrency_bounds_the_requests_in_flight(tmp_path: Path) -> None:

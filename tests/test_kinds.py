@@ -60,17 +60,21 @@ def test_action_cable_solid_queue_and_resque_without_fork() -> None:
 def test_celery_and_redis_py_clients() -> None:
     from harness.kinds import celery, redis_py
 
-    # a worker's main process: consumer + pidbox + gossip + heartbeat = 4; 8 reported idle at -c 1 (celery#4994)
-    assert figures(celery.main_redis()) == (4, 8)
-    # a prefork child: the result backend's client 1, + 1 producer when a task sends a task; no Redis backend: 0 .. 1
-    assert figures(celery.child_redis(result_backend=True)) == (1, 2)
-    assert figures(celery.child_redis(result_backend=False)) == (0, 1)
-    # a threaded pool of 6: a backend client per thread (1 .. 6) + 6 producers = 12
-    assert figures(celery.child_redis(result_backend=True, threads=6)) == (1, 12)
-    # the web enqueuing from 16 threads through broker_pool_limit 10: 1 .. 10, + 1 for the result consumer's PUBSUB
-    assert figures(celery.client_redis(threads=16)) == (1, 10)
-    assert figures(celery.client_redis(threads=4, result_backend=True)) == (1, 5)
-    assert figures(celery.beat_redis()) == (1, 1)
+    # a worker's main process, measured (Celery 5.7): 10, whatever -c; 8 without gossip; 4 without all three
+    assert figures(celery.main_redis()) == (10, 10)
+    assert figures(celery.main_redis(frozenset({"gossip"}))) == (8, 8)
+    assert figures(celery.main_redis(frozenset({"gossip", "heartbeat"}))) == (8, 8)  # the smaller single: 8
+    assert figures(celery.main_redis(frozenset({"gossip", "mingle", "heartbeat"}))) == (4, 4)
+    # a prefork child: the result backend's client 1, + 2 (a producer) when a task sends a task; no backend: 0 .. 2
+    assert figures(celery.child_redis(result_backend=True)) == (1, 3)
+    assert figures(celery.child_redis(result_backend=False)) == (0, 2)
+    # a threaded pool of 6: a backend client per thread, 6, + 6 producers x 2 = 18
+    assert figures(celery.child_redis(result_backend=True, threads=6)) == (6, 18)
+    # the web enqueuing from 16 threads through broker_pool_limit 10: 2 .. 2 x 10 = 20
+    assert figures(celery.client_redis(threads=16)) == (2, 20)
+    # 4 threads, Redis result backend: 2 + 1 .. 2 x 4 + 2 x 4 (a result consumer and a result client each) = 16
+    assert figures(celery.client_redis(threads=4, result_backend=True)) == (3, 16)
+    assert figures(celery.beat_redis()) == (2, 2)
     # a redis-py client shared by 8 threads: 1 .. 8; with max_connections 3: 1 .. 3
     assert figures(redis_py.client_redis(threads=8)) == (1, 8)
     assert figures(redis_py.client_redis(threads=8, size=3)) == (1, 3)

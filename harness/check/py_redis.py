@@ -7,8 +7,9 @@ Read from Django's settings (``django_settings``' ast reader, never imported) an
   backend ``CELERY_RESULT_BACKEND`` (env, ``--result-backend``, settings ``CELERY_RESULT_BACKEND`` /
   ``RESULT_BACKEND``); ``CELERY_BROKER_POOL_LIMIT`` (default 10). ``redis://``, ``rediss://``, ``redis+socket://``
   are Redis. A worker: ``kinds.celery.child_redis`` per prefork child, and its main process as a row of its own
-  beside it (``kinds.celery.main_redis``, once per dyno); a threaded pool (threads, gevent, eventlet) holds both in
-  its one process. ``celery beat``: ``kinds.celery.beat_redis``. The web: ``kinds.celery.client_redis``.
+  beside it (``kinds.celery.main_redis``, measured: 10, fewer with ``--without-gossip/mingle/heartbeat``); a
+  threaded pool (threads, gevent, eventlet) holds both in its one process. ``celery beat``:
+  ``kinds.celery.beat_redis``. The web: ``kinds.celery.client_redis``.
   A Celery app whose broker is not read and that names the redis package is unknown:
   ``--env CELERY_BROKER_URL=redis://...`` (or ``amqp://...``: then nothing is counted on Redis).
 * **RQ** (``rq worker``, ``rq worker-pool``, django-rq's ``manage.py rqworker``; ``RQ_QUEUES`` in settings): a
@@ -165,7 +166,8 @@ def redis_for(process: ProcessType, uses: Uses) -> tuple[tuple[RedisUse, ...], t
             found.append(_use("celery beat", celery_kind.beat_redis(), broker.where))
         else:
             prefork = process.threads.source.startswith("celery prefork")
-            main = _use("Celery worker main process", celery_kind.main_redis(), broker.where)
+            without = frozenset(x for x in ("gossip", "mingle", "heartbeat") if f"--without-{x}" in process.command)
+            main = _use("Celery worker main process", celery_kind.main_redis(without), broker.where)
             child = celery_kind.child_redis(result_backend=backend, threads=1 if prefork else threads)
             found.append(_use("Celery child" if prefork else "Celery pool", child,
                               uses.backend.where if backend and uses.backend else ""))
