@@ -409,3 +409,21 @@ def test_hypercorn_daphne_and_workers_run_by_manage_py(tmp_path: Path) -> None:
     assert jobs.processes == Setting(value=2, source="env DRAMATIQ_NPROCS")
     # dramatiq[redis]: 1 .. T + 2 = 6 per process (kinds.dramatiq)
     assert redis(jobs) == [("dramatiq", 1, 6)]
+
+
+def test_celery_concurrency_in_settings_not_read(tmp_path: Path) -> None:
+    # paperless-ngx: CELERY_WORKER_CONCURRENCY = get_int_from_env("PAPERLESS_TASK_WORKERS", 1)
+    write(tmp_path, {"Procfile": "worker: celery --app shop worker --loglevel INFO\n", "manage.py": "",
+                     "requirements.txt": "django\ncelery[redis]\n",
+                     "shop/settings.py": "from shop.env import get_int_from_env\n"
+                                         "DATABASES = {'default': {'ENGINE': 'django.db.backends.postgresql'}}\n"
+                                         "CELERY_BROKER_URL = 'redis://r:6379/0'\n"
+                                         "CELERY_WORKER_CONCURRENCY = get_int_from_env('TASK_WORKERS', 1)\n"})
+    worker = by_name(read_python(tmp_path, env={}, flags={}))["worker"]
+    assert worker.processes == unknown(source="shop/settings.py:4 CELERY_WORKER_CONCURRENCY not read "
+                                       "(`get_int_from_env('TASK_WORKERS', 1)` is not read without running it)",
+                                       fix="--set worker.processes=N")
+    # Celery 3's name, as django-celery apps spell it
+    (tmp_path / "shop/settings.py").write_text("CELERYD_CONCURRENCY = 3\nCELERY_BROKER_URL = 'redis://r:6379/0'\n")
+    worker = by_name(read_python(tmp_path, env={}, flags={}))["worker"]
+    assert worker.processes == Setting(value=3, source="shop/settings.py:1 CELERYD_CONCURRENCY")

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.check.django_db import DjangoApp, read_django
-from harness.check.django_settings import dotted, env_names
+from harness.check.django_settings import Unknown, dotted, env_names
 from harness.check.gunicorn_eval import MARKER
 from harness.check.launchers import LOOKED
 from harness.check.model import AppConfig, Pool, Problem, ProcessType, Role, Setting, unknown
@@ -268,9 +268,14 @@ def _worker(cmd: Command, read: _Read) -> tuple[str, Role, Setting, Setting] | N
         top = value.split(",")[0]
         concurrency = Setting(value=int(top), source=f"{cmd.called}: {spelling} (its maximum)") \
             if top.isdigit() else None
-    elif read.django is not None and (setting := read.django.setting("CELERY_WORKER_CONCURRENCY")) is not None \
-            and isinstance(setting[0], int):
-        concurrency = Setting(value=setting[0], source=f"{setting[1]} CELERY_WORKER_CONCURRENCY")
+    elif read.django is not None and (named := next((n for n in ("CELERY_WORKER_CONCURRENCY", "CELERYD_CONCURRENCY")
+                                                     if read.django.setting(n) is not None), None)):
+        read_value, at = read.django.setting(named) or (None, "")
+        if isinstance(read_value, int) and not isinstance(read_value, bool) and read_value > 0:
+            concurrency = Setting(value=read_value, source=f"{at} {named}")
+        else:  # paperless-ngx: get_int_from_env("PAPERLESS_TASK_WORKERS", 1)
+            why = read_value.why.partition(": ")[2] if isinstance(read_value, Unknown) else f"{read_value!r}"
+            concurrency = unknown(source=f"{at} {named} not read ({why})", fix=f"--set {flag}=N")
     count = concurrency or unknown(source=f"{where} {name}: celery worker without --concurrency starts one "
                                    f"{'thread' if threaded else 'child process'} per CPU of the dyno",
                                    fix=f"add --concurrency N, or --set {flag}=N")
