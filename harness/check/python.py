@@ -12,24 +12,30 @@ the flag that supplies it; a documented default (gunicorn's 1 worker, uvicorn's,
   stopped after ``TIMEOUT_S``. One that raises (or is missing) stops gunicorn, so what it would set is unknown,
   not gunicorn's defaults; so are workers from ``cpu_count()`` (the build machine's), a worker class connlab does
   not know, and ``-k uvicorn.workers.UvicornWorker`` / ``uvicorn_worker.UvicornWorker`` (ASGI: below).
-* uvicorn, uWSGI, granian and django-rq's ``manage.py rqworker``: ``py_servers`` (and why an ASGI process holds a
+* uvicorn, uWSGI (and its ``attach-daemon`` commands: process types beside the web, once per dyno), granian,
+  hypercorn, daphne and django-rq's ``manage.py rqworker``: ``py_servers`` (and why an ASGI process holds a
   connection per request in flight, which no thread count bounds: unknown until ``--set TYPE.threads=N`` or the
-  server's own limit, ``--limit-concurrency`` / ``--backpressure``).
-* ``celery ... worker``: ``--concurrency``/``-c`` (or ``--autoscale MAX,MIN``, or ``CELERY_WORKER_CONCURRENCY`` in
-  Django's settings); prefork (the default pool) is N child processes of 1 thread, ``--pool threads|gevent|
-  eventlet`` one process of N, ``solo`` one of 1. Without a concurrency Celery starts one child per CPU of the
-  dyno: unknown. ``celery beat``: one process, one thread (counted as a one-off).
+  server's own limit, ``--limit-concurrency`` / ``--backpressure``; a kept connection under ASGI is not reused: a
+  session per request, with a note). ``manage.py celery worker`` / ``celeryd`` / ``celerybeat`` (django-celery)
+  and ``manage.py rundramatiq`` (django_dramatiq) are read as the workers they run.
+* ``celery ... worker``: ``--concurrency``/``-c`` (or ``--autoscale MAX,MIN``, or ``CELERY_WORKER_CONCURRENCY`` /
+  ``CELERYD_CONCURRENCY`` in Django's settings; one there that is not read: unknown); prefork (the default pool)
+  is N child processes of 1 thread, ``--pool threads|gevent|eventlet`` one process of N, ``solo`` one of 1.
+  Without a concurrency Celery starts one child per CPU of the dyno: unknown. ``celery beat``: one process, one
+  thread (counted as a one-off).
 * ``rq worker``: 1 process, 1 thread (a work horse forked per job); ``rq worker-pool -n N``: N.
   ``dramatiq``: ``--processes`` (default: one per CPU: unknown) x ``--threads`` (default 8).
 * ``release``: the release phase (role release); a ``web`` that is not a server connlab reads: processes and
   threads unknown; anything else: a one-off, 1 process of 1 thread (a note says it was not understood).
 
 Pools per process, every process type connecting to every database: Django's ``DATABASES`` (``django_db``, the
-settings module found where manage.py, wsgi.py, ``--chdir``, uwsgi's ``chdir`` or ``cd DIR &&`` put it), or for a
+settings module found where manage.py, wsgi.py, ``--chdir``, uwsgi's ``chdir`` or ``cd DIR &&`` put it; a
+``DATABASES`` not read: each process's connections unknown until ``--set TYPE.pool=N``), or for a
 Flask / SQLAlchemy app one ``sqlalchemy`` pool whose size is not read from the code: unknown until ``--set
 sqlalchemy.pool_size=N --set sqlalchemy.max_overflow=N``. An app with neither Django nor SQLAlchemy: the same
 unknown pool (0 and 0 say it opens no connection). Flags ``--set <type>.processes|threads|pool=N`` win over
-everything (``pool``: the SQLAlchemy pool_size or the Django pool's max_size of that type). Redis, per process:
+everything (``pool``: the SQLAlchemy pool_size, the Django pool's max_size of that type, or the connections
+one process holds when ``DATABASES`` was not read). Redis, per process:
 ``py_redis`` (Celery's broker and result backend, RQ, dramatiq, django-redis and Django's RedisCache), with the
 formulas of ``harness.kinds``. No process type at all: a problem that makes the result incomplete.
 """
