@@ -379,10 +379,10 @@ def test_django_pool_refused_with_conn_max_age(tmp_path: Path) -> None:
         "make max_size >= min_size",
         "app/settings.py:5: DATABASES['default'] has OPTIONS['pool'] with CONN_MAX_AGE 30: Django refuses it "
         "(\"Pooling doesn't support persistent connections.\"); set CONN_MAX_AGE to 0 with a pool",
-        "--set web.nonsense: not a setting of this app; use <type>.processes, .threads or .pool for a type of the "
-        "Procfile (web), or sqlalchemy.pool_size, sqlalchemy.max_overflow",
-        "--set db.threads: not a setting of this app; use <type>.processes, .threads or .pool for a type of the "
-        "Procfile (web), or sqlalchemy.pool_size, sqlalchemy.max_overflow",
+        "--set web.nonsense: not a setting of this app; use <type>.processes, .threads, .pool or .cache_pool for a "
+        "type of the Procfile (web), or sqlalchemy.pool_size, sqlalchemy.max_overflow",
+        "--set db.threads: not a setting of this app; use <type>.processes, .threads, .pool or .cache_pool for a "
+        "type of the Procfile (web), or sqlalchemy.pool_size, sqlalchemy.max_overflow",
     ]
     assert app.framework == "django"  # manage.py, no requirements
 

@@ -427,3 +427,29 @@ def test_celery_concurrency_in_settings_not_read(tmp_path: Path) -> None:
     (tmp_path / "shop/settings.py").write_text("CELERYD_CONCURRENCY = 3\nCELERY_BROKER_URL = 'redis://r:6379/0'\n")
     worker = by_name(read_python(tmp_path, env={}, flags={}))["worker"]
     assert worker.processes == Setting(value=3, source="shop/settings.py:1 CELERYD_CONCURRENCY")
+
+
+def test_caches_from_a_url_and_caches_not_read(tmp_path: Path) -> None:
+    # saleor: CACHES = {"default": django_cache_url.config()}: env CACHE_URL, else django-cache-url's locmem://
+    write(tmp_path, {"Procfile": "web: gunicorn -w 2 --threads 4 shop.wsgi\n", "manage.py": "",
+                     "requirements.txt": "django\ndjango-redis\ndjango-cache-url\n",
+                     "shop/settings.py": "import django_cache_url\n"
+                                         "DATABASES = {'default': {'ENGINE': 'django.db.backends.postgresql'}}\n"
+                                         "CACHES = {'default': django_cache_url.config()}\n"})
+    assert by_name(read_python(tmp_path, env={}, flags={}))["web"].redis == ()  # locmem://: not Redis
+    web = by_name(read_python(tmp_path, env={"CACHE_URL": "redis://r:6379/1"}, flags={}))["web"]
+    # django-redis without max_connections: redis-py's pool, 1 .. 4 threads per process
+    assert redis(web) == [("django-redis 'default'", 1, 4)]
+    # CACHES built by code, in an app that has django-redis: unknown until --set web.cache_pool=N
+    (tmp_path / "shop/settings.py").write_text("DATABASES = {'default': {'ENGINE': 'django.db.backends.postgresql'}}\n"
+                                               "CACHES = build_caches()\n")
+    web = by_name(read_python(tmp_path, env={}, flags={}))["web"]
+    assert [(u.what, u.expected.missing) for u in web.redis] == [
+        ("Django cache (CACHES not read)", "--set web.cache_pool=N (the cache's Redis connections per process; 0: "
+                                           "not Redis)")]
+    assert status(tmp_path, {"web": 1})[0] == "incomplete"
+    # 2 processes x 3 = 6 on Redis; Postgres 2 x 4 = 8
+    web = by_name(read_python(tmp_path, env={}, flags={"web.cache_pool": 3}))["web"]
+    assert redis(web) == [("Django cache (CACHES not read)", 3, 3)]
+    assert status(tmp_path, {"web": 1}, flags={"web.cache_pool": 3}) == ("fits", ())
+    assert by_name(read_python(tmp_path, env={}, flags={"web.cache_pool": 0}))["web"].redis == ()

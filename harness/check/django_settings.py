@@ -16,6 +16,8 @@ statements are read with ``ast``, in order (later assignments win), following ``
   is ``"DATABASE_URL"``; an ``env=`` name that is not read (saleor's replica: set in an ``if``) leaves the
   ``default=`` URL, as dj_database_url does when the variable is not set
 * ``DATABASES["default"]["CONN_MAX_AGE"] = ...`` and ``DATABASES["x"].update({...})`` afterwards
+* ``django_cache_url.config()`` / ``.parse(url)`` and django-environ ``env.cache()`` for ``CACHES``: the BACKEND
+  from the URL's scheme (``redis://``: django-redis), the env given, else the default (``locmem://``)
 
 Anything else (a function of the app's own, an f-string, a loop) is "not read": only the values connlab needs
 (ENGINE, CONN_MAX_AGE, OPTIONS["pool"]) must be read, and when one is not, the reader says which line and what
@@ -326,6 +328,9 @@ class Reader:
             return Unknown(f"{where}: {ast.unparse(node)[:60]} not read")
         if name in _CASTS and len(args) == 1:
             return args[0] if isinstance(args[0], Unknown) else _CASTS[name](args[0])
+        if name.endswith(("django_cache_url.config", "django_cache_url.parse")) or name in ("env.cache",
+                                                                                           "env.cache_url"):
+            return self.cache_url(name, args, kwargs, where)
         if name in _ENV_GET or name == "env" or name.startswith("env.") or name == "config":
             return self.env_call(name, args, kwargs, where)
         if name.endswith(("dj_database_url.config", "dj_database_url.parse")):
@@ -350,6 +355,26 @@ class Reader:
                     entries.nodes["CONN_MAX_AGE"] = keyword.value
             return entries
         return Unknown(f"{where}: `{ast.unparse(node)[:60]}` is not read without running it")
+
+    def cache_url(self, name: str, args: list[Any], kwargs: dict[str, Any], where: str) -> Any:
+        """A CACHES entry from a URL (django-cache-url ``config(default=..., env="CACHE_URL")`` / ``parse(url)``,
+        django-environ ``env.cache("CACHE_URL", default=...)``): its BACKEND from the scheme, as they map it
+        (``redis``/``rediss``: django-redis' RedisCache; the libraries' default ``locmem://``)."""
+        if name.endswith(".parse"):
+            url = args[0] if args else kwargs.get("url")
+        else:
+            variable = args[0] if name.startswith("env.") and args else kwargs.get("env", "CACHE_URL")
+            default = kwargs.get("default", "locmem://")
+            url = self.env.get(variable, default) if isinstance(variable, str) else default
+        entries = Entries()
+        if not isinstance(url, str):
+            entries["BACKEND"] = Unknown(f"{where}: the cache URL not read")
+        else:
+            scheme = urlsplit(url).scheme.lower()
+            entries["BACKEND"] = "django_redis.cache.RedisCache" if scheme in ("redis", "rediss", "hiredis") \
+                else f"{scheme}:// (not Redis)"
+        entries.lines["BACKEND"] = where
+        return entries
 
     def env_call(self, name: str, args: list[Any], kwargs: dict[str, Any], where: str) -> Any:
         if name == "env.db" or name == "env.db_url":

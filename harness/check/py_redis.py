@@ -18,10 +18,12 @@ Read from Django's settings (``django_settings``' ast reader, never imported) an
 * **dramatiq** (``dramatiq[redis]``, or ``DRAMATIQ_BROKER`` naming ``RedisBroker``): a worker
   ``kinds.dramatiq.worker_redis``; the web ``kinds.redis_py.client_redis``. dramatiq's default broker is RabbitMQ
   when pika is installed: without either sign, no Redis is counted for it.
-* **Caches**: ``CACHES`` entries whose BACKEND is ``django_redis.cache.RedisCache`` or Django's own
-  ``django.core.cache.backends.redis.RedisCache``: a redis-py pool per process (``kinds.cache.cache_redis``, size
-  ``OPTIONS["CONNECTION_POOL_KWARGS"]["max_connections"]`` (django-redis) or ``OPTIONS["max_connections"]``
-  (Django's), else the threads: redis-py's pool is unbounded), in the web and every worker process.
+* **Caches** (``CACHES`` not read, or an entry's BACKEND not read, in an app that has django-redis or redis:
+  unknown until ``--set TYPE.cache_pool=N``, 0 when it is not Redis): ``CACHES`` entries whose BACKEND is
+  ``django_redis.cache.RedisCache`` or Django's own ``django.core.cache.backends.redis.RedisCache``: a redis-py
+  pool per process (``kinds.cache.cache_redis``, size ``OPTIONS["CONNECTION_POOL_KWARGS"]["max_connections"]``
+  (django-redis) or ``OPTIONS["max_connections"]`` (Django's), else the threads: redis-py's pool is unbounded),
+  in the web and every worker process.
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ class Uses:
     rq: str = ""  # where RQ was found (a process type, RQ_QUEUES, requirements)
     dramatiq: str = ""
     caches: list[tuple[str, str, int | None]] = field(default_factory=list)  # (alias, where, max_connections)
+    #: caches whose BACKEND was not read in an app that has django-redis or redis: (what, where, why)
+    unread_caches: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _setting(django: DjangoApp | None, *names: str) -> tuple[Any, str] | None:
@@ -126,9 +130,16 @@ def read_uses(django: DjangoApp | None, deps: Deps, env: Mapping[str, str], comm
     if named or "redis" in deps.extras.get("dramatiq", set()):
         uses.dramatiq = broker[1] if named and broker else f"{deps.has('dramatiq')} dramatiq[redis]"
     caches = _setting(django, "CACHES")
+    redis_lib = deps.has("django-redis", "redis")
+    if caches is not None and isinstance(caches[0], Unknown) and redis_lib is not None:
+        uses.unread_caches.append(("CACHES", caches[1], caches[0].why.partition(": ")[2] or caches[0].why))
     if caches is not None and isinstance(caches[0], dict):
         lines = getattr(caches[0], "lines", {})
         for alias, entry in caches[0].items():
+            backend = entry.get("BACKEND") if isinstance(entry, dict) else entry
+            if isinstance(backend, Unknown) and redis_lib is not None:
+                uses.unread_caches.append((f"CACHES[{alias!r}]", lines.get(alias, caches[1]),
+                                           backend.why.partition(": ")[2] or backend.why))
             if not isinstance(entry, dict) or entry.get("BACKEND") not in REDIS_CACHES:
                 continue
             opts = entry.get("OPTIONS", {})
@@ -152,8 +163,10 @@ def _unknown(what: str, url: Url) -> RedisUse:
     return RedisUse(what=what, expected=missing, worst=missing)
 
 
-def redis_for(process: ProcessType, uses: Uses) -> tuple[tuple[RedisUse, ...], tuple[ProcessType, ...]]:
-    """The Redis uses of each process of ``process``, and the rows beside it (a Celery worker's main process)."""
+def redis_for(process: ProcessType, uses: Uses,
+              flags: Mapping[str, int] | None = None) -> tuple[tuple[RedisUse, ...], tuple[ProcessType, ...]]:
+    """The Redis uses of each process of ``process``, and the rows beside it (a Celery worker's main process).
+    ``flags``: ``--set TYPE.cache_pool=N`` gives a cache's connections per process where CACHES was not read."""
     found: list[RedisUse] = []
     beside: list[ProcessType] = []
     threads = process.threads.value
@@ -194,6 +207,16 @@ def redis_for(process: ProcessType, uses: Uses) -> tuple[tuple[RedisUse, ...], t
         if uses.dramatiq:
             found.append(_use("dramatiq enqueue", redis_py.client_redis(threads=threads), uses.dramatiq))
     if process.role in ("web", "worker"):
+        key = f"{process.name}.cache_pool"
+        for what, where, why in uses.unread_caches:
+            if flags is not None and key in flags:
+                if flags[key]:
+                    given = Setting(value=flags[key], source=f"flag --set {key}")
+                    found.append(RedisUse(what=f"Django cache ({what} not read)", expected=given, worst=given))
+                continue
+            missing = unknown(source=f"{where}: {what} not read ({why}), and the app has django-redis or redis",
+                              fix=f"--set {key}=N (the cache's Redis connections per process; 0: not Redis)")
+            found.append(RedisUse(what=f"Django cache ({what} not read)", expected=missing, worst=missing))
         for what, where, size in uses.caches:
             demand = cache_kind.cache_redis(threads=threads, size=size if size is not None else threads,
                                             what="pool max_connections" if size is not None else "pool (unbounded)")

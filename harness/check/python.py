@@ -423,10 +423,10 @@ def _check_flags(read: _Read, names: list[str]) -> None:
     for key in read.flags:
         prefix, _, setting = key.rpartition(".")
         if (prefix == "sqlalchemy" and setting in ("pool_size", "max_overflow")) or \
-                (prefix in names and setting in ("processes", "threads", "pool")):
+                (prefix in names and setting in ("processes", "threads", "pool", "cache_pool")):
             continue
         read.problems.append(Problem(path=f"--set {key}", what="not a setting of this app", fix="use "
-                                     f"<type>.processes, .threads or .pool for a type of the Procfile "
+                                     f"<type>.processes, .threads, .pool or .cache_pool for a type of the Procfile "
                                      f"({', '.join(names) or 'none'}), or sqlalchemy.pool_size, "
                                      "sqlalchemy.max_overflow"))
 
@@ -483,9 +483,9 @@ def read_python(app_dir: Path, *, env: Mapping[str, str], flags: Mapping[str, in
     uses = read_uses(read.django, deps, env, every, [*processes, *(d for found in daemons.values() for d in found)])
     types = []
     for p in processes:
-        redis, beside = redis_for(p, uses)
+        redis, beside = redis_for(p, uses, flags)
         for daemon in daemons.get(p.name, []):  # run by uwsgi's master beside its workers: once per dyno
-            on_redis, more = redis_for(daemon, uses)
+            on_redis, more = redis_for(daemon, uses, flags)
             beside += (ProcessType(**{**vars(daemon), "pools": _pools(daemon, read, sqlalchemy),
                                       "redis": on_redis}), *more)
         types.append(ProcessType(**{**vars(p), "pools": _pools(p, read, sqlalchemy), "redis": redis,
