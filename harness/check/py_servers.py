@@ -39,7 +39,8 @@ collected. Django's docs (ref/databases, Persistent connections): "When using AS
 be disabled." The reader counts either as a session per request (``django-per-request``: T, 2T at worst) and
 notes a kept one. A psycopg pool (``OPTIONS['pool']``) bounds a process at its ``max_size``. What bounds the
 requests in flight is the server's own limit (uvicorn ``--limit-concurrency N``, granian ``--backpressure N``)
-or the load: without one, threads = ``unknown`` with ``--set TYPE.threads=N`` (N = the requests in flight per
+or the load (gunicorn's ``UvicornWorker`` passes no ``worker_connections`` on to uvicorn's ``limit_concurrency``:
+uvicorn/workers.py, ``config_kwargs``): without one, threads = ``unknown`` with ``--set TYPE.threads=N`` (N = the requests in flight per
 process).
 """
 
