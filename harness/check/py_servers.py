@@ -40,8 +40,8 @@ be disabled." The reader counts either as a session per request (``django-per-re
 notes a kept one. A psycopg pool (``OPTIONS['pool']``) bounds a process at its ``max_size``. What bounds the
 requests in flight is the server's own limit (uvicorn ``--limit-concurrency N``, granian ``--backpressure N``)
 or the load (gunicorn's ``UvicornWorker`` passes no ``worker_connections`` on to uvicorn's ``limit_concurrency``:
-uvicorn/workers.py, ``config_kwargs``): without one, threads = ``unknown`` with ``--set TYPE.threads=N`` (N = the requests in flight per
-process).
+uvicorn/workers.py, ``config_kwargs``): without one, threads = ``unknown`` with ``--set TYPE.threads=N`` (N = the
+requests in flight per process).
 """
 
 from __future__ import annotations
