@@ -114,13 +114,19 @@ def _env_number(cmd: Command, variable: str, fix: str) -> Setting | None:
     return unknown(source=f"env {variable}={text!r} is not a number", fix=fix)
 
 
+def _workers(cmd: Command, found: Mapping[str, tuple[int, str, str]], variable: str, server: str,
+             problems: list[Problem]) -> Setting:
+    """``--workers`` from the command line, else the server's env variable, else its default of 1."""
+    fix = f"--set {cmd.name}.processes=N"
+    return number(cmd, found.get("workers"), fix, problems) or _env_number(cmd, variable, fix) or \
+        Setting(value=1, source=f"default ({server}: 1 worker)")
+
+
 def uvicorn(cmd: Command) -> Served:
     name = cmd.name
     problems: list[Problem] = []
     found = options(cmd.args, _UVICORN)
-    fix = f"--set {name}.processes=N"
-    workers = number(cmd, found.get("workers"), fix, problems) or _env_number(cmd, "WEB_CONCURRENCY", fix) or \
-        Setting(value=1, source="default (uvicorn: 1 worker)")
+    workers = _workers(cmd, found, "WEB_CONCURRENCY", "uvicorn", problems)
     interface = found["interface"][1] if "interface" in found else "auto"
     if interface == "wsgi":
         return Served(server="uvicorn", role="web", processes=workers, threads=unknown(
@@ -135,9 +141,7 @@ def granian(cmd: Command) -> Served:
     name = cmd.name
     problems: list[Problem] = []
     found = options(cmd.args, _GRANIAN)
-    fix = f"--set {name}.processes=N"
-    workers = number(cmd, found.get("workers"), fix, problems) or _env_number(cmd, "GRANIAN_WORKERS", fix) or \
-        Setting(value=1, source="default (granian: 1 worker)")
+    workers = _workers(cmd, found, "GRANIAN_WORKERS", "granian", problems)
     interface = found["interface"][1] if "interface" in found else cmd.env.get("GRANIAN_INTERFACE", "rsgi")
     threads_fix = f"--set {name}.threads=N"
     if interface == "wsgi":
