@@ -43,8 +43,6 @@ import traceback
 from dataclasses import replace
 from enum import IntEnum
 from pathlib import Path
-from types import FrameType
-from typing import NoReturn
 
 from rich.console import Console
 
@@ -65,6 +63,7 @@ from harness.pipeline import execute
 from harness.plan import APPS, Plan, load_plan
 from harness.predict import forecast
 from harness.report import prediction_document, show_forecast, show_results
+from harness.signals import install as install_signals
 from harness.stack.base import BACKENDS
 from harness.stack.engine import docker_client
 from harness.stack.images import ensure_app_image, ensure_image
@@ -213,16 +212,10 @@ def _compose(args: argparse.Namespace, err: Console) -> ExitCode:
     if args.output is None:
         sys.stdout.write(text)
     else:
-        write(text, args.output)
-        say(f"wrote {args.output}: docker compose -f {args.output} up (or docker-compose -f {args.output} up)")
+        secrets = write(text, args.output)
+        say(f"wrote {args.output} and its passwords in {secrets}: docker compose --env-file {secrets} "
+            f"-f {args.output} up (or docker-compose --env-file ...)")
     return ExitCode.OK
-
-
-def _raise_interrupted(signum: int, _frame: FrameType | None) -> NoReturn:
-    # Only the first signal interrupts; teardown must not be cut short by a second one.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise Interrupted(signal.Signals(signum).name)
 
 
 def _plan(args: argparse.Namespace) -> Plan:
@@ -286,8 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 120)
     err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per message, whatever the width
-    signal.signal(signal.SIGTERM, _raise_interrupted)
-    signal.signal(signal.SIGINT, _raise_interrupted)
+    install_signals()  # the first Ctrl-C or SIGTERM interrupts; a teardown always finishes (harness.signals)
     try:
         if args.command == "scenarios":
             for name in shipped_scenarios():
@@ -322,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return ExitCode.CRASHED
     finally:
+        for each in (signal.SIGINT, signal.SIGTERM):  # the end: nothing interrupts the last sweep
+            signal.signal(each, signal.SIG_IGN)
         left = sweep()
         if left:
             print(f"connlab: ended leftover process groups: {', '.join(left)}", file=sys.stderr)

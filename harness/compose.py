@@ -24,9 +24,11 @@ web dynos and M worker processes:
 Networking: the project's own compose network, where the apps reach
 ``postgres:5432`` and ``redis:6379`` by service name (the docker backend runs
 the apps with the host's network instead, reaching the servers' published
-ports). The Postgres image trusts (no password) the private ranges a compose
-network's addresses come from, 10/8 included (``CONNLAB_TRUST_CIDRS``: some
-engines' address pools are there); the web server binds 0.0.0.0 inside its
+ports). Nothing is trusted: the file names three passwords, never their values
+(``${CONNLAB_POSTGRES_PASSWORD}`` for the superuser, ``${CONNLAB_APP_PASSWORD}``
+for the apps' role, ``${CONNLAB_REDIS_PASSWORD}`` for Valkey's ``requirepass``),
+which compose takes from the environment or from ``--env-file``; ``connlab
+compose -o FILE`` writes new random ones to ``FILE.env`` (mode 0600). The web server binds 0.0.0.0 inside its
 container (``CONNLAB_BIND``) so that the publish reaches it. Every port is published on the host's
 127.0.0.1 only, and every service (and the network) carries the label
 ``connlab.compose=<scenario name>``.
@@ -37,6 +39,7 @@ The traffic, the events and the one-off extras are not in the file: they are
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,7 @@ from harness import __version__
 from harness.errors import PlanError
 from harness.plan import Plan
 from harness.stack.apps import Endpoints, web_settings, worker_settings
+from harness.stack.credentials import new_password, private_file
 from harness.stack.docker_stack import APPS_WITH_IMAGES
 from harness.stack.postgres import APP_DATABASE, APP_ROLE, SUPERUSER, server_settings, setting_args
 from harness.stack.redis import server_args
@@ -61,10 +65,18 @@ CONTAINER_BIND = "0.0.0.0"  # noqa: S104 - inside the container only; the host p
 #: The Python twin's interpreter inside its image.
 CONTAINER_PYTHON = "python3"
 SETUP_TIMEOUT_S = 60
-#: Where the apps' addresses may come from: every private range (the image's default leaves out 10/8).
-TRUST_CIDRS = "10.0.0.0/8 172.16.0.0/12 192.168.0.0/16"
+#: The passwords the file names (compose interpolates them from the environment or ``--env-file``).
+SECRETS = ("CONNLAB_POSTGRES_PASSWORD", "CONNLAB_APP_PASSWORD", "CONNLAB_REDIS_PASSWORD")
+
+
+def secret(name: str) -> str:
+    """A reference compose fills in from the environment, failing with this line when it is not set."""
+    return f"${{{name}:?is not set: give it, or pass the --env-file that connlab compose -o FILE wrote}}"
+
+
+_APP_PASSWORD = secret("CONNLAB_APP_PASSWORD")
 #: What ``create_app_database`` does, made idempotent (a second ``up`` finds the role and the database).
-SETUP_SQL = (f"SELECT 'CREATE ROLE {APP_ROLE} LOGIN' "
+SETUP_SQL = (f"SELECT 'CREATE ROLE {APP_ROLE} LOGIN PASSWORD ''{_APP_PASSWORD}''' "
              f"WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}')\\gexec\n"
              f"SELECT 'CREATE DATABASE {APP_DATABASE} OWNER {APP_ROLE}' "
              f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{APP_DATABASE}')\\gexec\n")
@@ -131,8 +143,8 @@ def compose_document(plan: Plan, images: Images, ports: Ports = Ports()) -> dict
     check_supported(plan)
     labels = {LABEL: plan.name}
     endpoints = Endpoints(
-        database_url=f"postgresql://{APP_ROLE}@postgres:{POSTGRES_PORT}/{APP_DATABASE}",
-        redis_url=f"redis://redis:{REDIS_PORT}/0")
+        database_url=f"postgresql://{APP_ROLE}:{_APP_PASSWORD}@postgres:{POSTGRES_PORT}/{APP_DATABASE}",
+        redis_url=f"redis://:{secret('CONNLAB_REDIS_PASSWORD')}@redis:{REDIS_PORT}/0")
     after_setup = {"setup": {"condition": "service_completed_successfully"},
                    "redis": {"condition": "service_started"}}
     wait_and_create = (f"set -e\ntimeout {SETUP_TIMEOUT_S} sh -c 'until pg_isready -q -h postgres -U {SUPERUSER}; "
@@ -141,16 +153,18 @@ def compose_document(plan: Plan, images: Images, ports: Ports = Ports()) -> dict
     services: dict[str, Any] = {
         "postgres": {
             "image": images.postgres, "command": _postgres_command(plan),
-            "environment": {"CONNLAB_TRUST_CIDRS": TRUST_CIDRS}, "labels": labels,
+            "environment": {"CONNLAB_POSTGRES_PASSWORD": secret("CONNLAB_POSTGRES_PASSWORD")}, "labels": labels,
             "ports": [f"127.0.0.1:{ports.postgres}:{POSTGRES_PORT}"],
         },
         "redis": {
             "image": images.redis, "command": _redis_command(plan), "labels": labels,
+            "environment": {"CONNLAB_REDIS_PASSWORD": secret("CONNLAB_REDIS_PASSWORD")},
             "ports": [f"127.0.0.1:{ports.redis}:{REDIS_PORT}"],
         },
         "setup": {
             "image": images.postgres, "entrypoint": ["sh", "-c", wait_and_create],
-            "environment": {"PGAPPNAME": "connlab-setup"}, "labels": labels,
+            "environment": {"PGAPPNAME": "connlab-setup", "PGPASSWORD": secret("CONNLAB_POSTGRES_PASSWORD")},
+            "labels": labels,
             "depends_on": {"postgres": {"condition": "service_started"}},
         },
     }
@@ -183,8 +197,10 @@ def header(plan: Plan, images: Images, ports: Ports) -> str:
         f"{workers}.",
         "No traffic, events or one-off processes: those are `connlab run`'s.",
         "",
-        "Run:   docker compose -f FILE up      (Debian's v1: docker-compose -f FILE up)",
-        "Stop:  docker compose -f FILE down -v",
+        "Run:   docker compose --env-file FILE.env -f FILE up   (Debian's v1: docker-compose --env-file FILE.env ...)",
+        "Stop:  docker compose --env-file FILE.env -f FILE down -v",
+        f"FILE.env holds the passwords ({', '.join(SECRETS)}): `connlab compose -o FILE`",
+        "writes new ones there (mode 0600); written to stdout, set them yourself. Nothing is trusted.",
         "",
         "Images: local tags `connlab compose` built before writing this file (no registry has them; the tags are",
         "hashes of harness/apps: after a change, run `connlab compose` again):",
@@ -196,7 +212,8 @@ def header(plan: Plan, images: Images, ports: Ports) -> str:
         "`connlab run` gives both servers one slot more, for its own admin connection; here nothing else connects,",
         "so a psql or redis-cli of yours takes one of the apps' slots.",
         "",
-        f"On 127.0.0.1 only: postgres 127.0.0.1:{ports.postgres} (user {SUPERUSER}, trust), "
+        f"On 127.0.0.1 only: postgres 127.0.0.1:{ports.postgres} (user {SUPERUSER}, password "
+        "CONNLAB_POSTGRES_PASSWORD), "
         f"redis 127.0.0.1:{ports.redis},",
         f"{dynos}.",
         f"Inside the compose network the apps reach postgres:{POSTGRES_PORT} and redis:{REDIS_PORT}; the web server",
@@ -241,7 +258,18 @@ def render(plan: Plan, images: Images, ports: Ports = Ports()) -> str:
     return header(plan, images, ports) + "\n" + body
 
 
-def write(text: str, path: Path) -> None:
-    """Write the compose file's text to ``path`` (its folder made when missing)."""
+def env_file(path: Path) -> Path:
+    """Where ``write`` puts the passwords of the compose file at ``path``: ``FILE.env``."""
+    return path.with_name(path.name + ".env")
+
+
+def write(text: str, path: Path) -> Path:
+    """Write the compose file's text to ``path`` (its folder made when missing), and new passwords to
+    ``FILE.env`` (0600, replaced: the containers are created anew from it); return that file's path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+    secrets = env_file(path)
+    secrets.unlink(missing_ok=True)
+    private_file(secrets, "".join(f"{name}={new_password()}\n" for name in SECRETS))
+    os.chmod(secrets, 0o600)
+    return secrets

@@ -20,6 +20,7 @@ from harness.observation import Observation, Peaks, ResourceObservation, Timelin
 from harness.plan import Plan
 from harness.predict import forecast
 from harness.redis_log import FinalRead, exact_or_why, final_read, replay_redis_log
+from harness.signals import shielded
 from harness.stack.apps import ensure_app
 from harness.stack.base import Stack, make_stack
 from harness.stack.postgres import ssl_bin_dir
@@ -108,8 +109,9 @@ def run(plan: Plan, run_dir: Path, *, backend: str = "local", say: Callable[[str
         load_result = load.result()
         redis_final = final_read(stack.redis_admin)  # the clients still connected, and the server's refusals
     finally:
-        view.stop()
-        stack.down()  # apps first, then the servers: every disconnection is in the log before the replay
+        with shielded():  # a Ctrl-C now is noted and raised once the stack is down, its folders removed
+            view.stop()
+            stack.down()  # apps first, then the servers: every disconnection is in the log before the replay
     exact_pg = replay_postgres_log(stack.postgres_log)
     postgres = _postgres_observation(exact_pg, sampled_pg, load.started_epoch_s or 0.0)
     if postgres.first_rejected_s is not None:

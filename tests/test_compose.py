@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from harness import compose
-from harness.compose import LABEL, Images, Ports, compose_document, render
+from harness.compose import LABEL, Images, Ports, compose_document, render, secret
 from harness.errors import PlanError
 from harness.plan import Plan, load_plan
 from harness.stack.process import free_port
@@ -62,15 +62,20 @@ def test_the_document_has_a_service_per_server_dyno_and_worker(tmp_path: Path) -
         IMAGES.postgres, IMAGES.redis, IMAGES.postgres, IMAGES.app, IMAGES.app]
     web2, worker2 = services["web-2"]["environment"], services["worker-2"]["environment"]
     assert web2["CONNLAB_GROUP"] == "web.2" and worker2["CONNLAB_GROUP"] == "worker.2"
+    # passwords by reference only, filled in by compose from the environment or --env-file
     assert web2["CONNLAB_DATABASE_URL"] == worker2["CONNLAB_DATABASE_URL"] == \
-        "postgresql://connlab_app@postgres:5432/connlab"
-    assert web2["CONNLAB_REDIS_URL"] == "redis://redis:6379/0"
+        f"postgresql://connlab_app:{secret('CONNLAB_APP_PASSWORD')}@postgres:5432/connlab"
+    assert web2["CONNLAB_REDIS_URL"] == f"redis://:{secret('CONNLAB_REDIS_PASSWORD')}@redis:6379/0"
+    assert services["postgres"]["environment"] == {"CONNLAB_POSTGRES_PASSWORD": secret("CONNLAB_POSTGRES_PASSWORD")}
+    assert services["redis"]["environment"] == {"CONNLAB_REDIS_PASSWORD": secret("CONNLAB_REDIS_PASSWORD")}
+    assert services["setup"]["environment"]["PGPASSWORD"] == secret("CONNLAB_POSTGRES_PASSWORD")
     assert (web2["CONNLAB_PORT"], web2["CONNLAB_BIND"], web2["CONNLAB_THREADS"], web2["CONNLAB_POOL"]) == \
         ("3000", "0.0.0.0", "2", "2")
     assert "CONNLAB_BIND" not in worker2 and "CONNLAB_PYTHON" not in web2  # the host's interpreter: not here
     assert services["web-1"]["command"] == ["bin/web"] and services["worker-1"]["command"] == ["bin/worker"]
     assert services["web-1"]["depends_on"]["setup"] == {"condition": "service_completed_successfully"}
-    assert "CREATE ROLE connlab_app LOGIN" in services["setup"]["entrypoint"][2]
+    assert f"CREATE ROLE connlab_app LOGIN PASSWORD ''{secret('CONNLAB_APP_PASSWORD')}''" in \
+        services["setup"]["entrypoint"][2]
 
 
 def test_the_file_is_the_document_under_a_header_saying_how_to_run_it(tmp_path: Path) -> None:
@@ -78,8 +83,8 @@ def test_the_file_is_the_document_under_a_header_saying_how_to_run_it(tmp_path: 
     text = render(plan, IMAGES)
     head, _, body = text.partition("\n\n")
     assert all(line.startswith("#") for line in head.splitlines())
-    for words in ("docker compose -f FILE up", "docker-compose -f FILE up", IMAGES.postgres, IMAGES.redis,
-                  IMAGES.app, "max_connections=15", "maxclients=20", "http://127.0.0.1:18002"):
+    for words in ("docker compose --env-file FILE.env -f FILE up", "docker-compose --env-file FILE.env",
+                  IMAGES.postgres, IMAGES.redis, IMAGES.app, "max_connections=15", "maxclients=20", "http://127.0.0.1:18002"):
         assert words in head
     assert yaml.safe_load(text) == compose_document(plan, IMAGES)
     assert "&id" not in body and "*id" not in body  # no YAML anchors for a person to decode
@@ -120,7 +125,11 @@ def test_docker_compose_brings_the_file_up_and_down(client: Any, tmp_path: Path)
                              capture_output=True, text=True, cwd=ROOT, timeout=900)  # a first run builds images
     assert written.returncode == 0, written.stderr[-2000:]
     built_s = time.monotonic() - began
-    base = ["docker-compose", "-p", project, "-f", str(file)]
+    secrets = file.with_name(file.name + ".env")
+    assert secrets.stat().st_mode & 0o777 == 0o600
+    password = dict(line.split("=", 1) for line in secrets.read_text().split())["CONNLAB_POSTGRES_PASSWORD"]
+    assert password not in file.read_text()  # the file names the passwords, never holds them
+    base = ["docker-compose", "--env-file", str(secrets), "-p", project, "-f", str(file)]
 
     def logs() -> str:
         return subprocess.run([*base, "logs", "--no-color", "--tail", "10"], capture_output=True, text=True,
@@ -134,7 +143,10 @@ def test_docker_compose_brings_the_file_up_and_down(client: Any, tmp_path: Path)
             assert time.monotonic() < deadline, f"web-1 never answered /health:\n{logs()}"
             time.sleep(0.2)
         assert _http(f"http://127.0.0.1:{web_port}/db?ms=50") == (200, "ok"), logs()
-        with psycopg.connect(f"host=127.0.0.1 port={pg_port} user=postgres dbname=postgres connect_timeout=5",
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(f"host=127.0.0.1 port={pg_port} user=postgres dbname=postgres connect_timeout=5")
+        with psycopg.connect(f"host=127.0.0.1 port={pg_port} user=postgres password={password} dbname=postgres "
+                             "connect_timeout=5",
                              autocommit=True) as admin:
             clients = admin.execute("select application_name, usename from pg_stat_activity "
                                     "where backend_type = 'client backend' and usename = 'connlab_app'").fetchall()

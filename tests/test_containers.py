@@ -46,11 +46,12 @@ def test_postgres_container_gives_the_apps_exactly_the_plans_slots(client: Any, 
 
 def test_valkey_container_gives_the_apps_exactly_maxclients(client: Any, run_id: str, tmp_path: Path) -> None:
     with RedisContainer(client=client, run_id=run_id, run_dir=tmp_path, maxclients=4) as server:
-        clients = [redis.Redis(port=server.host_port, client_name="worker.1", retry=None) for _ in range(4)]
+        clients = [redis.Redis(port=server.host_port, password=server.password, client_name="worker.1",
+                               retry=None) for _ in range(4)]
         for each in clients:
             each.ping()
         with pytest.raises(redis.RedisError, match="max number of clients reached"):
-            redis.Redis(port=server.host_port, client_name="web.1", retry=None).ping()
+            redis.Redis(port=server.host_port, password=server.password, client_name="web.1", retry=None).ping()
         final = final_read(server.admin)
         for each in clients:
             each.close()

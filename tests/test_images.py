@@ -56,21 +56,35 @@ def test_images_build_once_and_take_their_settings_per_run(client: Any, run_labe
         postgres = client.containers.run(
             images["postgres"].tag, ["-c", "max_connections=5", "-c", "superuser_reserved_connections=2",
                                      "-c", "log_connections=on", "-c", "log_line_prefix=%m [%p] "],
+            environment={"CONNLAB_POSTGRES_PASSWORD": "pg-secret"},
             detach=True, labels=run_label, ports={"5432/tcp": ("127.0.0.1", None)})
         valkey = client.containers.run(
             images["valkey"].tag, ["--maxclients", "3", "--loglevel", "verbose", "--hide-user-data-from-log", "no",
                                    "--log-timestamp-format", "milliseconds", "--enable-debug-command", "local"],
+            environment={"CONNLAB_REDIS_PASSWORD": "redis-secret"},
             detach=True, labels=run_label, ports={"6379/tcp": ("127.0.0.1", None)})
         dsn = f"host=127.0.0.1 port={_port(postgres, '5432/tcp')} user=postgres dbname=postgres connect_timeout=2"
-        with _wait(lambda: psycopg.connect(dsn, autocommit=True)) as conn:
+        # the password is asked, and only the right one admits (the published port reaches every local user)
+        with _wait(lambda: psycopg.connect(dsn + " password=pg-secret", autocommit=True)) as conn:
             assert conn.execute("show max_connections").fetchone() == ("5",)
             version = conn.execute("show server_version").fetchone()
         assert version is not None and str(version[0]).startswith("17."), version
         assert "connection authorized" in _wait(lambda: _require(postgres, "connection authorized"))
+        for guess in ("", " password=postgres"):
+            with pytest.raises(psycopg.OperationalError, match="password"):
+                psycopg.connect(dsn + guess)
+        # the entrypoint execs the server without the password in its environment
+        assert b"CONNLAB_POSTGRES_PASSWORD" not in postgres.exec_run(["cat", "/proc/1/environ"]).output
 
-        server = redis.Redis(host="127.0.0.1", port=_port(valkey, "6379/tcp"), socket_timeout=2.0)
+        server = redis.Redis(host="127.0.0.1", port=_port(valkey, "6379/tcp"), password="redis-secret",
+                             socket_timeout=2.0)
         try:
             assert _wait(lambda: server.config_get("maxclients")) == {"maxclients": "3"}
+            stranger = redis.Redis(host="127.0.0.1", port=_port(valkey, "6379/tcp"), socket_timeout=2.0)
+            with pytest.raises(redis.AuthenticationError):
+                stranger.ping()
+            stranger.close()
+            assert b"CONNLAB_REDIS_PASSWORD" not in valkey.exec_run(["cat", "/proc/1/environ"]).output
             info = server.info("server")
         finally:
             server.close()

@@ -20,8 +20,10 @@ def _replay(server: RedisServer, final: FinalRead) -> RedisReplay:
                             final_clients=final.clients, kills=faults.redis_kills(server))
 
 
-def _named_socket(port: int, name: str) -> socket.socket:
+def _named_socket(port: int, password: str, name: str) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(f"*2\r\n$4\r\nAUTH\r\n${len(password)}\r\n{password}\r\n".encode())
+    assert sock.recv(16) == b"+OK\r\n"
     sock.sendall(f"*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n${len(name)}\r\n{name}\r\n".encode())
     assert sock.recv(16) == b"+OK\r\n"
     return sock
@@ -36,8 +38,8 @@ def test_a_spike_between_two_samples_is_counted_exactly_per_group(tmp_path: Path
         while sampler.samples == samples:  # right after a sample: the next one is 50 ms away
             time.sleep(0.0005)
         began = time.monotonic()
-        spike = [_named_socket(server.port, "web.9") for _ in range(5)]
-        spike += [_named_socket(server.port, "worker.9") for _ in range(3)]
+        spike = [_named_socket(server.port, server.password, "web.9") for _ in range(5)]
+        spike += [_named_socket(server.port, server.password, "worker.9") for _ in range(3)]
         for sock in spike:
             sock.close()
         spike_s = time.monotonic() - began
@@ -54,12 +56,13 @@ def test_a_spike_between_two_samples_is_counted_exactly_per_group(tmp_path: Path
 def test_refusals_at_maxclients_match_the_servers_count(tmp_path: Path) -> None:
     """maxclients 4: the apps get 4 (the harness's admin connection has its own slot), the next 2 are refused."""
     with RedisServer(run_dir=tmp_path, maxclients=4) as server:
-        held = [redis.Redis(port=server.port, client_name="worker.1", retry=None) for _ in range(4)]
+        held = [redis.Redis(port=server.port, password=server.password, client_name="worker.1", retry=None)
+                for _ in range(4)]
         for client in held:
             client.ping()
         for _ in range(2):
             with pytest.raises(redis.RedisError, match="max number of clients reached"):
-                redis.Redis(port=server.port, client_name="web.1", retry=None).ping()
+                redis.Redis(port=server.port, password=server.password, client_name="web.1", retry=None).ping()
         final = final_read(server.admin)
         for client in held:
             client.close()
@@ -76,14 +79,15 @@ def test_refusals_at_maxclients_match_the_servers_count(tmp_path: Path) -> None:
 
 def test_killed_clients_close_at_the_kill_and_the_ones_open_at_the_end_at_shutdown(tmp_path: Path) -> None:
     with RedisServer(run_dir=tmp_path, maxclients=10) as server:
-        workers = [redis.Redis(port=server.port, client_name="worker.1", retry=None) for _ in range(2)]
-        web = redis.Redis(port=server.port, client_name="web.1")
+        workers = [redis.Redis(port=server.port, password=server.password, client_name="worker.1", retry=None)
+                   for _ in range(2)]
+        web = redis.Redis(port=server.port, password=server.password, client_name="web.1")
         for client in [*workers, web]:
             client.ping()
         assert faults.kill_redis_clients(server, "worker") == 2
         kills = faults.redis_kills(server)
         assert {k.name for k in kills} == {"worker.1"} and len({k.addr for k in kills}) == 2
-        again = redis.Redis(port=server.port, client_name="worker.1")
+        again = redis.Redis(port=server.port, password=server.password, client_name="worker.1")
         again.ping()
         final = final_read(server.admin)
         assert sorted(final.clients.values()) == ["connlab-admin", "web.1", "worker.1"]

@@ -119,10 +119,11 @@ def test_redis_sampler_counts_named_clients_and_rejections(tmp_path: Path) -> No
     with RedisServer(run_dir=tmp_path, maxclients=4) as server:
         sampler = RedisSampler(server.admin)
         sampler.start()
-        clients = [redis.Redis(port=server.port, client_name="worker.1", retry=None) for _ in range(4)]
+        clients = [redis.Redis(port=server.port, password=server.password, client_name="worker.1", retry=None)
+                   for _ in range(4)]
         for client in clients:
             client.ping()
-        extra = redis.Redis(port=server.port, client_name="web.1", retry=None)
+        extra = redis.Redis(port=server.port, password=server.password, client_name="web.1", retry=None)
         with pytest.raises(redis.RedisError, match="max number of clients reached"):
             extra.ping()
         time.sleep(0.3)
@@ -163,7 +164,8 @@ def test_faults_end_only_the_named_group(tmp_path: Path) -> None:
         with pytest.raises(psycopg.OperationalError, match="terminating connection"):
             web[0].execute("select 1")
         assert worker.execute("select 1").fetchone() == (1,)
-        clients = [redis.Redis(port=server.port, client_name=name) for name in ("worker.1", "web.1")]
+        clients = [redis.Redis(port=server.port, password=server.password, client_name=name)
+                   for name in ("worker.1", "web.1")]
         ids = [client.client_id() for client in clients]
         assert faults.kill_redis_clients(server, "worker") == 1
         left = {int(entry["id"]) for entry in server.admin.client_list()}

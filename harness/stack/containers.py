@@ -8,6 +8,11 @@ slot of its own: ``max_connections + 1``, ``maxclients + 1``), and ``log_path``
 when it stops, so the same log replays give exact peaks). Ports are published on 127.0.0.1 only; every container
 carries the run's label (``connlab.run``), and ``remove_labelled`` removes
 whatever a run left, whichever way it ended.
+
+Both ask for passwords, new per container (``harness.stack.credentials``),
+given to the image's entrypoint in its environment (``CONNLAB_POSTGRES_PASSWORD``,
+``CONNLAB_REDIS_PASSWORD``), which unsets them before it execs the server: a
+published port on 127.0.0.1 reaches any local user, so nothing is trusted.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import ComponentDied, StartTimeout
+from harness.stack.credentials import new_password
 from harness.stack.images import ensure_image
 from harness.stack.postgres import (
     ADMIN_NAME,
@@ -97,13 +103,16 @@ class _Container:
     def _args(self) -> list[str]:
         raise NotImplementedError
 
+    def _environment(self) -> dict[str, str]:
+        raise NotImplementedError
+
     def _ready(self) -> bool:
         raise NotImplementedError
 
     def _run(self) -> None:
         tag = ensure_image(self.client, self.image, self.say).tag
         self.container = self.client.containers.run(
-            tag, self._args(), detach=True, labels={RUN_LABEL: self.run_id},
+            tag, self._args(), environment=self._environment(), detach=True, labels={RUN_LABEL: self.run_id},
             name=f"connlab-{self.run_id[:12]}-{self.name}", ports={self.port: ("127.0.0.1", self.host_port)})
 
     def _wait_ready(self, strategy: str) -> None:
@@ -132,15 +141,20 @@ class PostgresContainer(_Container):
         self.max_connections = max_connections
         self.superuser_reserved_connections = superuser_reserved_connections
         super().__init__(**kwargs)
+        self.superuser_password = new_password()
+        self.app_password = new_password()
         self.admin = AdminConnection(self.superuser_dsn(ADMIN_NAME))
 
     def superuser_dsn(self, application_name: str) -> str:
-        return (f"host=127.0.0.1 port={self.host_port} user={SUPERUSER} dbname=postgres "
-                f"application_name={application_name} connect_timeout=2")
+        return (f"host=127.0.0.1 port={self.host_port} user={SUPERUSER} password={self.superuser_password} "
+                f"dbname=postgres application_name={application_name} connect_timeout=2")
 
     @property
     def app_url(self) -> str:
-        return f"postgresql://{APP_ROLE}@127.0.0.1:{self.host_port}/{APP_DATABASE}"
+        return f"postgresql://{APP_ROLE}:{self.app_password}@127.0.0.1:{self.host_port}/{APP_DATABASE}"
+
+    def _environment(self) -> dict[str, str]:
+        return {"CONNLAB_POSTGRES_PASSWORD": self.superuser_password}
 
     def _args(self) -> list[str]:
         return setting_args(server_settings(max_connections=self.max_connections,
@@ -153,7 +167,7 @@ class PostgresContainer(_Container):
         try:
             self._run()
             self._wait_ready("SQL select 1")
-            create_app_database(self.admin)
+            create_app_database(self.admin, password=self.app_password)
         except BaseException:
             self.stop()
             raise
@@ -187,11 +201,15 @@ class RedisContainer(_Container):
     def __init__(self, *, maxclients: int, **kwargs: Any) -> None:
         self.maxclients = maxclients
         super().__init__(**kwargs)
-        self.admin = admin_client(self.host_port)
+        self.password = new_password()
+        self.admin = admin_client(self.host_port, self.password)
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.host_port}/0"
+        return f"redis://:{self.password}@127.0.0.1:{self.host_port}/0"
+
+    def _environment(self) -> dict[str, str]:
+        return {"CONNLAB_REDIS_PASSWORD": self.password}
 
     def _args(self) -> list[str]:
         # from a published port no client is "local": DEBUG (for the log's markers) is enabled for all, the

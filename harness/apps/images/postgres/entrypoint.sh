@@ -1,16 +1,25 @@
 #!/bin/sh
 # A fresh cluster at the first start of a container (a restarted container keeps its
-# data), trust for loopback and Docker's bridge networks, then postgres in the
-# foreground, logging to stderr, with the `-c key=value` arguments given to `docker run`.
+# data), whose superuser's password comes from CONNLAB_POSTGRES_PASSWORD (never from
+# argv) and whose pg_hba.conf admits passwords only (scram-sha-256) over TCP: the port
+# is published on the host's 127.0.0.1, and nothing is trusted. Then postgres in the
+# foreground, logging to stderr, with the `-c key=value` arguments given to `docker run`,
+# and without the password in its environment.
 set -eu
-: "${CONNLAB_TRUST_CIDRS:=172.16.0.0/12 192.168.0.0/16}"
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
-    initdb -D "$PGDATA" -U postgres --no-locale -E UTF8 --no-sync --auth-local=trust --auth-host=reject >/dev/null
+    if [ -z "${CONNLAB_POSTGRES_PASSWORD:-}" ]; then
+        echo "connlab-postgres: CONNLAB_POSTGRES_PASSWORD is not set: give the superuser's password" >&2
+        exit 2
+    fi
+    umask 077
+    pwfile=$(mktemp)
+    printf '%s\n' "$CONNLAB_POSTGRES_PASSWORD" > "$pwfile"
+    initdb -D "$PGDATA" -U postgres --pwfile="$pwfile" --auth=scram-sha-256 --no-locale -E UTF8 --no-sync >/dev/null
+    rm -f "$pwfile"
     {
-        echo "local all all trust"
-        echo "host all all 127.0.0.1/32 trust"
-        echo "host all all ::1/128 trust"
-        for cidr in $CONNLAB_TRUST_CIDRS; do echo "host all all $cidr trust"; done
+        echo "host all all 0.0.0.0/0 scram-sha-256"
+        echo "host all all ::/0 scram-sha-256"
     } > "$PGDATA/pg_hba.conf"
 fi
+unset CONNLAB_POSTGRES_PASSWORD
 exec postgres -D "$PGDATA" -c listen_addresses='*' -c unix_socket_directories=/var/run/postgresql "$@"

@@ -1,0 +1,46 @@
+"""Per-run secrets: every server a run starts admits only the run's own parts.
+
+Each Postgres and Valkey a run starts makes its passwords here, fresh per server
+and never written to argv (which every local user can read in /proc): Postgres
+gets its superuser's through ``initdb --pwfile`` (a 0600 file, removed after)
+and the apps' role's over the harness's own connection; Valkey its
+``requirepass`` from a 0600 config file. The apps get theirs inside
+``CONNLAB_DATABASE_URL`` / ``CONNLAB_REDIS_URL``, in their environment, which
+only their own user (and root) can read.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+__all__ = ["new_password", "private_file", "redact"]
+
+#: 24 random bytes: 32 URL-safe characters (letters, digits, - and _), so a password needs no quoting in a URL,
+#: a libpq key=value string, SQL or a Valkey config line.
+PASSWORD_BYTES = 24
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(PASSWORD_BYTES)
+
+
+def private_file(path: Path, text: str, *, owner: tuple[int, int] | None = None) -> Path:
+    """Write ``text`` to a new file only its owner may read (``owner`` uid/gid, when given, else ours)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, text.encode())
+        if owner is not None:
+            os.fchown(fd, *owner)
+    finally:
+        os.close(fd)
+    return path
+
+
+def redact(text: str, *passwords: str) -> str:
+    """``text`` with each password replaced by ``***`` (for what goes into the run folder or onto the screen)."""
+    for password in passwords:
+        if password:
+            text = text.replace(password, "***")
+    return text
