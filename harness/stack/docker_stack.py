@@ -42,6 +42,8 @@ from harness.stack.process import free_port
 APPS_WITH_IMAGES = ("rails", "python")
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 3
+#: One-off containers started at once by a burst (the engine serialises much of a create; more threads only queue).
+ONEOFF_STARTERS = 8
 
 
 @dataclass(frozen=True)
@@ -236,12 +238,20 @@ class DockerStack(ServerFaces):
             self._stop_app(app)
 
     def start_extra(self, extra: Extra) -> None:
-        for _ in range(extra.count):
-            name = f"{extra.group}#{len(self.oneoffs) + 1}"
-            container = self._run_app(name, "oneoff", oneoff_settings(
-                self.plan, self.endpoints, group=extra.group, hold_s=extra.hold_s, connections=extra.connections))
-            with self._lock:
-                self.oneoffs.append(_App(name=name, container=container))
+        """Start ``extra.count`` one-off containers of a group at once, as dynos start; they end on their own."""
+        with self._lock:
+            first = len(self.oneoffs) + 1
+            self.oneoffs += [_App(name=f"{extra.group}#{first + n}", container=None) for n in range(extra.count)]
+            apps = self.oneoffs[-extra.count:]
+        settings = oneoff_settings(self.plan, self.endpoints, group=extra.group, hold_s=extra.hold_s,
+                                   connections=extra.connections)
+
+        def start(app: _App) -> None:
+            app.container = self._run_app(app.name, "oneoff", settings)
+
+        with ThreadPoolExecutor(max_workers=min(ONEOFF_STARTERS, len(apps)) or 1) as pool:
+            for started in [pool.submit(start, app) for app in apps]:
+                started.result()
 
 
 
