@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -13,7 +15,7 @@ import pytest
 import redis
 
 from harness.collect import PostgresSampler, RedisSampler, replay_postgres_log
-from harness.errors import ComponentDied, StartTimeout
+from harness.errors import ComponentDied, StackError, StartTimeout
 from harness.stack import process
 from harness.stack.postgres import PostgresServer
 from harness.stack.process import Readiness, Service, log_line_ready, sweep
@@ -181,3 +183,21 @@ def test_ssl_postgres_serves_tls_with_a_throwaway_certificate(tmp_path: Path) ->
             row = conn.execute("select ssl from pg_stat_ssl where pid = pg_backend_pid()").fetchone()
     assert row == (True,)
     assert "SSL enabled" in (tmp_path / "postgres.log").read_text()
+
+
+def test_initdb_on_a_full_disk_says_so_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """initdb's last line alone is only "removing data directory": the cause is its FATAL line."""
+    full = Path(tempfile.mkdtemp(prefix="connlab-test-full-"))  # not under tmp_path: the server user must reach it
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(full)],
+                                           capture_output=True, check=False).returncode != 0:
+        full.rmdir()
+        pytest.skip("a 3 MB tmpfs needs root and mount")
+    try:
+        full.chmod(0o1777)
+        monkeypatch.setattr(tempfile, "tempdir", str(full))  # the cluster's folder goes there
+        with pytest.raises(StackError, match="No space left on device"):
+            PostgresServer(run_dir=tmp_path, max_connections=5, superuser_reserved_connections=1).start()
+        assert list(full.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(full)], check=False)
+        full.rmdir()
