@@ -4,18 +4,25 @@ A scenario names the servers' limits, the app, its tiers of processes, one-off
 extras, the traffic and what the run is expected to show. ``load_plan(path)``
 returns a ``Plan`` or raises ``PlanError`` whose ``problems`` each name the file,
 the field, what is allowed and how to fix it.
+
+The file is read by ``harness.scenario_file`` (bounded: size, aliases, depth,
+duplicate keys). Every number is finite and bounded by what its field can mean
+(the ``MAX_*`` constants below: a plan past them is a typo, and would swamp the
+arithmetic's tables), and the names that become paths and log file names (the
+scenario's ``name``, extras' ``group``) are identifiers (``harness.validate``).
 """
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.errors import PlanError
-from harness.validate import Range, Reader
+from harness.scenario_file import read_scenario
+from harness.validate import IDENTIFIER_RULE, Range, Reader, is_identifier, shown
 
 APPS = ("python", "rails")
 ERROR_KINDS = ("pool_timeout", "server_full", "redis_full", "connection_lost", "other")
@@ -25,6 +32,45 @@ WORKER_KINDS = ("threaded", "forking")
 #: the web server, per app: Puma or Unicorn for rails, gunicorn for python ("" = the app's default)
 WEB_SERVERS = {"rails": ("puma", "unicorn"), "python": ("gunicorn",)}
 ORMS = ("sqlalchemy", "django")
+
+# What each number can mean: the upper bounds. The shipped scenarios stay far below them (3 dynos, 8 threads,
+# 14 s stages); a plan past one is a typo or a hostile file. predict builds a row per dyno and worker process
+# per topology (the initial one and one or two per event), so these also bound its tables.
+#: web dynos, at the start or after a scale event (a deploy runs twice as many while it overlaps)
+MAX_DYNOS = 100
+#: web server processes (Puma / gunicorn / Unicorn workers) per dyno
+MAX_PROCESSES = 128
+#: threads per web process, jobs at once per worker process
+MAX_THREADS = 1024
+#: a pool's size (ActiveRecord, SQLAlchemy, Django's max_size)
+MAX_POOL = 10_000
+#: job-worker processes
+MAX_WORKER_PROCESSES = 100
+#: Postgres' own ceiling on max_connections (MAX_BACKENDS, 2^18 - 1)
+MAX_PG_CONNECTIONS = 262_143
+#: Redis maxclients (Redis' default is 10,000; each client is a file descriptor)
+MAX_REDIS_CLIENTS = 1_000_000
+#: the whole traffic, and any time within it (a day: a soak test)
+MAX_DURATION_S = 86_400.0
+#: a query, a job, a cache read or the work beside a query, in ms (an hour)
+MAX_MS = 3_600_000
+#: a checkout or pool timeout
+MAX_TIMEOUT_S = 3_600.0
+#: Django's CONN_MAX_AGE, in s (a day)
+MAX_CONN_MAX_AGE = 86_400
+#: Locust users in one stage, and users started a second
+MAX_USERS = 100_000
+MAX_SPAWN_RATE = 10_000.0
+#: traffic stages, events, extras, jobs per enqueue
+MAX_STAGES = 100
+MAX_EVENTS = 10
+MAX_EXTRAS = 50
+MAX_JOBS_PER_ENQUEUE = 1_000
+#: one-off processes in one burst, connections each holds
+MAX_ONEOFFS = 1_000
+MAX_ONEOFF_CONNECTIONS = 100
+#: bursts of one repeated extra (every_s) within the traffic (predict compares every pair of them)
+MAX_BURSTS = 500
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -215,11 +261,11 @@ def _web(r: Reader, raw: Any) -> WebTier:
     if raw is None:
         r.problem("tiers.web", "is required: dynos, processes, threads, pool")
     return WebTier(
-        dynos=r.integer(data, "dynos", "tiers.web", minimum=1, default=1),
-        processes=r.integer(data, "processes", "tiers.web", minimum=1),
-        threads=r.integer(data, "threads", "tiers.web", minimum=1),
-        pool=r.integer(data, "pool", "tiers.web", minimum=1),
-        checkout_timeout_s=r.number(data, "checkout_timeout_s", "tiers.web", minimum=0,
+        dynos=r.integer(data, "dynos", "tiers.web", minimum=1, maximum=MAX_DYNOS, default=1),
+        processes=r.integer(data, "processes", "tiers.web", minimum=1, maximum=MAX_PROCESSES),
+        threads=r.integer(data, "threads", "tiers.web", minimum=1, maximum=MAX_THREADS),
+        pool=r.integer(data, "pool", "tiers.web", minimum=1, maximum=MAX_POOL),
+        checkout_timeout_s=r.number(data, "checkout_timeout_s", "tiers.web", minimum=0, maximum=MAX_TIMEOUT_S,
                                     default=5.0, exclusive_min=True),
         fork_safety=r.text(data, "fork_safety", "tiers.web", choices=FORK_SAFETY, default="safe"),
         server="" if data.get("server") is None else r.text(data, "server", "tiers.web",
@@ -230,19 +276,21 @@ def _web(r: Reader, raw: Any) -> WebTier:
 def _orm(r: Reader, raw: Any) -> Orm:
     """``orm: django`` (or sqlalchemy) with ``django: {conn_max_age: N, pool: {min_size, max_size, timeout_s}}``."""
     name = raw.get("orm", "sqlalchemy")
-    if name not in ORMS:
-        r.problem("orm", f"must be one of {', '.join(ORMS)}, got {name!r}")
+    if not isinstance(name, str) or name not in ORMS:
+        r.problem("orm", f"must be one of {', '.join(ORMS)}, got {shown(name)}")
         return Orm()
     settings = r.mapping(raw.get("django"), "django", ("conn_max_age", "pool"))
     pool = None
     if settings.get("pool") is not None:
         raw_pool = r.mapping(settings.get("pool"), "django.pool", ("min_size", "max_size", "timeout_s"))
         pool = DjangoPool(
-            min_size=r.integer(raw_pool, "min_size", "django.pool", minimum=0, default=0),
-            max_size=r.integer(raw_pool, "max_size", "django.pool", minimum=1),
-            timeout_s=r.number(raw_pool, "timeout_s", "django.pool", minimum=0, exclusive_min=True, default=30.0),
+            min_size=r.integer(raw_pool, "min_size", "django.pool", minimum=0, maximum=MAX_POOL, default=0),
+            max_size=r.integer(raw_pool, "max_size", "django.pool", minimum=1, maximum=MAX_POOL),
+            timeout_s=r.number(raw_pool, "timeout_s", "django.pool", minimum=0, maximum=MAX_TIMEOUT_S,
+                               exclusive_min=True, default=30.0),
         )
-    orm = Orm(name=name, conn_max_age=r.integer(settings, "conn_max_age", "django", minimum=0, default=0), pool=pool)
+    orm = Orm(name=name, conn_max_age=r.integer(settings, "conn_max_age", "django", minimum=0,
+                                                maximum=MAX_CONN_MAX_AGE, default=0), pool=pool)
     if name != "django" and raw.get("django") is not None:
         r.problem("django", "applies with orm: django only")
     if pool is not None and orm.conn_max_age != 0:
@@ -259,37 +307,44 @@ def _worker(r: Reader, raw: Any) -> WorkerTier | None:
     data = r.mapping(raw, "tiers.worker", ("processes", "concurrency", "pool", "checkout_timeout_s", "kind",
                                            "fork_safety"))
     return WorkerTier(
-        processes=r.integer(data, "processes", "tiers.worker", minimum=1, default=1),
-        concurrency=r.integer(data, "concurrency", "tiers.worker", minimum=1),
-        pool=r.integer(data, "pool", "tiers.worker", minimum=1),
-        checkout_timeout_s=r.number(data, "checkout_timeout_s", "tiers.worker", minimum=0,
+        processes=r.integer(data, "processes", "tiers.worker", minimum=1, maximum=MAX_WORKER_PROCESSES, default=1),
+        concurrency=r.integer(data, "concurrency", "tiers.worker", minimum=1, maximum=MAX_THREADS),
+        pool=r.integer(data, "pool", "tiers.worker", minimum=1, maximum=MAX_POOL),
+        checkout_timeout_s=r.number(data, "checkout_timeout_s", "tiers.worker", minimum=0, maximum=MAX_TIMEOUT_S,
                                     default=5.0, exclusive_min=True),
         kind=r.text(data, "kind", "tiers.worker", choices=WORKER_KINDS, default="threaded"),
         fork_safety=r.text(data, "fork_safety", "tiers.worker", choices=FORK_SAFETY, default="safe"),
     )
 
 
-def _extras(r: Reader, raw: Any) -> tuple[Extra, ...]:
+def _extras(r: Reader, raw: Any, duration_s: float) -> tuple[Extra, ...]:
     if raw is None:
         return ()
-    if not isinstance(raw, list):
-        r.problem("extras", "must be a list of {group, count, at_s, hold_s, connections, every_s}")
+    if not isinstance(raw, list) or len(raw) > MAX_EXTRAS:
+        r.problem("extras", f"must be a list of at most {MAX_EXTRAS} {{group, count, at_s, hold_s, connections, "
+                  "every_s}")
         return ()
     extras = []
     for i, item in enumerate(raw):
         where = f"extras[{i}]"
         data = r.mapping(item, where, ("group", "count", "at_s", "hold_s", "connections", "every_s"))
-        group = r.text(data, "group", where)
+        group = r.identifier(data, "group", where)
         if group.startswith(("web", "worker", "connlab")):
             r.problem(f"{where}.group", f"{group!r} is taken by the harness; use a name like rake or console")
-        extras.append(Extra(
+        extra = Extra(
             group=group,
-            count=r.integer(data, "count", where, minimum=1, default=1),
-            at_s=r.number(data, "at_s", where, minimum=0, default=0.0),
-            hold_s=r.number(data, "hold_s", where, minimum=0, exclusive_min=True),
-            connections=r.integer(data, "connections", where, minimum=1, default=1),
-            every_s=r.number(data, "every_s", where, minimum=0, exclusive_min=True) if "every_s" in data else None,
-        ))
+            count=r.integer(data, "count", where, minimum=1, maximum=MAX_ONEOFFS, default=1),
+            at_s=r.number(data, "at_s", where, minimum=0, maximum=MAX_DURATION_S, default=0.0),
+            hold_s=r.number(data, "hold_s", where, minimum=0, maximum=MAX_DURATION_S, exclusive_min=True),
+            connections=r.integer(data, "connections", where, minimum=1, maximum=MAX_ONEOFF_CONNECTIONS, default=1),
+            every_s=r.number(data, "every_s", where, minimum=0, maximum=MAX_DURATION_S, exclusive_min=True)
+            if "every_s" in data else None,
+        )
+        bursts = 0 if extra.every_s is None else math.ceil(max(0.0, duration_s - extra.at_s) / extra.every_s)
+        if bursts > MAX_BURSTS:
+            r.problem(f"{where}.every_s", f"repeats {bursts:,} times within the traffic ({duration_s:g} s); at most "
+                      f"{MAX_BURSTS}: make every_s at least {math.ceil(duration_s / MAX_BURSTS):g}")
+        extras.append(extra)
     return tuple(extras)
 
 
@@ -299,29 +354,34 @@ def _traffic(r: Reader, raw: Any) -> Traffic:
     data = r.mapping(raw, "traffic", allowed)
     stages_raw = data.get("stages")
     stages: list[Stage] = []
-    if not isinstance(stages_raw, list) or not stages_raw:
-        r.problem("traffic.stages", "must be a non-empty list of {duration_s, users, spawn_rate}")
+    if not isinstance(stages_raw, list) or not stages_raw or len(stages_raw) > MAX_STAGES:
+        r.problem("traffic.stages", f"must be a non-empty list of at most {MAX_STAGES} {{duration_s, users, "
+                  "spawn_rate}")
     else:
         for i, item in enumerate(stages_raw):
             where = f"traffic.stages[{i}]"
             stage = r.mapping(item, where, ("duration_s", "users", "spawn_rate"))
             stages.append(Stage(
-                duration_s=r.number(stage, "duration_s", where, minimum=0, exclusive_min=True),
-                users=r.integer(stage, "users", where, minimum=0),
-                spawn_rate=r.number(stage, "spawn_rate", where, minimum=0, exclusive_min=True,
-                                    default=100.0),
+                duration_s=r.number(stage, "duration_s", where, minimum=0, maximum=MAX_DURATION_S,
+                                    exclusive_min=True),
+                users=r.integer(stage, "users", where, minimum=0, maximum=MAX_USERS),
+                spawn_rate=r.number(stage, "spawn_rate", where, minimum=0, maximum=MAX_SPAWN_RATE,
+                                    exclusive_min=True, default=100.0),
             ))
     traffic = Traffic(
-        query_ms=r.integer(data, "query_ms", "traffic", minimum=0),
+        query_ms=r.integer(data, "query_ms", "traffic", minimum=0, maximum=MAX_MS),
         stages=tuple(stages),
         enqueue_share=r.number(data, "enqueue_share", "traffic", minimum=0, maximum=1, default=0.0),
-        job_ms=r.integer(data, "job_ms", "traffic", minimum=0, default=500),
-        jobs_per_enqueue=r.integer(data, "jobs_per_enqueue", "traffic", minimum=1, default=1),
+        job_ms=r.integer(data, "job_ms", "traffic", minimum=0, maximum=MAX_MS, default=500),
+        jobs_per_enqueue=r.integer(data, "jobs_per_enqueue", "traffic", minimum=1, maximum=MAX_JOBS_PER_ENQUEUE,
+                                   default=1),
         cache_share=r.number(data, "cache_share", "traffic", minimum=0, maximum=1, default=0.0),
-        redis_ms=r.integer(data, "redis_ms", "traffic", minimum=0, default=100),
-        job_redis_ms=r.integer(data, "job_redis_ms", "traffic", minimum=0, default=0),
-        work_ms=r.integer(data, "work_ms", "traffic", minimum=0, default=0),
+        redis_ms=r.integer(data, "redis_ms", "traffic", minimum=0, maximum=MAX_MS, default=100),
+        job_redis_ms=r.integer(data, "job_redis_ms", "traffic", minimum=0, maximum=MAX_MS, default=0),
+        work_ms=r.integer(data, "work_ms", "traffic", minimum=0, maximum=MAX_MS, default=0),
     )
+    if traffic.duration_s > MAX_DURATION_S:
+        r.problem("traffic.stages", f"last {traffic.duration_s:g} s in all; at most {MAX_DURATION_S:g} s")
     if traffic.enqueue_share + traffic.cache_share > 1 + 1e-9:
         r.problem("traffic.cache_share", f"enqueue_share + cache_share must be <= 1 (the rest are /db requests), "
                   f"got {traffic.enqueue_share:g} + {traffic.cache_share:g}")
@@ -340,8 +400,8 @@ _EVENT_FIELDS = {
 def _events(r: Reader, raw: Any, duration_s: float) -> tuple[Event, ...]:
     if raw is None:
         return ()
-    if not isinstance(raw, list):
-        r.problem("events", "must be a list of {at_s, action, ...}")
+    if not isinstance(raw, list) or len(raw) > MAX_EVENTS:
+        r.problem("events", f"must be a list of at most {MAX_EVENTS} {{at_s, action, ...}}")
         return ()
     events = []
     for i, item in enumerate(raw):
@@ -352,12 +412,12 @@ def _events(r: Reader, raw: Any, duration_s: float) -> tuple[Event, ...]:
         fields = _EVENT_FIELDS[action] if len(r.problems) == known else tuple(item) if isinstance(item, dict) else ()
         data = r.mapping(item, where, ("at_s", "action", *fields))
         event = Event(
-            at_s=r.number(data, "at_s", where, minimum=0),
+            at_s=r.number(data, "at_s", where, minimum=0, maximum=MAX_DURATION_S),
             action=action,
-            dynos=r.integer(data, "dynos", where, minimum=1) if action == "scale" else 0,
-            overlap_s=r.number(data, "overlap_s", where, minimum=0, exclusive_min=True)
+            dynos=r.integer(data, "dynos", where, minimum=1, maximum=MAX_DYNOS) if action == "scale" else 0,
+            overlap_s=r.number(data, "overlap_s", where, minimum=0, maximum=MAX_DURATION_S, exclusive_min=True)
             if action == "deploy" else 0.0,
-            group=str(data.get("group") or ""),
+            group=r.identifier(data, "group", where) if data.get("group") not in (None, "") else "",
         )
         if duration_s and event.at_s + event.overlap_s >= duration_s:
             r.problem(f"{where}.at_s", f"must fall within the traffic ({duration_s:g} s), "
@@ -372,9 +432,17 @@ def _resource_expectation(r: Reader, raw: Any, where: str) -> ResourceExpectatio
     if exhausted is not None and not isinstance(exhausted, bool):
         r.problem(f"{where}.exhausted", f"must be true or false, got {exhausted!r}")
         exhausted = None
-    groups_raw = r.mapping(data.get("groups"), f"{where}.groups", tuple(map(str, data.get("groups") or ())))
-    groups = {str(k): rng for k, v in groups_raw.items()
-              if (rng := r.range_(v, f"{where}.groups.{k}")) is not None}
+    groups_given = data.get("groups")
+    if groups_given is not None and not isinstance(groups_given, dict):
+        r.problem(f"{where}.groups", f"must be a mapping of group names (web.1, worker.1, rake ...) to figures, "
+                  f"got {shown(groups_given)}")
+        groups_given = None
+    groups: dict[str, Range] = {}
+    for key, value in (groups_given or {}).items():
+        if not isinstance(key, str) or not is_identifier(key):
+            r.problem(f"{where}.groups", f"a group is a name of {IDENTIFIER_RULE}, got {shown(key)}")
+        elif (rng := r.range_(value, f"{where}.groups.{key}")) is not None:
+            groups[key] = rng
     return ResourceExpectation(
         peak=r.range_(data["peak"], f"{where}.peak") if "peak" in data else None,
         rejected=r.range_(data["rejected"], f"{where}.rejected") if "rejected" in data else None,
@@ -395,6 +463,10 @@ def _expect(r: Reader, raw: Any) -> Expectations:
     )
 
 
+#: a character a description may not hold: the C0 and C1 controls but tab and line feed (an escape code would
+#: act on the terminal the description is printed to)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
 TOP_KEYS = ("name", "description", "app", "postgres", "redis", "tiers", "extras", "traffic",
             "events", "expect", "orm", "django")
 
@@ -411,9 +483,9 @@ def parse_plan(raw: Any, path: Path) -> Plan:
     traffic = _traffic(r, data.get("traffic"))
     known = len(r.problems)
     postgres = PostgresLimits(
-        max_connections=r.integer(pg, "max_connections", "postgres", minimum=2),
+        max_connections=r.integer(pg, "max_connections", "postgres", minimum=2, maximum=MAX_PG_CONNECTIONS),
         superuser_reserved_connections=r.integer(pg, "superuser_reserved_connections", "postgres",
-                                                 minimum=0, default=3),
+                                                 minimum=0, maximum=MAX_PG_CONNECTIONS, default=3),
         ssl=r.boolean(pg, "ssl", "postgres", default=False),
     )
     # compare the two only when both were read as given: a mistake in one is reported once, not twice
@@ -424,16 +496,20 @@ def parse_plan(raw: Any, path: Path) -> Plan:
     if not isinstance(description, str):
         r.problem("description", "must be a string")
         description = ""
+    elif (control := _CONTROL.search(description)) is not None:
+        r.problem("description", f"holds a control character ({shown(control.group())}); only text, tabs and "
+                  "line breaks")
+        description = ""
     plan = Plan(
-        name=str(data.get("name") or path.stem),
+        name=name_of(path) if data.get("name") is None else r.identifier(data, "name", ""),
         path=path,
         description=description.strip(),
         app=r.text(data, "app", "", choices=APPS),
         postgres=postgres,
-        redis=RedisLimits(maxclients=r.integer(rd, "maxclients", "redis", minimum=2)),
+        redis=RedisLimits(maxclients=r.integer(rd, "maxclients", "redis", minimum=2, maximum=MAX_REDIS_CLIENTS)),
         web=_web(r, tiers.get("web")),
         worker=_worker(r, tiers.get("worker")),
-        extras=_extras(r, data.get("extras")),
+        extras=_extras(r, data.get("extras"), traffic.duration_s),
         traffic=traffic,
         events=_events(r, data.get("events"), traffic.duration_s),
         expect=_expect(r, data.get("expect")),
@@ -460,19 +536,14 @@ def parse_plan(raw: Any, path: Path) -> Plan:
     return plan
 
 
+def name_of(path: Path) -> str:
+    """A scenario's name when it gives none: its file's name, made an identifier (``My Plan.yaml``: my-plan), since
+    it names the run's folder."""
+    name = re.sub(r"[^a-z0-9_.-]+", "-", path.stem.lower()).strip("-_.")
+    name = re.sub(r"\.{2,}", ".", name)[:63].strip("-_.")
+    return name or "scenario"
+
+
 def load_plan(path: Path) -> Plan:
-    """Read and validate a scenario file."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise PlanError([f"{path}: no such scenario file or shipped scenario; "
-                         "`connlab scenarios` lists the shipped ones"]) from None
-    except OSError as exc:
-        raise PlanError([f"{path}: cannot read it ({exc.strerror})"]) from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "somewhere"
-        raise PlanError([f"{path}: {where}: not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
-    return parse_plan(raw, path)
+    """Read (``harness.scenario_file``: bounded, one line per refusal) and validate a scenario file."""
+    return parse_plan(read_scenario(path), path)
