@@ -43,12 +43,7 @@ formulas of ``harness.kinds``. No process type at all: a problem that makes the 
 from __future__ import annotations
 
 import ast
-import json
-import os
 import re
-import signal
-import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -56,7 +51,7 @@ from typing import Any
 
 from harness.check.django_db import DjangoApp, read_django
 from harness.check.django_settings import Unknown, dotted, env_names
-from harness.check.gunicorn_eval import MARKER
+from harness.check.gunicorn_config import EVAL_SCRIPT, Configs, NotLiteral, assignments
 from harness.check.launchers import LOOKED
 from harness.check.model import AppConfig, Pool, Problem, ProcessType, Role, Setting, unknown
 from harness.check.py_procfile import Command, _program, options, procfile, split
@@ -66,7 +61,7 @@ from harness.check.pydeps import read_deps, versions
 from harness.check.wrappers import expand
 
 TIMEOUT_S = 5.0  # for gunicorn.conf.py to run
-_EVAL = Path(__file__).with_name("gunicorn_eval.py")
+_EVAL = EVAL_SCRIPT  # gunicorn_eval.py, run in a sandbox (gunicorn_config)
 _GUNICORN = {"-w": "workers", "--workers": "workers", "--threads": "threads", "-k": "worker_class",
              "--worker-class": "worker_class", "--worker-connections": "worker_connections", "-c": "config",
              "--config": "config"}
@@ -80,9 +75,8 @@ class _Read:
     env: Mapping[str, str]
     flags: Mapping[str, int]
     django: DjangoApp | None
+    configs: Configs  # gunicorn config files, evaluated (or read literally with --no-eval) once each
     problems: list[Problem] = field(default_factory=list)
-    evaluated: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any] | None] = field(default_factory=dict)
-    failed: dict[tuple[str, tuple[tuple[str, str], ...]], str] = field(default_factory=dict)  # config -> why
     asgi: set[str] = field(default_factory=set)  # process types served by an ASGI server
     daemons: dict[str, list[Command]] = field(default_factory=dict)  # a type -> uwsgi attach-daemon commands
     asgi_kept: set[str] = field(default_factory=set)  # database aliases noted: CONN_MAX_AGE > 0 under ASGI
@@ -96,58 +90,16 @@ def _cli_setting(cmd: Command, found: tuple[int, str, str], fix: str, problems: 
     return setting
 
 
-def _evaluate(read: _Read, config: Path, env: Mapping[str, str], fix: str) -> dict[str, Any] | None:
-    key = (str(config), tuple(sorted(env.items())))
-    if key in read.evaluated:
-        return read.evaluated[key]
-    shown = str(config.relative_to(read.app_dir)) if config.is_relative_to(read.app_dir) else str(config)
-    error, answer = None, None
-    try:
-        process = subprocess.Popen([sys.executable, "-I", "-B", str(_EVAL), str(read.app_dir), str(config)],
-                                   cwd=read.app_dir, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True, start_new_session=True)
-        try:
-            out, err = process.communicate(timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)  # its own session: the config's children go with it
-            process.communicate()
-            out, err, error = "", "", f"did not finish in {TIMEOUT_S:g} s"
-        lines = [line for line in out.splitlines() if line.startswith(MARKER)]
-        if lines:
-            answer = json.loads(lines[-1][len(MARKER):], object_hook=dict)
-            if answer.get("error"):
-                error = f"raised {answer['error']}"
-        elif error is None:
-            last = (err.strip().splitlines() or [""])[-1][:120]
-            error = f"exited with code {process.returncode} without its settings" + (f" ({last})" if last else "")
-    except OSError as exc:
-        error = f"could not be run ({exc.strerror})"
-    settings = None if error is not None or answer is None else dict(answer.get("settings", {}))
-    if error is not None:
-        read.failed[key] = f"{shown} {error}"
-    read.evaluated[key] = settings
-    return settings
+_FIELD = {"workers": "processes", "threads": "threads", "worker_class": "threads", "worker_connections": "threads"}
 
 
-def _assignments(config: Path) -> dict[str, ast.stmt]:
-    """Setting name -> its last assignment in the file (for the source's line)."""
-    found: dict[str, ast.stmt] = {}
-    try:
-        tree = ast.parse(config.read_text(errors="replace"))
-    except (OSError, SyntaxError, ValueError):
-        return found
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
-            continue
-        for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
-            if isinstance(target, ast.Name) and (target.id not in found or found[target.id].lineno < node.lineno):
-                found[target.id] = node
-    return found
+def _not_literal(shown: str, found: NotLiteral, name: str, field_name: str) -> Setting:
+    return unknown(source=f"{shown}:{found.line}: `{found.code}` not evaluated (--no-eval)",
+                   fix=f"run without --no-eval on code you trust, or --set {name}.{field_name}=N")
 
 
 def _gunicorn(cmd: Command, read: _Read) -> tuple[Setting, Setting]:
     problems, name = read.problems, cmd.name
-    fix = f"--set {name}.processes=N --set {name}.threads=N"
     failure = ""  # the config file that gunicorn would not get past: its settings are unknown
     cli = options(cmd.args, _GUNICORN)
     from_env = options(split(cmd.env.get("GUNICORN_CMD_ARGS", "")) or [], _GUNICORN)
@@ -163,12 +115,12 @@ def _gunicorn(cmd: Command, read: _Read) -> tuple[Setting, Setting]:
             config = None
     elif config is not None and not config.is_file():
         config = None
-    settings = _evaluate(read, config, cmd.env, fix) if config is not None else None
+    settings = read.configs.settings(config, cmd.env, timeout=TIMEOUT_S) if config is not None else None
     if config is not None and settings is None:
-        failure = read.failed.get((str(config), tuple(sorted(cmd.env.items()))), f"{config.name} not read")
+        failure = read.configs.failure(config, cmd.env)
     hint = re.search(r"raised KeyError: '([A-Z][A-Z0-9_]*)'", failure)
     env_hint = f"--env {hint.group(1)}=VALUE, or " if hint else ""
-    lines = _assignments(config) if config is not None and settings is not None else {}
+    lines = assignments(config) if config is not None and settings is not None else {}
     shown = str(config.relative_to(read.app_dir)) if config is not None and config.is_relative_to(read.app_dir) \
         else str(config)
     values: dict[str, tuple[Any, str]] = {}
@@ -182,7 +134,9 @@ def _gunicorn(cmd: Command, read: _Read) -> tuple[Setting, Setting]:
             at = f"{shown}:{node.lineno}" if node is not None else shown
             used = env_names(node, cmd.env) if node is not None else []
             values[setting] = (settings[setting], f"env {used[0]} ({at})" if used else at)
-            if setting == "workers" and node is not None and any(
+            if isinstance(settings[setting], NotLiteral):  # --no-eval
+                values[setting] = (_not_literal(shown, settings[setting], name, _FIELD[setting]), at)
+            elif setting == "workers" and node is not None and any(
                     isinstance(n, ast.Call) and dotted(n.func).endswith("cpu_count") for n in ast.walk(node)):
                 values[setting] = (unknown(source=f"{at} workers from this machine's CPU count "
                                            f"({settings[setting]} here), not the dyno's",
@@ -207,6 +161,8 @@ def _gunicorn(cmd: Command, read: _Read) -> tuple[Setting, Setting]:
     default_workers = Setting(value=int(web_concurrency), source="env WEB_CONCURRENCY") \
         if web_concurrency.isdigit() else Setting(value=1, source="default (gunicorn: 1 worker)")
     workers = number("workers", default_workers, "processes")
+    if isinstance(values.get("worker_class", ("sync", ""))[0], Setting):  # --no-eval: which worker, not known
+        return workers, values["worker_class"][0]
     worker_class = str(values.get("worker_class", ("sync", ""))[0])
     kind = worker_class.rsplit(".", 1)[-1].lower()
     if kind in ASGI_WORKERS:
@@ -454,14 +410,23 @@ def _django_roots(app_dir: Path, commands: list[Command]) -> tuple[list[Path], d
     return roots, env
 
 
-def read_python(app_dir: Path, *, env: Mapping[str, str], flags: Mapping[str, int]) -> AppConfig:
-    """The app's process types, each with its processes, threads and pools, every figure with its source."""
-    app_dir = app_dir.resolve()
+def read_python(app_dir: Path, *, env: Mapping[str, str], flags: Mapping[str, int], evaluate: bool = True
+                ) -> AppConfig:
+    """The app's process types, each with its processes, threads and pools, every figure with its source;
+    ``evaluate=False`` (``--no-eval``): gunicorn config files read for their literal assignments only."""
+    configs = Configs(app_dir.resolve(), evaluate=evaluate)
+    try:
+        return _read_python(configs.app_dir, env, flags, configs)
+    finally:
+        configs.close()
+
+
+def _read_python(app_dir: Path, env: Mapping[str, str], flags: Mapping[str, int], configs: Configs) -> AppConfig:
     deps = read_deps(app_dir)
     is_django = (app_dir / "manage.py").is_file() or any(app_dir.glob("*/manage.py")) or \
         deps.has("django") is not None
     framework = "django" if is_django else "flask" if deps.has("flask") else "python"
-    read = _Read(app_dir=app_dir, env=env, flags=flags, django=None)
+    read = _Read(app_dir=app_dir, env=env, flags=flags, django=None, configs=configs)
     read.problems.extend(deps.problems)
     commands = procfile(app_dir, env, deps, read.problems)
     if is_django:

@@ -1,7 +1,7 @@
 """The plain-text parts of a Rails app's config, for ``harness.check.rails``: the process types (each one's command
 from the Procfile, or the launcher ``harness.check.launchers`` finds: what it runs and the env its line gives),
 Gemfile.lock's versions, and ``read_rails.rb`` run once for everything Ruby has to evaluate (database.yml, puma.rb,
-sidekiq.yml, queue.yml), with the given env only and a timeout.
+sidekiq.yml, queue.yml), with the given env only and a timeout, in a ``Sandbox``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -17,6 +16,7 @@ from typing import Any
 
 from harness.check.launchers import LOOKED, find
 from harness.check.model import Problem, Role, Setting, unknown
+from harness.check.sandbox import Sandbox
 from harness.check.wrappers import VAR, expand
 
 RUBY_SCRIPT = Path(__file__).with_name("read_rails.rb")
@@ -206,25 +206,33 @@ def gemfile_lock(app_dir: Path) -> dict[str, str]:
     return versions
 
 
-def run_ruby(app_dir: Path, jobs: list[dict[str, Any]]) -> tuple[dict[str, Any], list[Problem]]:
-    """``read_rails.rb`` over every job at once: {job id: result}, or a problem saying why Ruby gave nothing."""
+def run_ruby(app_dir: Path, jobs: list[dict[str, Any]], *, evaluate: bool = True
+             ) -> tuple[dict[str, Any], list[Problem]]:
+    """``read_rails.rb`` over every job at once: {job id: result}, or a problem saying why Ruby gave nothing. It runs
+    in a ``Sandbox`` (as root: as the unprivileged user, on a copy of the app; its whole process group killed when
+    it ends); ``evaluate=False`` (``--no-eval``): it reads literal values only, and runs nothing of the app's."""
     if not jobs:
         return {}, []
     files = ", ".join(sorted({str(j["path"]) for j in jobs}))
     fix = "install Ruby with Puma (apt-get install ruby puma), or give the figures with --set web.threads=N ..."
-    ruby = shutil.which("ruby")
-    if ruby is None:
-        return {}, [Problem(path=files, what="not read: no ruby on PATH", fix=fix)]
-    request = json.dumps({"app_dir": str(app_dir), "jobs": [{"timeout_s": JOB_TIMEOUT_S, **j} for j in jobs]})
-    try:
-        done = subprocess.run([ruby, str(RUBY_SCRIPT)], input=request, capture_output=True, text=True,
-                              timeout=RUBY_TIMEOUT_S, env={"LANG": "C.UTF-8"}, cwd=app_dir, check=False)
-    except subprocess.TimeoutExpired:
-        return {}, [Problem(path=files, what=f"not read: Ruby did not finish within {RUBY_TIMEOUT_S:.0f} s", fix=fix)]
-    try:
-        answer = json.loads(done.stdout)
-        results: dict[str, Any] = answer["results"]
-    except (ValueError, KeyError, TypeError):
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return {}, [Problem(path=files, what=f"not read: Ruby failed (exit {done.returncode}): {last}", fix=fix)]
+    with Sandbox(app_dir) as box:
+        ruby = box.program(["ruby"])
+        if ruby is None:
+            return {}, [Problem(path=files, what="not read: no ruby on PATH" + (
+                "" if shutil.which("ruby") is None else " that the unprivileged user can run"), fix=fix)]
+        request = json.dumps({"app_dir": str(box.root), "evaluate": evaluate,
+                              "jobs": [{"timeout_s": JOB_TIMEOUT_S, **j} for j in jobs]})
+        done = box.run([ruby, str(box.script(RUBY_SCRIPT))], env={"LANG": "C.UTF-8"}, timeout=RUBY_TIMEOUT_S,
+                       stdin=request)
+        if done.error:
+            return {}, [Problem(path=files, what=f"not read: Ruby {done.error}", fix=fix)]
+        if done.timed_out:
+            return {}, [Problem(path=files, what=f"not read: Ruby did not finish within {RUBY_TIMEOUT_S:.0f} s",
+                                fix=fix)]
+        try:
+            answer = json.loads(done.stdout)
+            results: dict[str, Any] = box.unmap(answer["results"])
+        except (ValueError, KeyError, TypeError):
+            last = (box.unmap(done.stderr).strip().splitlines() or ["no output"])[-1]
+            return {}, [Problem(path=files, what=f"not read: Ruby failed (exit {done.returncode}): {last}", fix=fix)]
     return results, []
