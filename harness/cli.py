@@ -59,7 +59,7 @@ from harness.errors import (
 )
 from harness.htmlreport import write_comparison, write_report
 from harness.live import LineView, PanelView
-from harness.pipeline import execute
+from harness.pipeline import check_out, execute, preflight
 from harness.plan import APPS, Plan, load_plan
 from harness.predict import forecast
 from harness.report import prediction_document, show_forecast, show_results
@@ -69,6 +69,7 @@ from harness.stack.engine import docker_client
 from harness.stack.images import ensure_app_image, ensure_image
 from harness.stack.process import sweep
 from harness.stack.registry import begin_run
+from harness.validate import escaped
 from harness.versions import assumed
 
 
@@ -224,7 +225,10 @@ def _plan(args: argparse.Namespace) -> Plan:
 
 
 def _run(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
+    """Run the plan and judge it. ``--out`` and the plan's size are checked before anything starts; a file of the
+    run that could not be written (the report, the series) is one line, and the exit is still the verdict's."""
     plan = _plan(args)
+    preflight(plan, args.out)
     for line in begin_run():  # end what runs that died left; record this run, with a reaper that outlives it
         print(f"connlab: {line}", file=sys.stderr)
     if not args.json:
@@ -239,7 +243,10 @@ def _run(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
         print(json.dumps(outcome.document, indent=2))
     else:
         show_results(console, outcome.document, verdict)
-        console.print(f"results: {outcome.results_path}")
+        if outcome.results_path is not None:
+            console.print(f"results: {outcome.results_path}", markup=False, highlight=False)
+    if (not_written := outcome.not_written()) is not None:
+        print(f"connlab: {escaped(not_written)}", file=sys.stderr)
     if not verdict.passed:
         return ExitCode.VERDICT_FAILED
     if args.require_fit and not verdict.config_fits:
@@ -249,6 +256,7 @@ def _run(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
 
 def _demo(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
     """Every demo step in order; pauses for Enter between them only when asked to and stdin is a terminal."""
+    check_out(args.out)
     for line in begin_run():
         print(f"connlab: {line}", file=sys.stderr)
     finished = run_demo(app=args.app, out=args.out, pause=not args.no_pause and sys.stdin.isatty(), console=console,
@@ -303,8 +311,8 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args)
         return _run(args, console, err)
     except (ConnlabError, Interrupted) as exc:
-        for line in exc.problems if isinstance(exc, PlanError) else [str(exc)]:
-            print(f"connlab: {line}", file=sys.stderr)
+        for line in exc.problems if isinstance(exc, PlanError) else str(exc).split("\n"):
+            print(f"connlab: {escaped(line)}", file=sys.stderr)  # a scenario's text never reaches the terminal raw
         return _exit_code(exc)
     except BrokenPipeError:  # `connlab predict --json | head`: the reader left, nothing went wrong here
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
