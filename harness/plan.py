@@ -64,13 +64,13 @@ MAX_SPAWN_RATE = 10_000.0
 #: traffic stages, events, extras, jobs per enqueue
 MAX_STAGES = 100
 MAX_EVENTS = 10
-MAX_EXTRAS = 50
+MAX_EXTRAS = 20
 MAX_JOBS_PER_ENQUEUE = 1_000
 #: one-off processes in one burst, connections each holds
 MAX_ONEOFFS = 1_000
 MAX_ONEOFF_CONNECTIONS = 100
 #: bursts of one repeated extra (every_s) within the traffic (predict compares every pair of them)
-MAX_BURSTS = 500
+MAX_BURSTS = 100
 
 
 @dataclass(frozen=True, kw_only=True)

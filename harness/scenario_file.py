@@ -35,7 +35,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from harness.errors import PlanError
-from harness.validate import escaped, shown, shown_path
+from harness.validate import SHOWN_CHARS, escaped, shown, shown_path
 
 #: the largest scenario file read (the shipped ones are 1-2 KB)
 MAX_BYTES = 1_000_000
@@ -124,9 +124,18 @@ class ScenarioLoader(yaml.SafeLoader):
         self._sizes[id(node)] = (size, height)
         return node
 
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (yaml.YAMLError, Refusal):
+            raise
+        except Exception as exc:  # noqa: BLE001 - 2024-13-45, !!int abc, !!map [1]: the file's mistake, not ours
+            raise Refusal(_line(node), f"cannot read {shown(node.value)} as {node.tag.rsplit(':', 1)[-1]} "
+                          f"({escaped(str(exc))[:SHOWN_CHARS]})") from None
+
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
+        for key_node, _ in node.value if isinstance(node, MappingNode) else ():  # else super() says what it is
             if not isinstance(key_node, ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
                 continue  # a merge key (<<) brings defaults that keys beside it may override, as YAML means
             key = self.construct_object(key_node)
@@ -197,20 +206,27 @@ def parse_text(text: str, path: Path) -> Any:
     """The YAML document in ``text`` (from ``path``, for the messages); ``PlanError``, one line, when it is not
     YAML or is refused."""
     where = shown_path(path)
-    loader = ScenarioLoader(text)
+    try:
+        loader = ScenarioLoader(text)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (an escape code, a NUL)
+        line = text.count("\n", 0, exc.position) + 1
+        raise PlanError([f"{where}: line {line}: a character YAML does not allow (#x{exc.character:04x}); remove it, "
+                         "or write it as an escape inside double quotes"]) from None
     try:
         return loader.get_single_data()
     except Refusal as exc:
         raise PlanError([f"{where}: line {exc.line}: {exc.text}"]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
-        line = f"line {mark.line + 1}" if mark is not None else "somewhere"
-        raise PlanError([f"{where}: {line}: not valid YAML ({escaped(exc.problem or str(exc))})"]) from None
-    except yaml.YAMLError as exc:  # the reader's: a character YAML does not allow
-        text_of = escaped(" ".join(str(exc).split()))
-        raise PlanError([f"{where}: not valid YAML ({text_of})"]) from None
+        at = f"line {mark.line + 1}" if mark is not None else "somewhere"
+        raise PlanError([f"{where}: {at}: not valid YAML ({escaped(exc.problem or str(exc))})"]) from None
+    except yaml.YAMLError as exc:  # no mark: not expected from a string, kept one line all the same
+        raise PlanError([f"{where}: not valid YAML ({escaped(' '.join(str(exc).split()))})"]) from None
     except RecursionError:  # cannot come past MAX_DEPTH; kept so that it would still be one line
         raise PlanError([f"{where}: nested too deeply to read"]) from None
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:  # PyYAML's constructors on odd tags
+        raise PlanError([f"{where}: not valid YAML ({type(exc).__name__}: {escaped(str(exc))[:SHOWN_CHARS]})"]) \
+            from None
     finally:
         loader.dispose()
 
