@@ -8,7 +8,7 @@
     connlab demo [--app python|rails] [--out DIR] [--no-pause] [--web]
     connlab check APP_DIR [--formation web=4,worker=2] [--autoscale web=2..10] [--postgres-max-connections N]
                   [--postgres-reserved N] [--redis-maxclients N] [--env K=V] [--env-file F] [--set web.pool=N]
-                  [--json] [--write-scenario FILE] [--run [--backend local|docker]]
+                  [--json] [--write-scenario FILE] [--run [--backend local|docker]] [--no-eval]
     connlab scenarios
     connlab --version
 
@@ -150,6 +150,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--run", action="store_true", help="run that scenario now, at the top of the autoscale range")
     check.add_argument("--backend", choices=BACKENDS, default="local", help="for --run (default: local)")
     check.add_argument("--out", type=Path, default=Path("runs"), help="for --run: where run folders go")
+    check.add_argument("--no-eval", action="store_true",
+                       help="run none of the app's code (ERB, puma.rb, gunicorn.conf.py): literal values only, what "
+                       "depends on code is unknown")
     return parser
 
 
@@ -161,7 +164,8 @@ def _check(args: argparse.Namespace, console: Console, err: Console) -> ExitCode
 
     options = gather(args.app_dir, formation=args.formation, autoscale=args.autoscale,
                      postgres_max_connections=args.postgres_max_connections, postgres_reserved=args.postgres_reserved,
-                     redis_maxclients=args.redis_maxclients, env=args.env, env_files=args.env_file, sets=args.set)
+                     redis_maxclients=args.redis_maxclients, env=args.env, env_files=args.env_file, sets=args.set,
+                     evaluate=not args.no_eval)
     result = check(args.app_dir, options)
     if args.json and not args.run:
         print(json.dumps(document(result), indent=2))

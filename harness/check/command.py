@@ -54,10 +54,10 @@ def read_app(app_dir: Path, options: CheckOptions) -> AppConfig:
     if detect(app_dir) == "rails":
         from harness.check.rails import read_rails
 
-        return read_rails(app_dir, env=options.env, flags=options.flags)
+        return read_rails(app_dir, env=options.env, flags=options.flags, evaluate=options.evaluate)
     from harness.check.python import read_python
 
-    return read_python(app_dir, env=options.env, flags=options.flags)
+    return read_python(app_dir, env=options.env, flags=options.flags, evaluate=options.evaluate)
 
 
 def _status(statuses: list[str]) -> str:

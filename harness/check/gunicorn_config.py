@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.check.gunicorn_eval import MARKER, NAMES
+from harness.check.model import Problem
 from harness.check.sandbox import Sandbox
 
 EVAL_SCRIPT = Path(__file__).with_name("gunicorn_eval.py")
@@ -44,6 +45,7 @@ class Configs:
     sandbox: Sandbox | None = None
     settings_of: dict[Key, dict[str, Any] | None] = field(default_factory=dict)
     failed: dict[Key, str] = field(default_factory=dict)  # config -> why it gave no settings
+    read_literally: list[str] = field(default_factory=list)  # --no-eval: the files with a setting not literal
 
     def shown(self, config: Path) -> str:
         return str(config.relative_to(self.app_dir)) if config.is_relative_to(self.app_dir) else str(config)
@@ -56,6 +58,8 @@ class Configs:
             if error is not None:
                 self.failed[key] = f"{self.shown(config)} {error}"
             self.settings_of[key] = found
+            if any(isinstance(value, NotLiteral) for value in (found or {}).values()):
+                self.read_literally.append(self.shown(config))
         return self.settings_of[key]
 
     def failure(self, config: Path, env: Mapping[str, str]) -> str:
@@ -64,8 +68,8 @@ class Configs:
 
     def _evaluate(self, config: Path, env: Mapping[str, str], timeout: float
                   ) -> tuple[dict[str, Any] | None, str | None]:
-        if self.sandbox is None:
-            self.sandbox = Sandbox(self.app_dir)
+        if self.sandbox is None:  # what a config may import or read: the app's modules, files at the top
+            self.sandbox = Sandbox(self.app_dir, suffixes=(".py", ".json", ".toml", ".ini", ".cfg", ".yaml", ".yml"))
         box = self.sandbox
         python = box.python()
         if python is None:
@@ -84,6 +88,14 @@ class Configs:
         if answer.get("error"):
             return None, f"raised {answer['error']}"
         return dict(answer.get("settings", {})), None
+
+    def notes(self) -> list[Problem]:
+        """``--no-eval``: one line naming the config files that set something by code."""
+        if not self.read_literally:
+            return []
+        return [Problem(path=", ".join(self.read_literally), what="code not evaluated (--no-eval): only literal "
+                        "assignments read, what code sets is unknown", fix="run without --no-eval on code you trust, "
+                        "or give the figures with --set TYPE.field=N")]
 
     def close(self) -> None:
         if self.sandbox is not None:

@@ -45,6 +45,8 @@ class CheckOptions:
     env: dict[str, str] = field(default_factory=dict)
     flags: dict[str, int] = field(default_factory=dict)
     config_file: Path | None = None
+    #: False (``--no-eval``): the readers run nothing of the app's and read literal values only
+    evaluate: bool = True
 
 
 def _pairs(text: str, where: str, problems: list[str]) -> dict[str, str]:
@@ -121,7 +123,7 @@ def env_file(path: Path) -> dict[str, str]:
 
 def gather(app_dir: Path, *, formation: str | None, autoscale: str | None, postgres_max_connections: int | None,
            postgres_reserved: int | None, redis_maxclients: int | None, env: Sequence[str],
-           env_files: Sequence[Path], sets: Sequence[str]) -> CheckOptions:
+           env_files: Sequence[Path], sets: Sequence[str], evaluate: bool = True) -> CheckOptions:
     """The options from ``connlab.yaml`` in ``app_dir`` (if any), flags over them; every problem at once."""
     path, config = _config(app_dir)
     where_file = str(path) if path else ""
@@ -181,4 +183,4 @@ def gather(app_dir: Path, *, formation: str | None, autoscale: str | None, postg
     if problems:
         raise PlanError(problems)
     return CheckOptions(formation=counts, autoscale=scaled, limits=limits, env=variables, flags=flags,
-                        config_file=path)
+                        config_file=path, evaluate=evaluate)

@@ -457,6 +457,7 @@ def _read_python(app_dir: Path, env: Mapping[str, str], flags: Mapping[str, int]
                                     "beside": beside}))
     if read.django is not None:
         read.problems.extend(read.django.problems)
+    read.problems.extend(configs.notes())
     if not types:
         read.problems.append(Problem(path="Procfile", what=f"no process type found (looked at: {LOOKED}): nothing "
                                      "could be counted", fix="add a Procfile (`web: gunicorn proj.wsgi`, `worker: "

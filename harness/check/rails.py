@@ -40,8 +40,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from harness.check import rails_no_eval as no_eval
 from harness.check.model import AppConfig, Pool, Problem, ProcessType, RedisUse, Setting, unknown
 from harness.check.rails_files import ProcLine, classify, gemfile_lock, option, procfile, run_ruby
+from harness.check.rails_flags import apply_flags
 from harness.check.rails_per_use import TypeFacts, complete
 from harness.check.rails_redis import sidekiq_server
 from harness.check.rails_workers import delayed_job, resque, resque_pool
@@ -49,12 +51,13 @@ from harness.versions import sidekiq_major
 
 POSTGRES_ADAPTERS = ("postgresql", "postgis")
 RAILS_POOL_DEFAULT = 5
-FLAG_FIELDS = ("processes", "threads", "pool", "cache_pool", "cable_redis")  # cache_pool: redis_cache_store's pool (0:
-# none); cable_redis: ActionCable's Redis connections per process (0: not Redis)
 Event = dict[str, Any]
 
 
-def read_rails(app_dir: Path, *, env: Mapping[str, str], flags: Mapping[str, int]) -> AppConfig:
+def read_rails(app_dir: Path, *, env: Mapping[str, str], flags: Mapping[str, int], evaluate: bool = True
+               ) -> AppConfig:
+    """The app's process types from its files; ``evaluate=False`` (``--no-eval``): literal values only
+    (``rails_no_eval``)."""
     app_dir = app_dir.resolve()
     base_env = {"RAILS_ENV": "production", **env}
     notes: list[Problem] = []  # which launcher named the process types, Kamal's env, pgbouncer
@@ -77,7 +80,7 @@ def read_rails(app_dir: Path, *, env: Mapping[str, str], flags: Mapping[str, int
         if classify(line).server == "puma" and "solid_queue" in versions:  # for a plugin :solid_queue in puma.rb
             jobs.append({"id": f"queue:{line.name}", "kind": "queue", "env": line_env,
                          "path": line_env.get("SOLID_QUEUE_CONFIG") or "config/queue.yml"})
-    results, problems = run_ruby(app_dir, jobs)
+    results, problems = run_ruby(app_dir, jobs, evaluate=evaluate)
     problems[:0] = notes
     pool_fix = "--set " + ", ".join(f"{line.name}.pool=N" for line in lines
                                     if classify(line).role in ("web", "worker")) if lines else "--set web.pool=N"
@@ -86,16 +89,19 @@ def read_rails(app_dir: Path, *, env: Mapping[str, str], flags: Mapping[str, int
     for line in lines:
         line_env = {**base_env, **line.env}
         reader = _Reader(app_dir, line, line_env, versions, problems, pool_fix)
-        databases = reader.databases(results.get(db_ids[_db_key(line_env, _sidekiq_facts(line, versions))]))
-        types.append(reader.process_type(results.get(f"type:{line.name}"), databases))
+        databases = no_eval.pools(results.get(db_ids[_db_key(line_env, _sidekiq_facts(line, versions))]),
+                                  reader.databases, line.name)
+        types.append(no_eval.process_type(results.get(f"type:{line.name}"), reader.process_type, databases, line,
+                                          reader.kind.server, versions))
         queue_id = f"type:{line.name}" if classify(line).server == "solid_queue" else f"queue:{line.name}"
         facts[line.name] = TypeFacts(env=line_env, server_result=results.get(f"type:{line.name}"),
                                      queue_result=results.get(queue_id),
                                      origin=partial(reader.queue_origin,
                                                     (results.get(queue_id) or {}).get("events", [])),
                                      queue_path=line_env.get("SOLID_QUEUE_CONFIG") or "config/queue.yml")
-    flagged = _apply_flags(types, flags, problems, versions)
-    final, advice = complete(app_dir, flagged, facts, versions, base_env, flags)
+    final, advice = complete(app_dir, apply_flags(types, flags, problems, versions), facts, versions, base_env, flags)
+    final = no_eval.trees(final, facts, flags, problems)
+    problems += no_eval.notes(results)
     return AppConfig(framework="rails", process_types=tuple(final), versions=versions, problems=tuple(problems),
                      advice=tuple(advice))
 
@@ -597,36 +603,3 @@ def _sidekiq_redis(concurrency: int, versions: Mapping[str, str]) -> tuple[Redis
 def _host(db: Mapping[str, Any]) -> str:
     host = db.get("host") or "localhost"
     return f"{host}:{db['port']}" if db.get("port") else str(host)
-
-
-def _apply_flags(types: list[ProcessType], flags: Mapping[str, int], problems: list[Problem],
-                 versions: Mapping[str, str]) -> list[ProcessType]:
-    """``--set TYPE.FIELD=N`` over what the files say: processes, threads (Sidekiq: its Redis too), pool."""
-    by_name = {t.name: t for t in types}
-    for flag, value in flags.items():
-        name, _, field = flag.rpartition(".")
-        source = f"flag --set {flag}"
-        least = 0 if field in ("processes", "cache_pool", "cable_redis") else 1
-        if name not in by_name or field not in FLAG_FIELDS or value < least:
-            have = ", ".join(by_name)
-            what = (f"no process type {name!r} in the Procfile (has {have})" if name not in by_name else
-                    f"{field!r} is not one of {', '.join(FLAG_FIELDS)}" if field not in FLAG_FIELDS else
-                    f"{value} is too small")
-            problems.append(Problem(path=f"--set {flag}", what=what,
-                                    fix="--set TYPE.processes|threads|pool|cache_pool|cable_redis=N"))
-            continue
-        current = by_name[name]
-        setting = Setting(value=value, source=source)
-        if field in ("cache_pool", "cable_redis"):
-            continue  # Rails.cache's Redis pool, ActionCable's: rails_per_use reads them where it builds the Redis uses
-        if field == "processes":
-            current = replace(current, processes=setting)
-        elif field == "threads":
-            current = replace(current, threads=setting)
-            if current.server == "sidekiq" and current.redis:
-                current = replace(current, redis=_sidekiq_redis(value, versions))
-        else:
-            pools = current.pools or (Pool(database="primary", kind="activerecord", size=setting),)
-            current = replace(current, pools=tuple(replace(p, size=setting) for p in pools))
-        by_name[name] = current
-    return [by_name[t.name] for t in types]

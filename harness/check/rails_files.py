@@ -215,7 +215,9 @@ def run_ruby(app_dir: Path, jobs: list[dict[str, Any]], *, evaluate: bool = True
         return {}, []
     files = ", ".join(sorted({str(j["path"]) for j in jobs}))
     fix = "install Ruby with Puma (apt-get install ruby puma), or give the figures with --set web.threads=N ..."
-    with Sandbox(app_dir) as box:
+    # what the files may read besides themselves: config/ and lib/ (require_relative "../lib/..."), not app/
+    dirs = {"config", "lib", *(PurePosixPath(str(j["path"])).parts[0] for j in jobs)}
+    with Sandbox(app_dir, dirs=dirs) as box:
         ruby = box.program(["ruby"])
         if ruby is None:
             return {}, [Problem(path=files, what="not read: no ruby on PATH" + (

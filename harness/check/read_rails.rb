@@ -3,13 +3,19 @@
 # connlab check's Ruby half (harness/check/rails.py runs it): reads a Rails app's config files the way
 # Rails, Puma, Sidekiq and Solid Queue read them, and prints one JSON document. Input on stdin:
 #
-#   {"app_dir": "/abs/app", "jobs": [{"id": "db-0", "kind": "database", "path": "config/database.yml",
-#                                      "env": {"RAILS_ENV": "production", ...}}, ...]}
+#   {"app_dir": "/abs/app", "evaluate": true, "jobs": [{"id": "db-0", "kind": "database",
+#                                      "path": "config/database.yml", "env": {"RAILS_ENV": "production", ...}}, ...]}
 #
 # kinds: database, puma, unicorn, sidekiq, queue (Solid Queue's config/queue.yml). Each job runs with ENV set to its
 # "env" and nothing else, under a timeout; whatever it raises becomes {"error": {...}} in its result. The
 # results hold raw facts (values, the lines that set them, the ENV reads and Puma DSL calls in order);
 # rails.py turns them into settings and their sources.
+#
+# "evaluate": false (connlab check --no-eval): nothing of the app's runs (Connlab::Literal). YAML is read without
+# its ERB: a figure an output tag (<%= %>) gives is nil in the result, with an "unevaluated" entry naming the
+# figure, its line and its code; a statement tag (<% %>) shapes the file, so the job raises NotEvaluated. puma.rb
+# and unicorn.rb are parsed (Ripper), never run: a DSL call at the top of the file with literal arguments is
+# replayed on the stand-in, any other call of threads/workers/worker_processes/plugin is "unevaluated".
 
 require "json"
 require "yaml"
@@ -32,9 +38,23 @@ module Connlab
   JOB_TIMEOUT = 5
 
   class << self
-    attr_accessor :app_dir, :events
+    attr_accessor :app_dir, :events, :marks, :evaluate
   end
   self.events = []
+  self.marks = []
+  self.evaluate = true
+
+  # --no-eval: what the job would have had to run, at +line+ of +path+
+  class NotEvaluated < StandardError
+    attr_reader :path, :line, :code
+
+    def initialize(path, line, code)
+      @path = path
+      @line = line
+      @code = code
+      super("`#{code}` not evaluated (--no-eval)")
+    end
+  end
 
   # [path relative to the app, line] of the first frame in the app's own files, or nil
   def self.site(locations)
@@ -196,11 +216,136 @@ module Connlab
   # in a clean top-level binding (as Rails' own ERB.new(...).result does), so constants resolve as in the app:
   # never inside Connlab, whose names the user's file must not see.
   def self.render_yaml(rel, trim_mode: nil, sidekiq: nil)
+    return Literal.yaml(rel) unless evaluate
+
     erb = ERB.new(File.read(File.join(app_dir, rel)), trim_mode: trim_mode)
     erb.filename = File.join(app_dir, rel)
     text = with_rails_stub { with_sidekiq_stub(sidekiq) { erb.result(TOPLEVEL_BINDING.dup) } }
     data = YAML.safe_load(text, permitted_classes: [Symbol, Date, Time], aliases: true)
     [data, Psych.parse(text)]
+  end
+
+  # --no-eval: read the app's files without running any of it
+  module Literal
+    TOKEN = "connlab-not-evaluated-"
+    TAG = /<%([=#-]?)(.*?)-?%>/m
+    FIGURES = { "threads" => "threads", "workers" => "processes", "worker_processes" => "processes",
+                "plugin" => "solid_queue", "preload_app!" => nil, "preload_app" => nil }.freeze
+
+    class << self
+      attr_accessor :tags
+    end
+    self.tags = []
+
+    def self.short(code)
+      code = code.to_s.gsub(/\s+/, " ").strip
+      code.size > 60 ? "#{code[0, 57]}..." : code
+    end
+
+    # YAML with each output tag a placeholder (the lines kept), [data, the parse tree]; a statement tag raises
+    def self.yaml(rel)
+      source = File.read(File.join(Connlab.app_dir, rel)).gsub("<%%", "\u0001")
+      first = tags.size
+      text = source.gsub(TAG) do
+        found = Regexp.last_match
+        line = found.pre_match.count("\n") + 1
+        lines = "\n" * found[0].count("\n")
+        case found[1]
+        when "#" then lines
+        when "=" then (tags << [rel, line, "<%=#{found[2]}%>"]) && "#{TOKEN}#{tags.size - 1}#{lines}"
+        else raise NotEvaluated.new(rel, line, short("<%#{found[1]}#{found[2]}%>"))
+        end
+      end.gsub("\u0001", "<%")
+      begin
+        [YAML.safe_load(text, permitted_classes: [Symbol, Date, Time], aliases: true), Psych.parse(text)]
+      rescue Psych::Exception
+        raise if tags.size == first
+
+        raise NotEvaluated.new(*tags[first][0, 2], short(tags[first][2]))
+      end
+    end
+
+    # +value+, or nil with an "unevaluated" entry when an output tag gave it
+    def self.value(value, figure, extra = {})
+      index = !Connlab.evaluate && value.is_a?(String) ? value[/#{TOKEN}(\d+)/o, 1] : nil
+      return value if index.nil?
+
+      path, line, code = tags[index.to_i]
+      Connlab.marks << { "figure" => figure, "path" => path, "line" => line, "code" => short(code) }.merge(extra)
+      nil
+    end
+
+    def self.tagged?(value) = !Connlab.evaluate && value.is_a?(String) && value.include?(TOKEN)
+
+    # a literal argument node as Ruby source, or nil
+    def self.argument(node)
+      case node[0]
+      when :@int then Integer(node[1]).inspect
+      when :unary then node[1] == :-@ && node[2][0] == :@int ? (-Integer(node[2][1])).inspect : nil
+      when :string_literal
+        parts = node[1][1..]
+        parts.empty? ? '""' : (parts.size == 1 && parts[0][0] == :@tstring_content ? parts[0][1].inspect : nil)
+      when :symbol_literal then node[1][0] == :symbol && node[1][1][0] == :@ident ? node[1][1][1].to_sym.inspect : nil
+      when :var_ref then node[1][0] == :@kw && %w[true false nil].include?(node[1][1]) ? node[1][1] : nil
+      end
+    rescue ArgumentError
+      nil
+    end
+
+    # [name, line, argument nodes or nil (not a plain list)] of a receiver-less call, else nil
+    def self.call(node)
+      case node[0]
+      when :command then [node[1][1], node[1][2][0], node[2][0] == :args_add_block ? node[2][1] : nil]
+      when :method_add_arg
+        return nil unless node[1][0] == :fcall
+
+        args = node[2]
+        args = args[1] if args.is_a?(Array) && args[0] == :arg_paren
+        list = if args.nil? || args == [] then []
+               elsif args[0] == :args_add_block then args[1]
+               end
+        [node[1][1][1], node[1][1][2][0], list]
+      when :vcall then [node[1][1], node[1][2][0], []]
+      end
+    end
+
+    def self.each_node(node, &block)
+      return unless node.is_a?(Array)
+
+      yield node if node[0].is_a?(Symbol)
+      node.each { |child| each_node(child, &block) }
+    end
+
+    # puma.rb / unicorn.rb: each DSL call at the top level with literal arguments replayed on +dsl+ at its own line
+    # (so the stand-in's rules and events are as when evaluated), every other one of them "unevaluated"
+    def self.dsl(job, dsl)
+      path = File.join(Connlab.app_dir, job["path"])
+      source = File.read(path)
+      require "ripper"
+      tree = Ripper.sexp(source)
+      raise SyntaxError, "#{job['path']}: not valid Ruby" if tree.nil?
+
+      lines = source.lines
+      top = tree[1].map(&:object_id)
+      calls = []
+      each_node(tree) do |node|
+        found = call(node)
+        calls << [node, *found] if found && FIGURES.key?(found[0])
+      end
+      calls.sort_by { |c| c[2] }.each do |node, name, line, args|
+        literal = args&.map { |a| argument(a) }
+        if top.include?(node.object_id) && literal && !literal.include?(nil)
+          dsl.instance_eval("#{name}(#{literal.join(', ')})", path, line)
+        elsif FIGURES[name]
+          Connlab.marks << { "figure" => FIGURES[name], "path" => job["path"], "line" => line,
+                             "code" => short(lines[line - 1]) }
+          # plugin :solid_queue if ENV[...]: counted as loaded, its tree unknown
+          replay = name == "plugin" && literal && !literal.include?(nil)
+          dsl.instance_eval("#{name}(#{literal.join(', ')})", path, line) if replay
+        end
+      end
+      {}
+    end
   end
 
   def self.anchors(node, found = {})
@@ -291,19 +436,40 @@ module Connlab
       url, url_from = if ENV[env_url] then [ENV[env_url], "env #{env_url}"]
                       elsif h["url"] then [h["url"], "#{job['path']}:#{line_of(tree, path + ['url'])}"]
                       end
+      h, url = literal_section(h, url, name) unless evaluate
       from_url = url ? url_facts(url) : {}
       pool_key = h.key?("max_connections") ? "max_connections" : "pool"
       { "name" => name, "adapter" => from_url["adapter"] || h["adapter"], "host" => from_url["host"] || h["host"],
         "port" => from_url["port"] || h["port"], "replica" => h["replica"] == true, "url_from" => url_from,
-        "url_error" => from_url["error"], "url_pool" => from_url["pool"], "pool" => plain(h[pool_key]),
+        "url_error" => from_url["error"], "url_pool" => from_url["pool"],
+        "pool" => plain(Literal.value(h[pool_key], "pool", "database" => name)),
         "pool_key" => pool_key, "pool_line" => (line_of(tree, path + [pool_key]) if h.key?(pool_key)) }
     end
     { "environments" => data.keys.map(&:to_s), "env" => env, "databases" => databases }
   end
 
+  # --no-eval: a database's section with what its output tags give: an adapter or url from ERB leaves its pool
+  # "unevaluated" (counted as a Postgres database), a host or port from ERB is taken as the primary's
+  def self.literal_section(section, url, name)
+    h = section.dup
+    extra = { "database" => name }
+    if Literal.tagged?(url)
+      Literal.value(url, "pool", extra)
+      url = nil
+      h["adapter"] ||= "postgresql"
+    end
+    if Literal.tagged?(h["adapter"])
+      Literal.value(h["adapter"], "pool", extra)
+      h["adapter"] = "postgresql"
+    end
+    %w[host port].each { |key| h.delete(key) if Literal.tagged?(h[key]) }
+    h.delete("replica") if Literal.tagged?(h["replica"])
+    [h, url]
+  end
+
   def self.puma(job)
     source = File.read(File.join(app_dir, job["path"]))
-    if source.include?("processor_count") || source.include?("nprocessors")
+    if evaluate && (source.include?("processor_count") || source.include?("nprocessors"))
       require "etc"
       Etc.singleton_class.prepend(CpuTrace) unless Etc.singleton_class.ancestors.include?(CpuTrace)
       begin
@@ -313,6 +479,8 @@ module Connlab
         nil
       end
     end
+    return Literal.dsl(job, PumaDSL.new(job["puma_version"])) unless evaluate
+
     PumaDSL.new(job["puma_version"]).instance_eval(source, File.join(app_dir, job["path"]), 1)
     {}
   end
@@ -340,6 +508,8 @@ module Connlab
   end
 
   def self.unicorn(job)
+    return Literal.dsl(job, UnicornDSL.new) unless evaluate
+
     path = File.join(app_dir, job["path"])
     UnicornDSL.new.instance_eval(File.read(path), path)
     {}
@@ -360,11 +530,12 @@ module Connlab
     end
     concurrency, where = scope.call("concurrency")
     capsules, capsules_at = scope.call("capsules")
+    capsules = Literal.value(capsules, "threads")
     capsules = capsules.is_a?(Hash) ? capsules : {}
-    { "concurrency" => plain(concurrency), "line" => where && line_of(tree, where),
+    { "concurrency" => plain(Literal.value(concurrency, "threads")), "line" => where && line_of(tree, where),
       "capsules" => capsules.map do |name, conf|
         value = fetch_key(conf, "concurrency")
-        { "name" => name.to_s, "concurrency" => plain(value),
+        { "name" => name.to_s, "concurrency" => plain(Literal.value(value, "threads")),
           "line" => value.nil? ? nil : line_of(tree, capsules_at + [name.to_s, "concurrency"]) }
       end }
   end
@@ -375,7 +546,12 @@ module Connlab
   # dynamic_tasks_enabled is set, unless SOLID_QUEUE_SKIP_RECURRING
   def self.queue(job)
     env = ENV.fetch("RAILS_ENV", "development")
-    recurring = recurring_tasks(ENV["SOLID_QUEUE_RECURRING_SCHEDULE"] || "config/recurring.yml", env)
+    recurring = begin
+      recurring_tasks(ENV["SOLID_QUEUE_RECURRING_SCHEDULE"] || "config/recurring.yml", env)
+    rescue NotEvaluated => e
+      marks << { "figure" => "processes", "path" => e.path, "line" => e.line, "code" => e.code }
+      0
+    end
     skip = %w[1 true yes on t y].include?(ENV["SOLID_QUEUE_SKIP_RECURRING"].to_s.downcase)
     facts = { "recurring" => recurring, "skip_recurring" => skip, "mode" => ENV["SOLID_QUEUE_SUPERVISOR_MODE"] }
     return facts.merge("found" => false) unless File.exist?(File.join(app_dir, job["path"]))
@@ -388,13 +564,16 @@ module Connlab
     configured = section.slice("workers", "dispatchers", "scheduler")
     return facts.merge("found" => true, "fallback" => true) if configured.empty?
 
+    %w[workers dispatchers].each { |key| configured[key] = Literal.value(configured[key], "processes") }
     workers = Array(configured["workers"]).each_with_index.map do |w, i|
       w = {} unless w.is_a?(Hash)
-      { "threads" => plain(w["threads"]), "processes" => plain(w["processes"]),
+      { "threads" => plain(Literal.value(w["threads"], "threads")),
+        "processes" => plain(Literal.value(w["processes"], "processes")),
         "threads_line" => w.key?("threads") ? line_of(tree, base + ["workers", i, "threads"]) : nil,
         "processes_line" => w.key?("processes") ? line_of(tree, base + ["workers", i, "processes"]) : nil }
     end
     scheduler = configured["scheduler"].is_a?(Hash) ? configured["scheduler"] : {}
+    Literal.value(scheduler["dynamic_tasks_enabled"], "processes")
     facts.merge("found" => true, "fallback" => false, "workers" => workers,
                 "dispatchers" => Array(configured["dispatchers"]).size,
                 "dispatchers_line" => line_of(tree, base + ["dispatchers"]),
@@ -414,6 +593,11 @@ module Connlab
   end
 
   def self.describe(error, rel)
+    if error.is_a?(NotEvaluated)
+      return { "class" => "NotEvaluated", "message" => error.message, "line" => error.line, "path" => error.path,
+               "code" => error.code }
+    end
+
     where = (error.backtrace_locations || []).find { |loc| loc.path.to_s.end_with?("/#{rel}") }
     line = where&.lineno
     line ||= error.line if error.respond_to?(:line) && error.line.is_a?(Integer)
@@ -425,15 +609,16 @@ module Connlab
 
   def self.run(job)
     self.events = []
+    self.marks = []
     ENV.replace(job["env"].transform_values(&:to_s))
     result = Timeout.timeout(job.fetch("timeout_s", JOB_TIMEOUT)) { send(job["kind"], job) }
-    result.merge("events" => events)
+    result.merge("events" => events, "unevaluated" => marks)
   rescue Timeout::Error
     limit = job.fetch("timeout_s", JOB_TIMEOUT)
     { "error" => { "class" => "Timeout", "message" => "did not finish within #{limit} s", "line" => nil },
-      "events" => events }
+      "events" => events, "unevaluated" => marks }
   rescue Exception => e # rubocop:disable Lint/RescueException -- the app's code: report whatever it raises
-    { "error" => describe(e, job["path"]), "events" => events }
+    { "error" => describe(e, job["path"]), "events" => events, "unevaluated" => marks }
   end
 end
 
@@ -441,6 +626,7 @@ end
 def connlab_main
   request = JSON.parse($stdin.read)
   Connlab.app_dir = File.realpath(request.fetch("app_dir"))
+  Connlab.evaluate = request.fetch("evaluate", true) != false
   Dir.chdir(Connlab.app_dir)
   results = request.fetch("jobs").to_h { |job| [job.fetch("id"), Connlab.run(job)] }
   OUT.write(JSON.generate({ "ruby" => RUBY_VERSION, "results" => results }))

@@ -36,11 +36,13 @@ from harness.privilege import Account, drop_to, service_account
 #: folders an evaluation never needs (VCS, dependencies, build output, runtime data); ``vendor/bundle`` by path
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "tmp", "log", "storage", "public", ".venv", "venv",
                        "__pycache__", ".bundle", ".cache", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox",
-                       "coverage"})
+                       "coverage", "test", "tests", "spec", "doc", "docs", "migrations"})
 SKIP_PATHS = frozenset({"vendor/bundle", "vendor/cache"})
 MAX_FILE_BYTES = 1_000_000
-MAX_FILES = 5_000
-MAX_TOTAL_BYTES = 50_000_000
+MAX_FILES = 2_000
+MAX_TOTAL_BYTES = 20_000_000
+#: where the copy goes first: memory (measured: 5,000 files in 0.5 s there, 5.8 s on this machine's ext4 /tmp)
+FAST_TMP = Path("/dev/shm")
 MAX_OUTPUT_BYTES = 16_000_000
 
 
@@ -93,12 +95,15 @@ def _traversable(folder: Path) -> bool:
         return False
 
 
-def copy_app(source: Path, target: Path) -> Copied:
-    """The app's files an evaluation may read, into ``target`` (which must not exist): breadth first, so the
-    config files near the top come before deep trees; no ``SKIP_DIRS`` / ``SKIP_PATHS``, no file over
-    ``MAX_FILE_BYTES``, at most ``MAX_FILES`` files and ``MAX_TOTAL_BYTES`` in all; regular files and folders
-    only (no FIFO, socket or device); a symlink is kept (relative) only when it points inside the app. The copy is
-    root's: folders 0755, files 0644."""
+def copy_app(source: Path, target: Path, *, dirs: Iterable[str] | None = None,
+             suffixes: tuple[str, ...] | None = None) -> Copied:
+    """The app's files an evaluation may read, into ``target`` (which must not exist): every file at the top, the
+    top-level folders ``dirs`` (None: all) and, below the top, the files ending in ``suffixes`` (None: all).
+    Breadth first, so the config files near the top come before deep trees; no ``SKIP_DIRS`` / ``SKIP_PATHS``, no
+    file over ``MAX_FILE_BYTES``, at most ``MAX_FILES`` files and ``MAX_TOTAL_BYTES`` in all; regular files and
+    folders only (no FIFO, socket or device); a symlink is kept (relative) only when it points inside the app. The
+    copy is root's: folders 0755, files 0644."""
+    wanted = None if dirs is None else set(dirs)
     root = Path(os.path.realpath(source))
     os.mkdir(target, 0o755)
     os.chmod(target, 0o755)
@@ -116,12 +121,15 @@ def copy_app(source: Path, target: Path) -> Copied:
             if entry.is_symlink():
                 _link(root, rel, target)
             elif entry.is_dir(follow_symlinks=False):
-                if entry.name in SKIP_DIRS or rel.as_posix() in SKIP_PATHS:
+                if entry.name in SKIP_DIRS or rel.as_posix() in SKIP_PATHS or \
+                        (wanted is not None and rel_dir == Path() and entry.name not in wanted):
                     continue
                 os.mkdir(target / rel, 0o755)
                 os.chmod(target / rel, 0o755)
                 queue.append(rel)
             elif entry.is_file(follow_symlinks=False):
+                if suffixes is not None and rel_dir != Path() and not entry.name.endswith(suffixes):
+                    continue
                 try:
                     length = entry.stat(follow_symlinks=False).st_size
                 except OSError:
@@ -162,8 +170,10 @@ class Sandbox:
     """One ``connlab check``'s evaluations of one app (``with Sandbox(app_dir) as box: box.run(...)``): the copy is
     made at the first run and removed at ``close``."""
 
-    def __init__(self, app_dir: Path) -> None:
+    def __init__(self, app_dir: Path, *, dirs: Iterable[str] | None = None,
+                 suffixes: tuple[str, ...] | None = None) -> None:
         self.app_dir = Path(os.path.realpath(app_dir))
+        self._what = (None if dirs is None else tuple(dirs), suffixes)  # copy_app's dirs and suffixes
         self._account: Account | None = None
         self._ready = False
         self._failed = ""  # why the sandbox could not be made (then nothing runs)
@@ -190,12 +200,12 @@ class Sandbox:
             self._failed = f"could not run it as the unprivileged user ({exc})"
 
     def _make(self, account: Account) -> None:
-        base = Path(tempfile.gettempdir())
-        base = base if _traversable(base) else Path("/tmp")
+        base = next((b for b in (FAST_TMP, Path(tempfile.gettempdir())) if b.is_dir() and _traversable(b)),
+                    Path("/tmp"))
         self._top = top = Path(os.path.realpath(tempfile.mkdtemp(prefix="connlab-eval-", dir=base)))
         os.chown(top, 0, account.gid)
         os.chmod(top, 0o750)  # root and the connlab user only: the copy may hold the app's secrets
-        self.copied = copy_app(self.app_dir, top / "app")
+        self.copied = copy_app(self.app_dir, top / "app", dirs=self._what[0], suffixes=self._what[1])
         self._maps.append((str(top / "app"), str(self.app_dir)))
         home = top / "home"
         os.mkdir(home, 0o700)
