@@ -35,8 +35,10 @@ ORMS = ("sqlalchemy", "django")
 
 # What each number can mean: the upper bounds. The shipped scenarios stay far below them (3 dynos, 8 threads,
 # 14 s stages); a plan past one is a typo or a hostile file. predict builds a row per dyno and worker process
-# per topology (the initial one and one or two per event), so these also bound its tables.
-#: web dynos, at the start or after a scale event (a deploy runs twice as many while it overlaps)
+# per topology (the initial one, one per scale event, two per deploy), so these also bound its tables: at
+# every bound at once, 21 topologies of up to 300 groups, about 11,000 rows (the terminal table takes seconds).
+#: web dynos, at the start or after a scale event (a deploy runs twice as many while it overlaps); Heroku's own
+#: limit per process type
 MAX_DYNOS = 100
 #: web server processes (Puma / gunicorn / Unicorn workers) per dyno
 MAX_PROCESSES = 128
