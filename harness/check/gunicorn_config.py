@@ -125,7 +125,7 @@ def literal(config: Path) -> tuple[dict[str, Any] | None, str | None]:
         tree = ast.parse(text)
     except OSError as exc:
         return None, f"could not be read ({exc.strerror})"
-    except (SyntaxError, ValueError) as exc:
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         return None, f"is not Python ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
     lines = text.splitlines()
 
@@ -149,7 +149,7 @@ def literal(config: Path) -> tuple[dict[str, Any] | None, str | None]:
             if len(targets) == 1 and isinstance(targets[0], ast.Name):
                 try:
                     value: Any = ast.literal_eval(stmt.value)
-                except ValueError:
+                except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
                     continue  # computed: its Name is met below
                 plain.add(id(targets[0]))
                 bind(targets[0].id, stmt, value if isinstance(value, int | str) and not isinstance(value, bool)

@@ -8,10 +8,12 @@ the flag that supplies it; a documented default (gunicorn's 1 worker, uvicorn's,
   ``GUNICORN_CMD_ARGS``, then the config file (``-c FILE``, else ``./gunicorn.conf.py``), then its defaults
   (workers = env ``WEB_CONCURRENCY`` else 1, threads 1, the sync worker; threads > 1 makes it gthread; gevent and
   eventlet run a greenlet per connection: threads = ``worker_connections``, default 1000). The config file is
-  Python: it runs as gunicorn runs it, in a process of its own (``gunicorn_eval.py``) with only the env given,
-  stopped after ``TIMEOUT_S``. One that raises (or is missing) stops gunicorn, so what it would set is unknown,
-  not gunicorn's defaults; so are workers from ``cpu_count()`` (the build machine's), a worker class connlab does
-  not know, and ``-k uvicorn.workers.UvicornWorker`` / ``uvicorn_worker.UvicornWorker`` (ASGI: below).
+  Python: it runs as gunicorn runs it, in a process of its own (``gunicorn_eval.py``, in ``gunicorn_config``'s
+  sandbox: as root as the unprivileged user on a copy of the app) with only the env given, stopped after
+  ``TIMEOUT_S``; with ``--no-eval`` only its literal assignments are read. One that raises (or is missing) stops
+  gunicorn, so what it would set is unknown, not gunicorn's defaults; so are workers from ``cpu_count()`` (the
+  build machine's), a worker class connlab does not know, and ``-k uvicorn.workers.UvicornWorker`` /
+  ``uvicorn_worker.UvicornWorker`` (ASGI: below).
 * uvicorn, uWSGI (and its ``attach-daemon`` commands: process types beside the web, once per dyno), granian,
   hypercorn, daphne and django-rq's ``manage.py rqworker``: ``py_servers`` (and why an ASGI process holds a
   connection per request in flight, which no thread count bounds: unknown until ``--set TYPE.threads=N`` or the

@@ -9,7 +9,8 @@ only in a Sidekiq one), ``config/puma.rb`` (on a stand-in of Puma's DSL by the r
 (concurrency, capsules),
 ``config/queue.yml`` (Solid Queue's workers) and Gemfile.lock (rails, puma, sidekiq). Ruby evaluates the Ruby
 and ERB (``read_rails.rb``, one subprocess for all of it, with the given env and RAILS_ENV=production unless given),
-so what an app reads from ENV is read exactly as in production.
+so what an app reads from ENV is read exactly as in production; it runs in a ``sandbox.Sandbox`` (as root: as the
+unprivileged user, on a copy). ``--no-eval``: literal values only, the rest unknown (``rails_no_eval``).
 
 Each figure's ``Setting.source``::
 

@@ -2,16 +2,19 @@
 and ``gunicorn_eval.py`` (gunicorn.conf.py) run through ``Sandbox.run``.
 
 - As root, the code runs as the unprivileged ``connlab`` user (``harness.privilege``: its own uid and gid, no other
-  group), on a copy of the app that user can read (``copy_app``: bounded, nothing followed outside the app), with
-  its working directory in the copy and ``HOME`` in a folder of its own beside it. The copy sits in a temporary
-  folder that only root and that user can enter, owned by root and read-only to the user; it is removed at the
-  end. ``unmap`` turns the copy's paths in what the code printed back into the app's own, so the readers' output
-  is the same as in place (relative paths and lines do not change: the files are copied as they are).
+  group), on a copy of the app that user can read (``copy_app``: what the reader says its files may read, bounded,
+  nothing followed outside the app), with its working directory in the copy and ``HOME`` in a folder of its own
+  beside it. The copy sits in a temporary folder (in /dev/shm when there is one: memory is fast) that only root and
+  that user can enter, owned by root and read-only to the user; it is removed at the end. connlab's own script
+  is copied there too, and a Python the user can run is chosen (``python``: not a pyenv under a 0700 /root).
+  ``unmap`` turns the copy's paths in what the code printed back into the app's own, so the readers' output is
+  the same as in place (relative paths and lines do not change: the files are copied as they are).
 - Not root: in place, as the caller, as before.
 - Either way the process gets a session and process group of its own, its stdin, stdout and stderr are files
   (never pipes: a child it leaves behind cannot hold check up), connlab waits for that process alone (at most
   the timeout), then kills its whole group (SIGKILL), then reads the files. The process is reaped only after the
-  kill, so its group id cannot have been reused by then.
+  kill, so its group id cannot have been reused by then. A child that leaves the group on purpose (``setsid``,
+  ``Process.daemon``) is not followed: that would take a cgroup.
 """
 
 from __future__ import annotations
