@@ -9,6 +9,7 @@ run folder.
 
 from __future__ import annotations
 
+import contextlib
 import encodings.idna  # noqa: F401 - loaded before the fork: the stranger cannot read this interpreter's files
 import json
 import os
@@ -135,10 +136,8 @@ def _as_stranger(user: pwd.struct_passwd, pg_port: int, redis_port: int, secret_
             argvs = []
             for entry in Path("/proc").iterdir():
                 if entry.name.isdigit():
-                    try:
+                    with contextlib.suppress(OSError):
                         argvs.append((entry / "cmdline").read_bytes().decode(errors="replace"))
-                    except OSError:
-                        pass
             findings["argvs"] = argvs
         except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails the test
             findings["error"] = repr(exc)
