@@ -6,6 +6,7 @@ defaults to production).
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from harness.check import rails_files
 from harness.check.model import AppConfig, ProcessType
 from harness.check.rails import read_rails
+from harness.cli import ExitCode, main
 
 APPS = Path(__file__).resolve().parent / "fixtures" / "apps"
 
@@ -407,3 +409,41 @@ def test_unicorn_without_c_reads_no_file_and_checks_worker_processes_as_unicorn_
         "Procfile:1: web: -c config/unicorn/heroku.rb: no such file in the app; --set web.processes=N"]
     flagged = of(read(missing, flags={"web.processes": 6}), "web")
     assert (flagged.processes.value, flagged.processes.source) == (6, "flag --set web.processes")
+
+
+# -- a config file that raises: its figures are unknown, never the library's defaults --------------------------------
+def _broken_copy(tmp_path: Path, name: str, rel: str, text: str) -> Path:
+    app = tmp_path / name
+    shutil.copytree(APPS / name, app)
+    return write(app, {rel: text})
+
+
+def test_a_sidekiq_yml_that_raises_leaves_the_concurrency_unknown(tmp_path: Path) -> None:
+    app = _broken_copy(tmp_path, "rails72-sidekiq", "config/sidekiq.yml",
+                       "concurrency: <%= ENV.fetch('SIDEKIQ_THREADS') %>\n")
+    threads = of(read(app), "worker").threads
+    assert threads.missing == "--set worker.threads=N"
+    assert threads.source == "unknown: config/sidekiq.yml:1 raised KeyError: concurrency not read"
+    # the flag supplies it
+    assert of(read(app, flags={"worker.threads": 12}), "worker").threads.value == 12
+
+
+def test_a_unicorn_rb_that_raises_before_worker_processes_leaves_them_unknown(tmp_path: Path) -> None:
+    app = _broken_copy(tmp_path, "rails-unicorn", "config/unicorn.rb",
+                       'timeout Integer(ENV.fetch("UNICORN_TIMEOUT"))\nworker_processes 3\n')
+    processes = of(read(app), "web").processes
+    assert processes.missing == "--set web.processes=N"
+    assert processes.source == "unknown: config/unicorn.rb stopped at line 1, before any worker_processes call"
+    # a worker_processes before the line that raises was read
+    app = _broken_copy(tmp_path / "2", "rails-unicorn", "config/unicorn.rb",
+                       'worker_processes 3\ntimeout Integer(ENV.fetch("UNICORN_TIMEOUT"))\n')
+    assert of(read(app), "web").processes.value == 3 and not of(read(app), "web").processes.missing
+
+
+def test_a_queue_yml_that_raises_leaves_the_solid_queue_tree_unknown(tmp_path: Path) -> None:
+    app = _broken_copy(tmp_path, "rails8-multidb", "config/queue.yml",
+                       "production:\n  workers:\n    - threads: <%= ENV.fetch('JOB_THREADS') %>\n")
+    jobs = of(read(app), "jobs")
+    assert jobs.processes.missing == "--set jobs.processes=N"
+    assert jobs.threads.source == "unknown: config/queue.yml:3 raised KeyError: workers not read"
+    assert main(["check", str(app), "--postgres-max-connections", "500"]) == ExitCode.INCOMPLETE  # never a fits

@@ -393,8 +393,11 @@ class _Reader:
             stopped = f"; {path} stopped" + (f" at line {error['line']}" if error.get("line") else "")
         calls = {e["name"]: e for e in events if e["kind"] == "dsl"}
         call = calls.get("worker_processes")
-        if call is None:
-            processes = Setting(value=1, source=f"default (Unicorn: 1 worker process){stopped}")
+        if call is None and stopped:  # the file raised before any worker_processes: not known, not the default
+            processes = unknown(source=f"{stopped.removeprefix('; ')}, before any worker_processes call",
+                                fix=f"--set {self.line.name}.processes=N")
+        elif call is None:
+            processes = Setting(value=1, source="default (Unicorn: 1 worker process)")
         else:
             value = int(call["value"])
             source = self.origin(events, value, call["path"], call["line"], call=call,
@@ -480,12 +483,17 @@ class _Reader:
         label = f"Sidekiq {major}" + ("" if "sidekiq" in self.versions else ", assumed: no version in Gemfile.lock")
         processes = Setting(value=1, source="sidekiq: 1 process per dyno")
         result = result or {}
-        if result.get("error"):
-            self.ruby_error(path, result["error"], f"--set {self.line.name}.threads=N")
+        error = result.get("error")
+        if error:
+            self.ruby_error(path, error, f"--set {self.line.name}.threads=N")
         events: list[Event] = result.get("events", [])
         given = self.line.flag("-c", "--concurrency", fix=f"--set {self.line.name}.threads=N")
         if given is not None and given.missing:
             return processes, given
+        if given is None and error:  # the file raised: its concurrency is not known, not Sidekiq's default
+            at = f"{path}:{error['line']}" if error.get("line") else path
+            return processes, unknown(source=f"{at} raised {error.get('class')}: concurrency not read",
+                                      fix=f"--set {self.line.name}.threads=N")
         if given is not None:
             value, source = given.value, given.source
         elif result.get("concurrency") is not None and _int(result["concurrency"]) is not None:

@@ -85,7 +85,8 @@ def complete(app_dir: Path, types: list[ProcessType], facts: Mapping[str, TypeFa
         cache_flag = flags.get(f"{process.name}.cache_pool")
         cable_flag = flags.get(f"{process.name}.cable_redis")
         if process.server == "solid_queue":
-            tree = read_tree(fact.queue_result, fact.queue_path, fact.origin, fact.env)
+            tree = read_tree(fact.queue_result, fact.queue_path, fact.origin, fact.env,
+                             fix=(f"--set {process.name}.processes=N", f"--set {process.name}.threads=N"))
             if f"{process.name}.threads" in flags:
                 tree = with_threads(tree, process.threads)
             filtered = _by_use(process, used, keep=("queue",))
@@ -99,7 +100,8 @@ def complete(app_dir: Path, types: list[ProcessType], facts: Mapping[str, TypeFa
         filtered = _by_use(process, used)
         filtered = replace(filtered, redis=redis_uses(filtered, uses, versions, fact.env, cache_flag, cable_flag))
         if plugin is not None:
-            tree = read_tree(fact.queue_result, fact.queue_path, fact.origin, fact.env)
+            needs = f"{fact.queue_path} to evaluate (the --env it reads): no flag sets a tree inside Puma"
+            tree = read_tree(fact.queue_result, fact.queue_path, fact.origin, fact.env, fix=(needs, needs))
             inside = _by_use(process, used, keep=("queue",))
             notes += advice(inside, tree)
             beside = tree_type(inside, tree, name=f"{process.name}/solid_queue")

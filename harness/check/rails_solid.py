@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from harness.check.model import Pool, ProcessType, Setting
+from harness.check.model import Pool, ProcessType, Setting, unknown
 from harness.kinds import solid_queue as sq
 
 Origin = Callable[[int, int | None], str]  # (value, line in queue.yml) -> its source
@@ -37,9 +37,17 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def read_tree(result: Mapping[str, Any] | None, path: str, origin: Origin, env: Mapping[str, str]) -> Tree:
-    """The tree queue.yml (``result``: read_rails.rb's ``queue``) describes; sources by ``origin``."""
+def read_tree(result: Mapping[str, Any] | None, path: str, origin: Origin, env: Mapping[str, str], *,
+              fix: tuple[str, str]) -> Tree:
+    """The tree queue.yml (``result``: read_rails.rb's ``queue``) describes; sources by ``origin``. A queue.yml that
+    raised is a tree of unknown workers, ``fix`` naming what supplies their (processes, threads)."""
     result = result or {}
+    if result.get("error"):  # queue.yml raised: its workers are not known, not Solid Queue's defaults
+        error = result["error"]
+        at = f"{path}:{error['line']}" if error.get("line") else path
+        why = f"{at} raised {error.get('class')}: workers not read"
+        worker = (unknown(source=why, fix=fix[0]), unknown(source=why, fix=fix[1]))
+        return Tree(dispatchers=1, schedulers=0, workers=(worker,), where=why)
     fork = (env.get("SOLID_QUEUE_SUPERVISOR_MODE") or "fork") == "fork"
     scheduler = 0 if result.get("skip_recurring") else int(bool(result.get("recurring") or result.get("dynamic_tasks")))
     if not result.get("found") or result.get("fallback"):
