@@ -19,11 +19,12 @@ import os
 import pwd
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from harness.errors import MissingDependency
 
-__all__ = ["SERVICE_USER", "Account", "drop_to", "service_account"]
+__all__ = ["SERVICE_USER", "Account", "drop_to", "runs_as", "service_account"]
 
 SERVICE_USER = "connlab"
 
@@ -67,3 +68,14 @@ def drop_to(account: Account | None) -> dict[str, Any]:
     if account is None:
         return {}
     return {"user": account.uid, "group": account.gid, "extra_groups": []}
+
+
+def runs_as(program: Path, account: Account | None) -> bool:
+    """Whether ``account`` can run ``program --version``: a venv under /root or in a 0700 folder is out of its
+    reach (exec fails in the child, which subprocess raises as PermissionError in ours)."""
+    try:
+        probe = subprocess.run([str(program), "--version"], capture_output=True, check=False, timeout=30,
+                               **drop_to(account))
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0

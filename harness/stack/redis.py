@@ -20,14 +20,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import redis
 
 from harness.errors import MissingDependency
-from harness.privilege import Account, drop_to, service_account
+from harness.privilege import Account, runs_as, service_account
 from harness.stack.credentials import new_password, private_file
 from harness.stack.process import Readiness, Service, free_port
 from harness.stack.registry import note_folder
@@ -56,8 +55,7 @@ def reachable_server(path: Path, account: Account | None) -> Path:
     0700 folder). The binary is static but for libc, so the copy needs nothing beside it."""
     if account is None:
         return path
-    probe = subprocess.run([str(path), "--version"], capture_output=True, check=False, **drop_to(account))
-    if probe.returncode == 0:
+    if runs_as(path, account):
         return path
     copy = Path(tempfile.gettempdir()) / f"connlab-valkey-{os.stat(path).st_mtime_ns}" / path.name
     if not copy.exists():
