@@ -7,6 +7,17 @@ import subprocess
 import time
 from pathlib import Path
 
+#: The smallest valid scenario, for tests that mutate one: no servers are started by reading it.
+SMALL_SCENARIO = """\
+app: python
+postgres: {max_connections: 20}
+redis: {maxclients: 20}
+tiers:
+  web: {dynos: 1, processes: 1, threads: 2, pool: 2}
+traffic:
+  query_ms: 100
+  stages: [{duration_s: 2, users: 2}]
+"""
 SERVER_PATTERN = ("postgres", "valkey-server", "gunicorn", "puma", "sidekiq", "dramatiq", "locust", "rq", "ruby")
 _BEFORE: dict[str, set[int]] = {}
 

@@ -10,18 +10,10 @@ import pytest
 
 from harness.errors import PlanError
 from harness.plan import load_plan
+from tests.helpers import SMALL_SCENARIO
 
 ROOT = Path(__file__).resolve().parents[1]
-GOOD = """
-app: python
-postgres: {max_connections: 20}
-redis: {maxclients: 20}
-tiers:
-  web: {dynos: 1, processes: 1, threads: 2, pool: 2}
-traffic:
-  query_ms: 100
-  stages: [{duration_s: 2, users: 2}]
-"""
+GOOD = "\n" + SMALL_SCENARIO
 
 
 def write(tmp_path: Path, text: str) -> Path:

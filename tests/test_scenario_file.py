@@ -12,18 +12,10 @@ import pytest
 from harness.errors import PlanError
 from harness.plan import load_plan
 from harness.scenario_file import MAX_BYTES, read_scenario
+from tests.helpers import SMALL_SCENARIO
 
 HANG_S = 5.0  # a hang detector, not a speed test: every refusal here takes milliseconds
-GOOD = """\
-app: python
-postgres: {max_connections: 20}
-redis: {maxclients: 20}
-tiers:
-  web: {dynos: 1, processes: 1, threads: 2, pool: 2}
-traffic:
-  query_ms: 100
-  stages: [{duration_s: 2, users: 2}]
-"""
+GOOD = SMALL_SCENARIO
 
 
 def refusal(path: Path) -> list[str]:
