@@ -40,8 +40,6 @@ import signal
 import sys
 import tempfile
 import traceback
-from dataclasses import replace
-from enum import IntEnum
 from pathlib import Path
 
 from rich.console import Console
@@ -52,6 +50,7 @@ from harness.compose import Images, Ports, check_supported, render, write
 from harness.demo import run_demo
 from harness.errors import (
     ConnlabError,
+    ExitCode,
     Interrupted,
     LoadError_,
     MissingDependency,
@@ -71,21 +70,6 @@ from harness.stack.process import sweep
 from harness.stack.registry import begin_run
 from harness.validate import escaped
 from harness.versions import assumed
-
-
-class ExitCode(IntEnum):
-    OK = 0
-    VERDICT_FAILED = 1
-    BAD_INPUT = 2
-    MISSING_DEPENDENCY = 3
-    STACK_FAILED = 4
-    LOAD_FAILED = 5
-    DOES_NOT_FIT = 6
-    AT_RISK = 7
-    INCOMPLETE = 8
-    CRASHED = 70
-    INTERRUPTED = 130
-    TERMINATED = 143
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -224,8 +208,7 @@ def _compose(args: argparse.Namespace, err: Console) -> ExitCode:
 
 
 def _plan(args: argparse.Namespace) -> Plan:
-    plan = load_plan(scenario_path(args.scenario))
-    return replace(plan, app=args.app) if args.app else plan
+    return load_plan(scenario_path(args.scenario), app=args.app)
 
 
 def _run(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -280,8 +280,7 @@ def run_demo(*, app: str | None, out: Path, pause: bool, console: Console, web: 
     """Run every demo step on ``app`` (default: each file's own, Rails), printing as it goes; ``web``: each step's
     traffic from Locust's web UI, driven by hand."""
     began = time.monotonic()
-    plans = [load_plan(path) for path in demo_steps()]
-    plans = [replace(plan, app=app) for plan in plans] if app else plans
+    plans = [load_plan(path, app=app) for path in demo_steps()]
     for needed in dict.fromkeys(plan.app for plan in plans):
         ensure_app(needed)  # a missing Ruby is one line before anything runs
     demo_dir = out.resolve() / f"demo-{datetime.now().strftime('%Y%m%d-%H%M%S')}"

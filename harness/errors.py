@@ -16,9 +16,31 @@ only place that turns them into exit codes (see ``harness.cli``)::
 ``Interrupted`` is raised by the signal handler wherever the main thread happens
 to be, so, like ``KeyboardInterrupt``, it is no ``Exception``: a guard such as
 ``contextlib.suppress(Exception)`` around a read must not swallow a Ctrl-C.
+
+``ExitCode`` names the process's exit codes, beside the tree they come from;
+``harness.cli`` is still the only place that maps one to the other.
 """
 
 from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """What ``connlab`` exits with (the README's table): one per outcome, 70 for a bug of connlab's own."""
+
+    OK = 0
+    VERDICT_FAILED = 1
+    BAD_INPUT = 2
+    MISSING_DEPENDENCY = 3
+    STACK_FAILED = 4
+    LOAD_FAILED = 5
+    DOES_NOT_FIT = 6
+    AT_RISK = 7
+    INCOMPLETE = 8
+    CRASHED = 70
+    INTERRUPTED = 130
+    TERMINATED = 143
 
 
 class ConnlabError(Exception):

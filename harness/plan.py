@@ -546,6 +546,11 @@ def name_of(path: Path) -> str:
     return name or "scenario"
 
 
-def load_plan(path: Path) -> Plan:
-    """Read (``harness.scenario_file``: bounded, one line per refusal) and validate a scenario file."""
-    return parse_plan(read_scenario(path), path)
+def load_plan(path: Path, *, app: str | None = None) -> Plan:
+    """Read (``harness.scenario_file``: bounded, one line per refusal) and validate a scenario file; ``app`` (the
+    CLI's ``--app``) replaces the file's own before validation, so a plan it makes impossible (``orm: django`` on
+    rails, ``server: unicorn`` on python) is refused as the file would be."""
+    raw = read_scenario(path)
+    if app is not None and isinstance(raw, dict):
+        raw = {**raw, "app": app}
+    return parse_plan(raw, path)

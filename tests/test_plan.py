@@ -335,3 +335,13 @@ def test_a_full_disk_after_the_traffic_keeps_the_verdict_and_its_exit_code(tmp_p
                      "(No space left on device); the verdict above is the run's"], done.stderr
     assert "Traceback" not in done.stderr
     assert processes_under(marker) == []
+
+
+def test_app_from_the_command_line_is_validated_with_the_plan(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--app`` replaces the file's app before validation: a Django plan cannot become a Rails one unnoticed."""
+    from harness.cli import main
+
+    assert main(["predict", "django-pool", "--app", "rails"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "orm" in err[0] and "django-pool.yaml" in err[0], err
+    assert main(["predict", "baseline", "--app", "rails"]) == 0  # a plan both apps run
