@@ -64,7 +64,7 @@ from harness.predict import forecast
 from harness.report import prediction_document, show_forecast, show_results
 from harness.signals import install as install_signals
 from harness.stack.base import BACKENDS
-from harness.stack.engine import docker_client
+from harness.stack.engine import RunEngine
 from harness.stack.images import ensure_app_image, ensure_image
 from harness.stack.process import sweep
 from harness.stack.registry import begin_run
@@ -187,16 +187,24 @@ def _report(args: argparse.Namespace) -> ExitCode:
 
 
 def _compose(args: argparse.Namespace, err: Console) -> ExitCode:
-    """Build the images (progress on stderr), then write the compose file to ``-o`` or stdout."""
+    """Build the images (progress on stderr), then write the compose file to ``-o`` or stdout. The engine is found
+    or started as ``connlab run --backend docker`` finds or starts it (``RunEngine``), and one it started is stopped
+    again once the images are built."""
     plan = _plan(args)
     check_supported(plan)
-    client = docker_client()
 
     def say(line: str) -> None:
         err.print(f"[dim]connlab: {line}[/dim]", soft_wrap=True)
 
-    images = Images(postgres=ensure_image(client, "postgres", say).tag, redis=ensure_image(client, "valkey", say).tag,
-                    app=ensure_app_image(client, plan.app, say).tag)
+    engine = RunEngine(say=say)
+    client = engine.start()
+    try:
+        images = Images(postgres=ensure_image(client, "postgres", say).tag,
+                        redis=ensure_image(client, "valkey", say).tag, app=ensure_app_image(client, plan.app, say).tag)
+    finally:
+        if engine.dockerd is not None:
+            say("the images are built; the engine started for them stops now: `docker compose up` needs one running")
+        engine.stop()
     text = render(plan, images, Ports(postgres=args.postgres_port, redis=args.redis_port, web=args.web_port))
     if args.output is None:
         sys.stdout.write(text)

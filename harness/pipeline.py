@@ -39,6 +39,9 @@ from harness.series import write_series
 from harness.validate import inside, shown_path
 from harness.verdict import Verdict, judge
 
+__all__ = ["MAX_APP_PROCESSES", "Outcome", "app_processes", "check_out", "check_size", "execute", "plan_document",
+           "preflight", "run_folder"]
+
 #: the most app processes a run starts at once (web dynos x processes at the largest topology, worker processes
 #: and their forked children, one-offs at their peak): a conservative guard until connlab measures the machine
 #: (2 cores run 100 twin processes; each Rails process is ~70 MB)

@@ -24,6 +24,9 @@ from harness.errors import PlanError
 from harness.scenario_file import read_scenario
 from harness.validate import IDENTIFIER_RULE, Range, Reader, is_identifier, shown
 
+__all__ = ["APPS", "DjangoPool", "Event", "Expectations", "Extra", "Orm", "Plan", "PostgresLimits", "RedisLimits",
+           "ResourceExpectation", "Stage", "Traffic", "WebTier", "WorkerTier", "load_plan", "parse_plan"]
+
 APPS = ("python", "rails")
 ERROR_KINDS = ("pool_timeout", "server_full", "redis_full", "connection_lost", "other")
 EVENT_ACTIONS = ("scale", "deploy", "kill_backends", "restart_postgres", "kill_redis_clients")

@@ -233,6 +233,9 @@ from harness.kinds import Demand, cache, dramatiq, resque, rq, sidekiq
 from harness.plan import Plan, WorkerTier
 from harness.versions import checkout, sidekiq_major
 
+__all__ = ["Forecast", "GroupPrediction", "Prediction", "ResourcePrediction", "TopologyChange", "forecast",
+           "postgres_capacity", "predict"]
+
 FITS, AT_RISK, EXHAUSTS = "fits", "at-risk", "exhausts"
 
 

@@ -26,6 +26,8 @@ from harness.check.options import CheckOptions
 from harness.errors import PlanError
 from harness.predict import AT_RISK, EXHAUSTS, FITS
 
+__all__ = ["CheckResult", "check", "detect", "document", "read_app", "show"]
+
 
 @dataclass(frozen=True, kw_only=True)
 class CheckResult:

@@ -26,6 +26,8 @@ import yaml
 from harness.check.arith import Limits
 from harness.errors import PlanError
 
+__all__ = ["Autoscale", "CheckOptions", "env_file", "gather"]
+
 CONFIG_NAMES = ("connlab.yaml", "connlab.yml", ".connlab.yaml")
 _RANGE = re.compile(r"^\s*(\d+)\s*\.\.\s*(\d+)\s*$")
 

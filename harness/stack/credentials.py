@@ -15,7 +15,7 @@ import os
 import secrets
 from pathlib import Path
 
-__all__ = ["new_password", "private_file", "redact"]
+__all__ = ["new_password", "private_file"]
 
 #: 24 random bytes: 32 URL-safe characters (letters, digits, - and _), so a password needs no quoting in a URL,
 #: a libpq key=value string, SQL or a Valkey config line.
@@ -37,10 +37,3 @@ def private_file(path: Path, text: str, *, owner: tuple[int, int] | None = None)
         os.close(fd)
     return path
 
-
-def redact(text: str, *passwords: str) -> str:
-    """``text`` with each password replaced by ``***`` (for what goes into the run folder or onto the screen)."""
-    for password in passwords:
-        if password:
-            text = text.replace(password, "***")
-    return text
