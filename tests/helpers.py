@@ -1,4 +1,7 @@
-"""Test helpers: processes alive, and a subprocess that is waited on for a line of output."""
+"""Test helpers: the repository's root, processes alive, and a subprocess that is waited on for a line of output.
+
+The helpers of the end-to-end runs are in tests/helpers_e2e.py, connlab check's in tests/helpers_check.py and the
+report's headless Chromium in tests/helpers_report.py."""
 
 from __future__ import annotations
 
@@ -6,6 +9,9 @@ import os
 import subprocess
 import time
 from pathlib import Path
+
+#: The repository's root (the folder with harness/ and tests/).
+ROOT = Path(__file__).resolve().parents[1]
 
 #: The smallest valid scenario, for tests that mutate one: no servers are started by reading it.
 SMALL_SCENARIO = """\

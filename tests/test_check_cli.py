@@ -4,28 +4,14 @@ codes, in under a second; the written scenario; and --run proving one Rails and 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
-import uuid
 from pathlib import Path
 
 import yaml
 
 from harness.plan import load_plan
 from harness.predict import predict
-from tests.helpers import env_with_marker, processes_under
-from tests.test_e2e_python import ROOT, only_results, resource, validate
-from tests.test_e2e_rails import needs_rails
-
-APPS = ROOT / "tests" / "fixtures" / "apps"
-
-
-def check(*args: str, marker: str = "") -> tuple[subprocess.CompletedProcess[str], float]:
-    began = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "harness", "check", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300, env=env_with_marker(marker) if marker else None)
-    return done, time.monotonic() - began
+from tests.helpers_check import APPS, _run_and_judge, check
+from tests.helpers_e2e import needs_rails, resource
 
 
 def test_rails_app_figures_sources_sweep_and_advice_in_under_a_second() -> None:
@@ -93,17 +79,6 @@ def test_the_written_scenario_predicts_what_check_says(tmp_path: Path) -> None:
     assert yaml.safe_load(scenario.read_text())["app"] == "rails"
     predicted = predict(plan).resource("postgres")
     assert (predicted.expected, predicted.worst_case) == (top["expected"], top["worst_case"])  # 23 / 35
-
-
-def _run_and_judge(app: str, args: list[str], tmp_path: Path) -> dict[str, object]:
-    marker = uuid.uuid4().hex
-    done, _ = check(str(APPS / app), *args, "--run", "--out", str(tmp_path), marker=marker)
-    assert done.returncode in (0, 6, 7), done.stderr[-3000:] + done.stdout[-2000:]
-    document = only_results(tmp_path)
-    validate(document)
-    assert document["verdict"]["prediction_held"], document["verdict"]  # type: ignore[index]
-    assert processes_under(marker) == []
-    return document
 
 
 def test_python_apps_figures_and_sources() -> None:

@@ -23,8 +23,7 @@ from harness.check.gunicorn_config import NotLiteral, literal
 from harness.check.python import read_python
 from harness.check.rails import read_rails
 from harness.check.sandbox import MAX_FILE_BYTES, Sandbox, copy_app
-from tests.test_check_cli import APPS, check
-from tests.test_check_rails import of, pools, write
+from tests.helpers_check import APPS, check, of, pools, write
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="the evaluation runs as the connlab user only when root")
 INCOMPLETE, FITS = 8, 0

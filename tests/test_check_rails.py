@@ -13,32 +13,8 @@ from pathlib import Path
 import pytest
 
 from harness.check import rails_files
-from harness.check.model import AppConfig, ProcessType
-from harness.check.rails import read_rails
 from harness.cli import ExitCode, main
-
-APPS = Path(__file__).resolve().parent / "fixtures" / "apps"
-
-
-def read(name: str | Path, env: dict[str, str] | None = None, flags: dict[str, int] | None = None) -> AppConfig:
-    app = name if isinstance(name, Path) else APPS / name
-    return read_rails(app, env=env or {}, flags=flags or {})
-
-
-def of(config: AppConfig, name: str) -> ProcessType:
-    return next(t for t in config.process_types if t.name == name)
-
-
-def pools(process: ProcessType) -> list[tuple[str, int, str, str]]:
-    return [(p.database, p.size.value, p.size.source, p.server) for p in process.pools]
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    return root
-
+from tests.helpers_check import APPS, of, pools, read, write
 
 # -- rails72-sidekiq -------------------------------------------------------------------------------------------------
 

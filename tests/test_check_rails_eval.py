@@ -12,10 +12,8 @@ import json
 from pathlib import Path
 
 from harness.check.model import AppConfig
-from tests.test_check_cli import APPS, _run_and_judge, check
-from tests.test_check_rails import of, pools, read, write
-from tests.test_e2e_python import resource
-from tests.test_e2e_rails import needs_rails
+from tests.helpers_check import APPS, _run_and_judge, check, of, pools, read, write
+from tests.helpers_e2e import needs_rails, resource
 
 INCOMPLETE_EXIT = 8
 

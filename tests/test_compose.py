@@ -21,7 +21,7 @@ from harness.compose import LABEL, Images, Ports, compose_document, render, secr
 from harness.errors import PlanError
 from harness.plan import Plan, load_plan
 from harness.stack.process import free_port
-from tests.test_e2e_python import ROOT
+from tests.helpers import ROOT
 
 IMAGES = Images(postgres="connlab/postgres:aaa", redis="connlab/valkey:bbb", app="connlab/rails-app:ccc")
 

@@ -23,9 +23,8 @@ from pathlib import Path
 
 from harness.demo import arithmetic, demo_steps
 from harness.plan import load_plan
-from tests.helpers import env_with_marker, processes_under
-from tests.test_e2e_python import ROOT
-from tests.test_e2e_rails import needs_rails
+from tests.helpers import ROOT, env_with_marker, processes_under
+from tests.helpers_e2e import needs_rails
 
 
 def test_the_steps_arithmetic_plugs_in_their_numbers() -> None:

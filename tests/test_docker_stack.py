@@ -17,7 +17,8 @@ import pytest
 from harness.assets import scenario_path
 from harness.plan import load_plan
 from harness.stack.docker_stack import DockerStack
-from tests.test_e2e_python import ROOT, only_results, resource, validate
+from tests.helpers import ROOT
+from tests.helpers_e2e import only_results, resource, validate
 
 LABEL = "connlab.run"
 

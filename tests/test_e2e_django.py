@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import env_with_marker, processes_under
-from tests.test_e2e_python import resource, validate
+from tests.helpers_e2e import resource, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 #: in this order, two at a time: each light run beside a heavier one

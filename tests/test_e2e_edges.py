@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import processes_under
-from tests.test_e2e_python import ROOT, only_results, resource, run_cli, validate
-from tests.test_e2e_rails import MISSING
+from tests.helpers import ROOT, processes_under
+from tests.helpers_e2e import MISSING, only_results, resource, run_cli, validate
 
 APPS = ["python", pytest.param("rails", marks=pytest.mark.skipif(MISSING is not None,
                                                                  reason=f"Ruby/Rails not installed ({MISSING})"))]

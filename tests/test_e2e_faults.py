@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_e2e_python import resource
-from tests.test_e2e_rails import MISSING, run_scenario
-from tests.test_series import rows
+from tests.helpers_e2e import MISSING, resource, rows, run_scenario
 
 APPS = [pytest.param("", id="python"),
         pytest.param("rails-", id="rails", marks=pytest.mark.skipif(MISSING is not None, reason="no Ruby/Rails"))]

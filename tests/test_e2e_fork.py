@@ -10,19 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_e2e_python import resource
-from tests.test_e2e_rails import MISSING, run_scenario
-
-HAS_SSL_POSTGRES = bool(list(Path("/usr/lib/postgresql").glob("*/bin/postgres")))
-ssl = pytest.mark.skipif(not HAS_SSL_POSTGRES, reason="no Debian postgresql with SSL "
-                                                      "(apt-get install postgresql-15; .ci/run installs it)")
-rails = pytest.mark.skipif(MISSING is not None, reason=f"Ruby/Rails not installed ({MISSING})")
-
-
-def lost(document: dict[str, object], source: str = "web") -> list[dict[str, object]]:
-    errors = document["errors"]
-    assert isinstance(errors, list)
-    return [e for e in errors if e["kind"] == "connection_lost" and e["source"] == source]
+from tests.helpers_e2e import lost, rails, resource, run_scenario, ssl
 
 
 @pytest.mark.parametrize("name", [pytest.param("fork-unsafe", marks=ssl),

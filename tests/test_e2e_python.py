@@ -19,35 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import env_with_marker, processes_under, wait_for_line
-from tests.test_series import check_series
-
-ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = ROOT.parent / "shared" / "contract" / "results.schema.json"
-
-
-def validate(document: dict[str, object]) -> None:
-    if not SCHEMA.exists():
-        pytest.skip(f"the shared contract is not beside the repo ({SCHEMA})")
-    import jsonschema
-
-    jsonschema.validate(document, json.loads(SCHEMA.read_text()))
-
-
-def run_cli(scenario: Path, out: Path, marker: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness", "run", str(scenario), "--out", str(out), *extra],
-                          capture_output=True, text=True, cwd=ROOT, env=env_with_marker(marker), timeout=180)
-
-
-def only_results(out: Path) -> dict[str, object]:
-    [path] = list(out.glob("*/results.json"))
-    return dict(json.loads(path.read_text()))
-
-
-def resource(document: dict[str, object], name: str) -> dict[str, object]:
-    resources = document["resources"]
-    assert isinstance(resources, list)
-    return dict(next(r for r in resources if r["name"] == name))
+from tests.helpers import ROOT, env_with_marker, processes_under, wait_for_line
+from tests.helpers_e2e import check_series, only_results, resource, run_cli, validate
 
 
 @pytest.mark.parametrize("name", ["baseline", "pool-starvation", "over-limit", "dynos-2x2x2"])

@@ -10,36 +10,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
 from harness.assets import scenario_path
 from harness.plan import load_plan
-from harness.stack.apps import RAILS_PACKAGES, Endpoints, rails_missing, web_settings
-from tests.helpers import processes_under
-from tests.test_e2e_python import ROOT, only_results, resource, run_cli, validate
-from tests.test_report_e2e import check_autoscale_report
-
-MISSING = rails_missing()
-needs_rails = pytest.mark.skipif(
-    MISSING is not None, reason=f"Ruby/Rails not installed ({MISSING}); .ci/run installs: {' '.join(RAILS_PACKAGES)}")
-
-
-def groups(document: dict[str, object], name: str) -> dict[str, tuple[int, int, int]]:
-    return {g["group"]: (g["predicted_expected"], g["predicted_worst_case"], g["observed_peak"])
-            for g in resource(document, name)["groups"]}  # type: ignore[attr-defined]
-
-
-def run_scenario(name: str, tmp_path: Path) -> dict[str, object]:
-    marker = uuid.uuid4().hex
-    result = run_cli(ROOT / "harness" / "scenarios" / f"{name}.yaml", tmp_path, marker)
-    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
-    document = only_results(tmp_path)
-    validate(document)
-    assert processes_under(marker) == []
-    return document
+from harness.stack.apps import RAILS_PACKAGES, Endpoints, web_settings
+from tests.helpers import ROOT
+from tests.helpers_e2e import check_autoscale_report, groups, needs_rails, resource, run_scenario
 
 
 @needs_rails

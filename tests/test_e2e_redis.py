@@ -16,10 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import processes_under
-from tests.test_e2e_python import ROOT, only_results, resource, run_cli, validate
-from tests.test_e2e_rails import needs_rails
-from tests.test_series import rows
+from tests.helpers import ROOT, processes_under
+from tests.helpers_e2e import needs_rails, only_results, resource, rows, run_cli, validate
 
 APPS = {"redis-full": "python", "redis-fits": "python", "rails-redis-full": "rails", "rails-redis-fits": "rails"}
 REDIS_ERROR = {"python": "redis.exceptions.ConnectionError", "rails": "Redis::CommandError"}

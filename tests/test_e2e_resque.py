@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.test_e2e_fork import lost, rails, ssl
-from tests.test_e2e_rails import groups, run_scenario
+from tests.helpers_e2e import groups, lost, rails, run_scenario, ssl
 
 
 @ssl

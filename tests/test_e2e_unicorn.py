@@ -21,10 +21,8 @@ from pathlib import Path
 import pytest
 
 from harness.stack.apps import RAILS_PACKAGES, rails_missing
-from tests.helpers import env_with_marker, processes_under, wait_for_line
-from tests.test_e2e_fork import HAS_SSL_POSTGRES
-from tests.test_e2e_python import ROOT, only_results, resource, validate
-from tests.test_e2e_rails import groups
+from tests.helpers import ROOT, env_with_marker, processes_under, wait_for_line
+from tests.helpers_e2e import HAS_SSL_POSTGRES, groups, only_results, resource, validate
 
 MISSING = rails_missing("unicorn")
 needs_unicorn = pytest.mark.skipif(

@@ -8,11 +8,8 @@ browser test reads back what Plotly drew (``<pre id="connlab-rendered">``).
 from __future__ import annotations
 
 import csv
-import html
 import json
 import re
-import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -22,8 +19,7 @@ import pytest
 from harness.cli import main
 from harness.errors import PlanError
 from harness.htmlreport import write_comparison, write_report
-
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.helpers_report import _rendered, _traces
 
 POSTGRES_EXACT = [  # t, group, connections (the count right after the change)
     (-1.2, "worker.1", 3), (0.21, "web.1", 3), (0.25, "web.2", 3), (0.5, "web.1", 6), (0.62, "web.2", 6),
@@ -145,29 +141,6 @@ def test_cli_report_and_its_one_line_errors(tmp_path: Path, capsys: pytest.Captu
     (tmp_path / "c" / "results.json").write_text("{}")
     with pytest.raises(PlanError, match="not a connlab results.json"):
         write_report(tmp_path / "c")
-
-
-def _rendered(page: Path, tmp_path: Path) -> tuple[str, dict[str, Any]]:
-    """Open ``page`` in headless Chromium; the body's data-rendered and the figures Plotly drew."""
-    if not CHROMIUM.exists():
-        pytest.skip("no /usr/bin/chromium: install Debian's chromium (apt-get install chromium) to draw the report")
-    profile = tmp_path / f"chromium-{page.stem}"
-    command = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={profile}", "--virtual-time-budget=10000", "--dump-dom", page.as_uri()]
-    dom = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True).stdout
-    shutil.rmtree(profile, ignore_errors=True)
-    body = re.search(r"<body([^>]*)>", dom)
-    pre = re.search(r'<pre id="connlab-rendered"[^>]*>(.*?)</pre>', dom, re.S)
-    assert body and pre, dom[:500]
-    state = re.search(r'data-rendered="(\w+)"', body[1])
-    return (state[1] if state else "absent"), json.loads(html.unescape(pre[1]) or "{}")
-
-
-def _traces(summary: dict[str, Any], figure: str) -> dict[str, dict[str, Any]]:
-    found = next(f for f in summary["figures"] if f["id"] == figure)
-    assert found["drawn"] > 0
-    return {t["name"]: {**t, "x_range": found["x_range"], "y_range": found["y_range"]} for t in found["traces"]}
 
 
 def test_chromium_draws_what_the_csv_says(tmp_path: Path) -> None:

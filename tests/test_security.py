@@ -25,8 +25,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from tests.helpers import env_with_marker, processes_under
-from tests.test_e2e_python import ROOT
+from tests.helpers import ROOT, env_with_marker, processes_under
 
 STRANGER = "connlab-stranger"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a second local user needs root to make")
