@@ -9,7 +9,7 @@ ARGS   ?=
 APP_FLAG := $(if $(APP),--app $(APP))
 BACKEND_FLAG := $(if $(BACKEND),--backend $(BACKEND))
 
-.PHONY: scenario demo predict test lint venv clean
+.PHONY: scenario demo predict test test-fast lint venv clean
 
 $(BIN)/connlab: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: $(BIN)/connlab
 	$(BIN)/ruff check harness tests
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q $(ARGS)
+
+## The tests that start no server (no Postgres, Valkey, apps, Locust or Docker), in about a minute
+test-fast: $(BIN)/connlab
+	$(BIN)/python -m pytest -q -m "not e2e" $(ARGS)
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from harness.plan import load_plan
@@ -105,6 +106,7 @@ def test_python_apps_figures_and_sources() -> None:
     assert "web.pool max_overflow (--set sqlalchemy.max_overflow=N)" in answer["missing"]
 
 
+@pytest.mark.e2e
 def test_run_reproduces_the_python_fixture(tmp_path: Path) -> None:
     # flask-sqlalchemy with the pool given as flags: web 2 dynos x 4 x min(2 threads, 2 + 0) = 16 of capacity 16
     document = _run_and_judge("flask-sqlalchemy", ["--formation", "worker=0", "--autoscale", "web=1..2",
@@ -114,6 +116,7 @@ def test_run_reproduces_the_python_fixture(tmp_path: Path) -> None:
     assert pg["predicted"]["expected"] == 16 and pg["observed"]["peak"] == 16  # type: ignore[index]
 
 
+@pytest.mark.e2e
 @needs_rails
 def test_run_reproduces_the_rails_fixture_at_the_top_of_the_range(tmp_path: Path) -> None:
     # web 2 dynos x 2 x min(3, 5) = 12 + worker 1 x min(10, 5) = 5: 17 of capacity 20 - 3 = 17, worst 25: at-risk

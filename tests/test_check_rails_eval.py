@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from harness.check.model import AppConfig
 from tests.helpers_check import APPS, _run_and_judge, check, of, pools, read, write
 from tests.helpers_e2e import needs_rails, resource
@@ -202,6 +204,7 @@ def test_an_unread_web_server_is_unknown_not_one_by_one(tmp_path: Path) -> None:
 
 # -- --run -----------------------------------------------------------------------------------------------------------
 
+@pytest.mark.e2e
 @needs_rails
 def test_run_reproduces_the_sidekiq_server_pool_fixture(tmp_path: Path) -> None:
     # web 2 dynos x 2 workers x min(3 threads, pool 3) = 12 + worker 1 x min(10 concurrency, its own pool 10) = 10:

@@ -110,6 +110,7 @@ def _http(url: str) -> tuple[int, str]:
         return 0, ""
 
 
+@pytest.mark.e2e
 def test_docker_compose_brings_the_file_up_and_down(client: Any, tmp_path: Path) -> None:
     if shutil.which("docker-compose") is None:
         pytest.skip("Debian's docker-compose (v1) is missing: apt-get install docker-compose")

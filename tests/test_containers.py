@@ -16,6 +16,9 @@ from harness.collect import replay_postgres_log
 from harness.redis_log import final_read, replay_redis_log
 from harness.stack.containers import RUN_LABEL, PostgresContainer, RedisContainer, remove_labelled
 
+#: starts real servers, apps, Locust or the Docker engine (pytest -m "not e2e" leaves it out)
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
 def run_id(client: Any) -> Iterator[str]:

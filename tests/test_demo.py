@@ -21,6 +21,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import pytest
+
 from harness.demo import arithmetic, demo_steps
 from harness.plan import load_plan
 from tests.helpers import ROOT, env_with_marker, processes_under
@@ -48,6 +50,7 @@ def _ui_addresses(log: Path) -> list[str]:
     return re.findall(r"http://127\.0\.0\.1:\d+/", log.read_text())
 
 
+@pytest.mark.e2e
 def test_web_drives_a_step_from_locusts_ui_and_ctrl_c_ends_the_demo(tmp_path: Path) -> None:
     marker = uuid.uuid4().hex
     log, out = tmp_path / "demo.log", tmp_path / "runs"
@@ -91,6 +94,7 @@ def test_web_drives_a_step_from_locusts_ui_and_ctrl_c_ends_the_demo(tmp_path: Pa
     assert processes_under(marker) == []
 
 
+@pytest.mark.e2e
 @needs_rails
 def test_demo_runs_every_step_and_each_agrees(tmp_path: Path) -> None:
     marker = uuid.uuid4().hex

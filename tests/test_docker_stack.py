@@ -20,6 +20,9 @@ from harness.stack.docker_stack import DockerStack
 from tests.helpers import ROOT
 from tests.helpers_e2e import only_results, resource, validate
 
+#: starts real servers, apps, Locust or the Docker engine (pytest -m "not e2e" leaves it out)
+pytestmark = pytest.mark.e2e
+
 LABEL = "connlab.run"
 
 

@@ -24,6 +24,9 @@ import pytest
 from tests.helpers import env_with_marker, processes_under
 from tests.helpers_e2e import resource, validate
 
+#: starts real servers, apps, Locust or the Docker engine (pytest -m "not e2e" leaves it out)
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parents[1]
 #: in this order, two at a time: each light run beside a heavier one
 SCENARIOS = ("django-conn-max-age-0", "django-pool-timeout", "django-persistent", "django-pool",

@@ -11,6 +11,9 @@ import pytest
 from tests.helpers import ROOT, processes_under
 from tests.helpers_e2e import MISSING, only_results, resource, run_cli, validate
 
+#: starts real servers, apps, Locust or the Docker engine (pytest -m "not e2e" leaves it out)
+pytestmark = pytest.mark.e2e
+
 APPS = ["python", pytest.param("rails", marks=pytest.mark.skipif(MISSING is not None,
                                                                  reason=f"Ruby/Rails not installed ({MISSING})"))]
 

@@ -8,6 +8,9 @@ import pytest
 
 from tests.helpers_e2e import MISSING, resource, rows, run_scenario
 
+#: starts real servers, apps, Locust or the Docker engine (pytest -m "not e2e" leaves it out)
+pytestmark = pytest.mark.e2e
+
 APPS = [pytest.param("", id="python"),
         pytest.param("rails-", id="rails", marks=pytest.mark.skipif(MISSING is not None, reason="no Ruby/Rails"))]
 

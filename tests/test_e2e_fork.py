@@ -12,6 +12,9 @@ import pytest
 
 from tests.helpers_e2e import lost, rails, resource, run_scenario, ssl
 
+#: starts real servers, apps, Locust or the Docker engine (pytest -m "not e2e" leaves it out)
+pytestmark = pytest.mark.e2e
+
 
 @pytest.mark.parametrize("name", [pytest.param("fork-unsafe", marks=ssl),
                                   pytest.param("rails-fork-unsafe", marks=[ssl, rails]),

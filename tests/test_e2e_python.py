@@ -22,6 +22,9 @@ import pytest
 from tests.helpers import ROOT, env_with_marker, processes_under, wait_for_line
 from tests.helpers_e2e import check_series, only_results, resource, run_cli, validate
 
+#: starts real servers, apps, Locust or the Docker engine (pytest -m "not e2e" leaves it out)
+pytestmark = pytest.mark.e2e
+
 
 @pytest.mark.parametrize("name", ["baseline", "pool-starvation", "over-limit", "dynos-2x2x2"])
 def test_shipped_python_scenario(name: str, tmp_path: Path) -> None:

@@ -20,6 +20,9 @@ from harness.stack.apps import RAILS_PACKAGES, Endpoints, web_settings
 from tests.helpers import ROOT
 from tests.helpers_e2e import check_autoscale_report, groups, needs_rails, resource, run_scenario
 
+#: starts real servers, apps, Locust or the Docker engine (pytest -m "not e2e" leaves it out)
+pytestmark = pytest.mark.e2e
+
 
 @needs_rails
 @pytest.mark.parametrize("name", ["rails-baseline", "rails-pool-starvation", "rails-over-limit",

@@ -19,6 +19,9 @@ import pytest
 from tests.helpers import ROOT, processes_under
 from tests.helpers_e2e import needs_rails, only_results, resource, rows, run_cli, validate
 
+#: starts real servers, apps, Locust or the Docker engine (pytest -m "not e2e" leaves it out)
+pytestmark = pytest.mark.e2e
+
 APPS = {"redis-full": "python", "redis-fits": "python", "rails-redis-full": "rails", "rails-redis-fits": "rails"}
 REDIS_ERROR = {"python": "redis.exceptions.ConnectionError", "rails": "Redis::CommandError"}
 

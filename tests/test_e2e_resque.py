@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.helpers_e2e import groups, lost, rails, run_scenario, ssl
+
+#: starts real servers, apps, Locust or the Docker engine (pytest -m "not e2e" leaves it out)
+pytestmark = pytest.mark.e2e
 
 
 @ssl

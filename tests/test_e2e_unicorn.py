@@ -24,6 +24,9 @@ from harness.stack.apps import RAILS_PACKAGES, rails_missing
 from tests.helpers import ROOT, env_with_marker, processes_under, wait_for_line
 from tests.helpers_e2e import HAS_SSL_POSTGRES, groups, only_results, resource, validate
 
+#: starts real servers, apps, Locust or the Docker engine (pytest -m "not e2e" leaves it out)
+pytestmark = pytest.mark.e2e
+
 MISSING = rails_missing("unicorn")
 needs_unicorn = pytest.mark.skipif(
     MISSING is not None,

@@ -13,6 +13,9 @@ import redis
 
 from harness.stack.images import ensure_image
 
+#: starts real servers, apps, Locust or the Docker engine (pytest -m "not e2e" leaves it out)
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
 def run_label(client: Any) -> Iterator[dict[str, str]]:

@@ -45,6 +45,7 @@ def _check(proc: subprocess.CompletedProcess[str], what: str) -> None:
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root: only as root does connlab run Postgres as the "
                                                 "connlab user and copy the binaries where that user can reach them")
+@pytest.mark.e2e
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git to clone the repo (apt-get install git)")
 def test_fresh_clone_in_a_private_folder() -> None:
     private = Path(tempfile.mkdtemp(prefix="connlab-install-"))  # 0700: the connlab user cannot enter

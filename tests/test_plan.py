@@ -313,6 +313,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.e2e
 def test_a_full_disk_after_the_traffic_keeps_the_verdict_and_its_exit_code(tmp_path: Path) -> None:
     """The one real run here: the series and report.html fail to write; the verdict is printed, results.json is
     written, the exit is the verdict's own (0) and one line says what was not written."""

@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from harness.assets import scenario_path
 from harness.plan import load_plan
 from harness.stack.apps import Endpoints, web_settings
@@ -34,6 +36,9 @@ from harness.stack.engine import docker_client
 from harness.stack.images import ensure_app_image
 from harness.stack.postgres import PostgresServer
 from harness.stack.process import free_port
+
+#: starts real servers, apps, Locust or the Docker engine (pytest -m "not e2e" leaves it out)
+pytestmark = pytest.mark.e2e
 
 RAILS_APP = Path(__file__).resolve().parent.parent / "harness" / "apps" / "rails"
 VERSIONS = ("ruby -e 'require \"rails\"; require \"puma\"; require \"sidekiq\"; "

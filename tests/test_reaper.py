@@ -18,6 +18,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from harness.stack import registry
 from tests.helpers import env_with_marker, wait_for_line
 
@@ -81,6 +83,7 @@ def the_record(tmp_path: Path) -> dict[str, Any]:
     return dict(json.loads(path.read_text()))
 
 
+@pytest.mark.e2e
 def test_kill_9_the_harness_and_its_reaper_ends_the_stack_at_once(tmp_path: Path) -> None:
     marker = uuid.uuid4().hex
     proc, sessions = start_run(tmp_path, marker)
@@ -99,6 +102,7 @@ def test_kill_9_the_harness_and_its_reaper_ends_the_stack_at_once(tmp_path: Path
     assert list((tmp_path / "registry").iterdir()) == []
 
 
+@pytest.mark.e2e
 def test_the_next_run_sweeps_a_dead_run_and_leaves_live_ones_alone(tmp_path: Path) -> None:
     marker = uuid.uuid4().hex
     proc, sessions = start_run(tmp_path, marker)

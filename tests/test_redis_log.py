@@ -29,6 +29,7 @@ def _named_socket(port: int, password: str, name: str) -> socket.socket:
     return sock
 
 
+@pytest.mark.e2e
 def test_a_spike_between_two_samples_is_counted_exactly_per_group(tmp_path: Path) -> None:
     with RedisServer(run_dir=tmp_path, maxclients=20) as server:
         sampler = RedisSampler(server.admin)
@@ -53,6 +54,7 @@ def test_a_spike_between_two_samples_is_counted_exactly_per_group(tmp_path: Path
     assert sampled.total < 8, f"the sampler saw {sampled.total} of a spike of {spike_s * 1000:.1f} ms"
 
 
+@pytest.mark.e2e
 def test_refusals_at_maxclients_match_the_servers_count(tmp_path: Path) -> None:
     """maxclients 4: the apps get 4 (the harness's admin connection has its own slot), the next 2 are refused."""
     with RedisServer(run_dir=tmp_path, maxclients=4) as server:
@@ -77,6 +79,7 @@ def test_refusals_at_maxclients_match_the_servers_count(tmp_path: Path) -> None:
         marked=True)))
 
 
+@pytest.mark.e2e
 def test_killed_clients_close_at_the_kill_and_the_ones_open_at_the_end_at_shutdown(tmp_path: Path) -> None:
     with RedisServer(run_dir=tmp_path, maxclients=10) as server:
         workers = [redis.Redis(port=server.port, password=server.password, client_name="worker.1", retry=None)

@@ -28,7 +28,9 @@ import pytest
 from tests.helpers import ROOT, env_with_marker, processes_under
 
 STRANGER = "connlab-stranger"
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a second local user needs root to make")
+#: e2e: starts real servers, apps and Locust (pytest -m "not e2e" leaves it out)
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(os.geteuid() != 0, reason="a second local user needs root to make")]
 
 
 def _stranger() -> pwd.struct_passwd:

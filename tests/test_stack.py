@@ -70,6 +70,7 @@ def test_sweep_ends_groups_left_running(tmp_path: Path) -> None:
     assert processes_under(marker) == []
 
 
+@pytest.mark.e2e
 def test_postgres_log_replay_gives_exact_peaks_and_refusals(tmp_path: Path) -> None:
     with PostgresServer(run_dir=tmp_path, max_connections=6, superuser_reserved_connections=0) as pg:
         sampler = PostgresSampler(pg.admin)  # has a slot of its own: the apps get all 6
@@ -102,6 +103,7 @@ def test_postgres_log_replay_gives_exact_peaks_and_refusals(tmp_path: Path) -> N
         os.kill(pid, 0)
 
 
+@pytest.mark.e2e
 def test_postgres_reserved_slots_refuse_the_app_role(tmp_path: Path) -> None:
     """The apps get exactly max_connections - reserved while the harness's admin connection is open."""
     with PostgresServer(run_dir=tmp_path, max_connections=5, superuser_reserved_connections=2) as pg:
@@ -116,6 +118,7 @@ def test_postgres_reserved_slots_refuse_the_app_role(tmp_path: Path) -> None:
     assert (exact.total, exact.rejected) == (3, 1)
 
 
+@pytest.mark.e2e
 def test_redis_sampler_counts_named_clients_and_rejections(tmp_path: Path) -> None:
     """maxclients 4 gives the apps exactly 4 while the harness's admin connection samples them."""
     with RedisServer(run_dir=tmp_path, maxclients=4) as server:
@@ -137,6 +140,7 @@ def test_redis_sampler_counts_named_clients_and_rejections(tmp_path: Path) -> No
     assert rejected == 1
 
 
+@pytest.mark.e2e
 def test_log_replay_closes_everything_at_a_restart_and_the_sampler_reconnects(tmp_path: Path) -> None:
     with PostgresServer(run_dir=tmp_path, max_connections=20, superuser_reserved_connections=3) as pg:
         sampler = PostgresSampler(pg.admin)
@@ -155,6 +159,7 @@ def test_log_replay_closes_everything_at_a_restart_and_the_sampler_reconnects(tm
     assert sampled.total == 4 and sampler.error is not None  # it saw the restart, then sampled again
 
 
+@pytest.mark.e2e
 def test_faults_end_only_the_named_group(tmp_path: Path) -> None:
     from harness.stack import faults
 
@@ -176,6 +181,7 @@ def test_faults_end_only_the_named_group(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not list(Path("/usr/lib/postgresql").glob("*/bin/postgres")),
                     reason="no Debian postgresql (apt-get install postgresql-15; .ci/run installs it)")
+@pytest.mark.e2e
 def test_ssl_postgres_serves_tls_with_a_throwaway_certificate(tmp_path: Path) -> None:
     with PostgresServer(run_dir=tmp_path, max_connections=10, superuser_reserved_connections=3, ssl=True) as pg:
         assert pg.app_url.endswith("?sslmode=require")
@@ -185,6 +191,7 @@ def test_ssl_postgres_serves_tls_with_a_throwaway_certificate(tmp_path: Path) ->
     assert "SSL enabled" in (tmp_path / "postgres.log").read_text()
 
 
+@pytest.mark.e2e
 def test_initdb_on_a_full_disk_says_so_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """initdb's last line alone is only "removing data directory": the cause is its FATAL line."""
     full = Path(tempfile.mkdtemp(prefix="connlab-test-full-"))  # not under tmp_path: the server user must reach it
