@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import tempfile
 import traceback
@@ -56,6 +55,7 @@ from harness.errors import (
     MissingDependency,
     PlanError,
 )
+from harness.ground.registry import begin_run  # noqa: F401 - not called here: execute begins the run; tests patch it
 from harness.htmlreport import write_comparison, write_report
 from harness.live import LineView, PanelView
 from harness.pipeline import check_out, execute, preflight
@@ -63,11 +63,9 @@ from harness.plan import APPS, Plan, load_plan
 from harness.predict import forecast
 from harness.report import prediction_document, show_forecast, show_results
 from harness.signals import install as install_signals
-from harness.stack.base import BACKENDS
+from harness.stack.backends import BACKENDS
 from harness.stack.engine import RunEngine
 from harness.stack.images import ensure_app_image, ensure_image
-from harness.stack.process import sweep
-from harness.stack.registry import begin_run
 from harness.validate import escaped
 from harness.versions import assumed
 
@@ -224,15 +222,15 @@ def _run(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
     run that could not be written (the report, the series) is one line, and the exit is still the verdict's."""
     plan = _plan(args)
     preflight(plan, args.out)
-    for line in begin_run():  # end what runs that died left; record this run, with a reaper that outlives it
-        print(f"connlab: {line}", file=sys.stderr)
     if not args.json:
         show_forecast(console, forecast(plan, versions=assumed(plan.app, args.backend)), plan.name)
     say = lambda line: err.print(f"[dim]connlab: {line}[/dim]")  # noqa: E731
     # a terminal gets the live panel; CI, pipes and --json plain lines (the same figures go into the files)
     view = PanelView(console, f"{plan.name} ({plan.app}, {args.backend})") if console.is_terminal and \
         not args.json else LineView(say)
-    outcome = execute(plan, out=args.out, backend=args.backend, say=say, view=view, web=args.web)
+    # execute begins the run (what runs that died left is swept; a reaper outlives this one) and always ends it
+    outcome = execute(plan, out=args.out, backend=args.backend, say=say, view=view, web=args.web,
+                      notice=lambda line: print(f"connlab: {line}", file=sys.stderr))
     verdict = outcome.verdict
     if args.json:
         print(json.dumps(outcome.document, indent=2))
@@ -252,10 +250,9 @@ def _run(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
 def _demo(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
     """Every demo step in order; pauses for Enter between them only when asked to and stdin is a terminal."""
     check_out(args.out)
-    for line in begin_run():
-        print(f"connlab: {line}", file=sys.stderr)
     finished = run_demo(app=args.app, out=args.out, pause=not args.no_pause and sys.stdin.isatty(), console=console,
-                        web=args.web, say=lambda line: err.print(f"[dim]connlab: {line}[/dim]"))
+                        web=args.web, say=lambda line: err.print(f"[dim]connlab: {line}[/dim]"),
+                        notice=lambda line: print(f"connlab: {line}", file=sys.stderr))
     return ExitCode.OK if finished.all_agree else ExitCode.VERDICT_FAILED
 
 
@@ -316,12 +313,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"connlab: crashed ({sys.exc_info()[1]!r:.200}); the traceback is in {_save_traceback()}",
               file=sys.stderr)
         return ExitCode.CRASHED
-    finally:
-        for each in (signal.SIGINT, signal.SIGTERM):  # the end: nothing interrupts the last sweep
-            signal.signal(each, signal.SIG_IGN)
-        left = sweep()
-        if left:
-            print(f"connlab: ended leftover process groups: {', '.join(left)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

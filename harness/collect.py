@@ -16,7 +16,11 @@ Redis
     ``rejected_connections``;
   * sampled: ``RedisSampler`` counts ``CLIENT LIST`` entries per client name.
 
-The harness's own connections are named ``connlab-*`` and never counted.
+The harness's own connections are named ``connlab-*`` and never counted
+(``harness.ground.marks``). The collectors import no backend: a sampler takes the
+stack's admin connections (``Stack.postgres_admin``, ``redis_admin``) as they
+come, the Postgres one by what it answers (``AdminSql``), and the replays read
+the logs' files (tests/test_layers.py).
 """
 
 from __future__ import annotations
@@ -28,15 +32,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 import redis
 
+from harness.ground.marks import UNNAMED, is_app
 from harness.observation import Change, ErrorTally, Peaks
-from harness.stack.postgres import AdminConnection
 
 SAMPLE_INTERVAL_S = 0.05
-HARNESS_PREFIX = "connlab"
-UNNAMED = "(unnamed)"
 HANDSHAKE_COMMANDS = ("null", "hello", "client|setinfo", "auth", "select")
 SHUTDOWN_MESSAGES = ("database system is shut down", "all server processes terminated")
 FULL_MESSAGES = ("too many clients already", "remaining connection slots are reserved")
@@ -56,11 +59,6 @@ def job_errors(run_dir: Path) -> tuple[ErrorTally, ...]:
                 counts[(match.group(1), re.sub(r"\d+(\.\d+)?", "N", match.group(2).strip())[:200])] += 1
     return tuple(ErrorTally(error_class=cls, message=msg, count=n, first_s=None, source="worker")
                  for (cls, msg), n in counts.most_common())
-
-
-def is_app(name: str) -> bool:
-    """False for the harness's own connections (``connlab-*``)."""
-    return not name.startswith(HARNESS_PREFIX)
 
 
 def replay_postgres_log(path: Path) -> Peaks:
@@ -117,6 +115,12 @@ def replay_postgres_log(path: Path) -> Peaks:
     return Peaks(total=peak, by_group=dict(peak_by_group), rejected=len(refused_at),
                  first_rejected_epoch_s=min(refused_at, default=None), changes=tuple(changes),
                  refused_epoch_s=tuple(sorted(refused_at)))
+
+
+class AdminSql(Protocol):
+    """What the Postgres sampler needs of the harness's admin connection: a query's rows, reconnecting as needed."""
+
+    def execute(self, query: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]: ...
 
 
 @dataclass(kw_only=True)
@@ -177,7 +181,7 @@ class PostgresSampler(_Sampler):
              "where backend_type = 'client backend' and coalesce(state, 'starting') <> 'starting' "
              "and application_name not like 'connlab%%' group by 1")
 
-    def __init__(self, admin: AdminConnection) -> None:
+    def __init__(self, admin: AdminSql) -> None:
         super().__init__(name="postgres")
         self.admin = admin
 

@@ -36,6 +36,7 @@ from rich.markup import escape
 from rich.rule import Rule
 
 from harness.assets import SCENARIOS_DIR
+from harness.ground.lifetime import run_lifetime
 from harness.live import PanelView
 from harness.pipeline import Outcome, execute
 from harness.plan import Plan, load_plan
@@ -276,9 +277,10 @@ class DemoResult:
 
 
 def run_demo(*, app: str | None, out: Path, pause: bool, console: Console, web: bool = False,
-             say: Callable[[str], None] = lambda _: None) -> DemoResult:
+             say: Callable[[str], None] = lambda _: None, notice: Callable[[str], None] | None = None) -> DemoResult:
     """Run every demo step on ``app`` (default: each file's own, Rails), printing as it goes; ``web``: each step's
-    traffic from Locust's web UI, driven by hand."""
+    traffic from Locust's web UI, driven by hand. The steps are one run (``harness.ground.lifetime``): begun before
+    the first, ended after the last or whichever way the demo leaves; ``notice`` gets its lines (default: ``say``)."""
     began = time.monotonic()
     plans = [load_plan(path, app=app) for path in demo_steps()]
     for needed in dict.fromkeys(plan.app for plan in plans):
@@ -287,35 +289,36 @@ def run_demo(*, app: str | None, out: Path, pause: bool, console: Console, web: 
     demo_dir.mkdir(parents=True)
     results: list[StepResult] = []
     index = write_index(demo_dir, plans[0].app, results)
-    for number, plan in enumerate(plans, start=1):
-        if number > 1 and pause:
-            try:
-                console.input("[dim]press Enter for the next step[/dim] ")
-            except EOFError:
-                pause = False
-        console.print(Rule(f"step {number} of {len(plans)}: {title(plan)}"))
-        console.print(plan.description, markup=False, highlight=False)
-        for line in arithmetic(plan, versions=assumed(plan.app, "local")):
-            console.print(f"[bold]{escape(line)}[/bold]", highlight=False)
-        show_forecast(console, forecast(plan, versions=assumed(plan.app, "local")), plan.name)
-        if web:
-            stages = ", then ".join(f"{s.users} users for {s.duration_s:g} s" for s in plan.traffic.stages)
-            console.print(f"in Locust's web UI (its address follows), the step's own traffic: {stages}, spawn rate "
-                          f"{plan.traffic.stages[0].spawn_rate:g}; the step lasts {plan.traffic.duration_s:g} s "
-                          "from Start", markup=False, highlight=False)
-        view = PanelView(console, f"step {number}: {plan.name} ({plan.app})") if console.is_terminal else None
-        outcome = execute(plan, out=demo_dir, say=say, view=view, web=web)
-        console.print(measured(outcome), markup=False, highlight=False)
-        line = agreement(outcome)
-        console.print(f"[{'green' if outcome.verdict.passed else 'red'}]{escape(line)}[/]", highlight=False)
-        wanted, observed, _ = _figures(outcome, "postgres")
-        results.append(StepResult(
-            number=number, name=plan.name, title=title(plan), description=plan.description,
-            arithmetic=tuple(arithmetic(plan, versions=outcome.observation.versions)), predicted=wanted,
-            observed=observed, agrees=outcome.verdict.passed, agreement=line,
-            link=_report_link(demo_dir, outcome.run_dir),
-            seconds=float(outcome.document["time_to_verdict_s"])))
-        index = write_index(demo_dir, plan.app, results)
+    with run_lifetime(notice or say):  # the steps are one run: one reaper, one sweep at the end
+        for number, plan in enumerate(plans, start=1):
+            if number > 1 and pause:
+                try:
+                    console.input("[dim]press Enter for the next step[/dim] ")
+                except EOFError:
+                    pause = False
+            console.print(Rule(f"step {number} of {len(plans)}: {title(plan)}"))
+            console.print(plan.description, markup=False, highlight=False)
+            for line in arithmetic(plan, versions=assumed(plan.app, "local")):
+                console.print(f"[bold]{escape(line)}[/bold]", highlight=False)
+            show_forecast(console, forecast(plan, versions=assumed(plan.app, "local")), plan.name)
+            if web:
+                stages = ", then ".join(f"{s.users} users for {s.duration_s:g} s" for s in plan.traffic.stages)
+                console.print(f"in Locust's web UI (its address follows), the step's own traffic: {stages}, spawn rate "
+                              f"{plan.traffic.stages[0].spawn_rate:g}; the step lasts {plan.traffic.duration_s:g} s "
+                              "from Start", markup=False, highlight=False)
+            view = PanelView(console, f"step {number}: {plan.name} ({plan.app})") if console.is_terminal else None
+            outcome = execute(plan, out=demo_dir, say=say, view=view, web=web)
+            console.print(measured(outcome), markup=False, highlight=False)
+            line = agreement(outcome)
+            console.print(f"[{'green' if outcome.verdict.passed else 'red'}]{escape(line)}[/]", highlight=False)
+            wanted, observed, _ = _figures(outcome, "postgres")
+            results.append(StepResult(
+                number=number, name=plan.name, title=title(plan), description=plan.description,
+                arithmetic=tuple(arithmetic(plan, versions=outcome.observation.versions)), predicted=wanted,
+                observed=observed, agrees=outcome.verdict.passed, agreement=line,
+                link=_report_link(demo_dir, outcome.run_dir),
+                seconds=float(outcome.document["time_to_verdict_s"])))
+            index = write_index(demo_dir, plan.app, results)
     seconds = round(time.monotonic() - began, 1)
     agreed = sum(s.agrees for s in results)
     console.print(Rule())

@@ -5,7 +5,12 @@
 ``<out>/<scenario>-<timestamp>/``: ``results.json`` (with the plan that ran),
 the time series beside it (``harness.series``) and ``report.html``
 (``harness.htmlreport``). It returns an ``Outcome``; printing is the
-caller's.
+caller's. The run is begun and ended inside ``execute``
+(``harness.ground.lifetime``): what runs that died left is swept first, a
+reaper ends the stack should this process be killed, and whatever still runs
+at the end is ended, whichever way ``execute`` leaves; a library caller gets
+the same as ``connlab run``. Its lines (a dead run swept, leftover groups
+ended) go to ``notice``.
 
 A verdict is never lost to a file: when the series, results.json or the report
 cannot be written (a full disk, a folder made read-only mid-run), the verdict is
@@ -28,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConnlabError, PlanError
+from harness.ground.lifetime import run_lifetime
 from harness.htmlreport import write_report
 from harness.live import View
 from harness.observation import Observation
@@ -173,14 +179,19 @@ def _write_files(observation: Observation, document: dict[str, Any], run_dir: Pa
 
 
 def execute(plan: Plan, *, out: Path, backend: str = "local", say: Callable[[str], None] = lambda _: None,
-            view: View | None = None, web: bool = False) -> Outcome:
+            view: View | None = None, web: bool = False, notice: Callable[[str], None] | None = None) -> Outcome:
+    """Run ``plan`` on ``backend``, judge it and write its run folder under ``out``. Unless the caller holds a run's
+    lifetime already (the demo does), the run is begun here (dead runs swept, this run recorded, its reaper
+    started) and ended here however this leaves (what still runs ended, then the record and the reaper).
+    ``notice`` gets the lifetime's lines (default: ``say``)."""
     preflight(plan, out)
-    began = time.monotonic()
-    run_dir = run_folder(out, plan)
-    observation = run(plan, run_dir, backend=backend, say=say, view=view, web=web)
-    verdict = judge(observation)
-    document = results(observation, verdict, time_to_verdict_s=round(time.monotonic() - began, 3))
-    document["plan"] = plan_document(plan)
-    path, problems = _write_files(observation, document, run_dir)
+    with run_lifetime(notice or say):
+        began = time.monotonic()
+        run_dir = run_folder(out, plan)
+        observation = run(plan, run_dir, backend=backend, say=say, view=view, web=web)
+        verdict = judge(observation)
+        document = results(observation, verdict, time_to_verdict_s=round(time.monotonic() - began, 3))
+        document["plan"] = plan_document(plan)
+        path, problems = _write_files(observation, document, run_dir)
     return Outcome(observation=observation, verdict=verdict, document=document, run_dir=run_dir,
                    results_path=path, problems=tuple(problems))

@@ -22,7 +22,9 @@ MULTI/EXEC (nothing runs in between): ``connlab-kill addr=... name=...`` just
 before each CLIENT KILL (``harness.stack.faults``), ``connlab-final`` with its
 last CLIENT LIST and INFO before teardown (``final_read``). The kill records
 (``RedisKill``: address, name, time) place a kill by its time when its marker is
-missing.
+missing. The kill's marker, the record and the harness's connection names are
+``harness.ground.marks``: the stack that leaves them imports nothing of this
+module's.
 
 ``replay_redis_log`` decides each ``Accepted`` the way the server did: a
 refusal when the clients already connected (the harness's own included) are
@@ -48,7 +50,7 @@ from pathlib import Path
 
 import redis
 
-from harness.collect import UNNAMED, is_app
+from harness.ground.marks import KILL_MARK, UNNAMED, RedisKill, is_app
 from harness.observation import Change, Peaks
 
 _LINE = re.compile(r"^\d+:[A-Z] (\d{13}|\d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d\.\d{3}) [.\-*#] (.*)$")
@@ -63,21 +65,11 @@ ASAP = "scheduled to be closed ASAP"  # "Client <info> scheduled to be closed AS
 ANONYMOUS_CLOSES = ("Reading from client: ", "Error writing to client: ", "Closing idle client")
 #: Lines after which no client is connected any more.
 SERVER_GONE = ("Valkey is now ready to exit", "Redis is now ready to exit", "is starting oO0OoO0OoO0Oo")
-KILL_MARK = "DEBUG LOG: connlab-kill "
 FINAL_MARK = "DEBUG LOG: connlab-final"
 REDACTED = "*redacted*"
 #: A client whose close was logged this many milliseconds before an ``Accepted`` may still count: the server
 #: frees closed clients at the end of its event loop's iteration.
 ASYNC_FREE_MS = 1
-
-
-@dataclass(frozen=True, kw_only=True)
-class RedisKill:
-    """A client the harness ended with CLIENT KILL: its address, name and when the kill was sent."""
-
-    addr: str
-    name: str
-    epoch_s: float
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from harness.collect import PostgresSampler, RedisSampler, job_errors, replay_postgres_log
 from harness.errors import LoadError_
 from harness.events import Step, timeline
+from harness.ground.process import free_port
 from harness.live import LineView, Monitor, View
 from harness.load import LoadRun
 from harness.observation import Observation, Peaks, ResourceObservation, TimelineEvent
@@ -22,9 +23,9 @@ from harness.predict import forecast
 from harness.redis_log import FinalRead, exact_or_why, final_read, replay_redis_log
 from harness.signals import shielded
 from harness.stack.apps import ensure_app
-from harness.stack.base import Stack, make_stack
+from harness.stack.backends import make_stack
+from harness.stack.base import Stack
 from harness.stack.postgres import ssl_bin_dir
-from harness.stack.process import free_port
 from harness.versions import describe
 
 TICK_S = 0.05

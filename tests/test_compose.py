@@ -19,8 +19,8 @@ import yaml
 from harness import compose
 from harness.compose import LABEL, Images, Ports, compose_document, render, secret
 from harness.errors import PlanError
+from harness.ground.process import free_port
 from harness.plan import Plan, load_plan
-from harness.stack.process import free_port
 from tests.helpers import ROOT
 
 IMAGES = Images(postgres="connlab/postgres:aaa", redis="connlab/valkey:bbb", app="connlab/rails-app:ccc")

@@ -30,12 +30,12 @@ from typing import Any
 import pytest
 
 from harness.assets import scenario_path
+from harness.ground.process import free_port
 from harness.plan import load_plan
 from harness.stack.apps import Endpoints, web_settings
 from harness.stack.engine import docker_client
 from harness.stack.images import ensure_app_image
 from harness.stack.postgres import PostgresServer
-from harness.stack.process import free_port
 
 #: starts real servers, apps, Locust or the Docker engine (pytest -m "not e2e" leaves it out)
 pytestmark = pytest.mark.e2e

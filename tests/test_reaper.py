@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from harness.stack import registry
+from harness.ground import registry
 from tests.helpers import env_with_marker, wait_for_line
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,8 @@ import pytest
 import redis
 
 from harness.collect import RedisSampler
-from harness.redis_log import FinalRead, RedisKill, RedisReplay, exact_or_why, final_read, replay_redis_log
+from harness.ground.marks import RedisKill
+from harness.redis_log import FinalRead, RedisReplay, exact_or_why, final_read, replay_redis_log
 from harness.stack import faults
 from harness.stack.redis import HARNESS_CONNECTIONS, RedisServer
 

@@ -16,9 +16,9 @@ import redis
 
 from harness.collect import PostgresSampler, RedisSampler, replay_postgres_log
 from harness.errors import ComponentDied, StackError, StartTimeout
-from harness.stack import process
+from harness.ground import process
+from harness.ground.process import Readiness, Service, log_line_ready, sweep
 from harness.stack.postgres import PostgresServer
-from harness.stack.process import Readiness, Service, log_line_ready, sweep
 from harness.stack.redis import RedisServer
 from tests.helpers import processes_under
 

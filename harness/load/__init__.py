@@ -17,9 +17,9 @@ from pathlib import Path
 
 from harness.assets import LOCUSTFILE
 from harness.errors import LoadError_
+from harness.ground.process import forget_group, kill_group, register_group, tail
 from harness.observation import ErrorTally, LatencySecond, LoadResult, RequestCount
 from harness.plan import Plan
-from harness.stack.process import forget_group, kill_group, register_group, tail
 
 START_TIMEOUT_S = 30.0
 #: With Locust's web UI, how long to wait for a person to press Start.

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from harness.assets import APPS_DIR
 from harness.errors import MissingDependency
+from harness.ground.process import Service, free_port, http_ready, log_line_ready
 from harness.plan import WEB_SERVERS, Plan
-from harness.stack.process import Service, free_port, http_ready, log_line_ready
 
 WEB_READY_TIMEOUT_S = 30.0
 WORKER_READY_TIMEOUT_S = 30.0

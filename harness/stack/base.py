@@ -1,17 +1,18 @@
-"""The one interface every stack backend implements, and the one place a backend is chosen.
+"""The one interface every stack backend implements, and the faces every backend answers the same way.
 
 ``run``, ``events`` and the collectors see a stack only through ``Stack``: bring
 it up, tell the load where the live dynos are, change the web tier (scale, a
 preboot deploy), start one-offs, inject faults, give the samplers the
 harness's admin connections and the collector the servers' logs, and always
 take it down. ``LocalStack`` runs processes on 127.0.0.1; ``DockerStack``
-runs containers (the Rails 7.2 app so far).
+runs containers. ``ServerFaces`` is the part both answer from their two servers.
+The backends import this module and it imports none of them: ``make_stack``, the
+one place a backend is chosen, is ``harness.stack.backends``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -23,10 +24,8 @@ from harness.stack.redis import HARNESS_CONNECTIONS as REDIS_HARNESS
 from harness.stack.versions import read_versions
 
 if TYPE_CHECKING:
-    from harness.plan import Extra, Plan
-    from harness.redis_log import RedisKill
-
-BACKENDS = ("local", "docker")
+    from harness.ground.marks import RedisKill
+    from harness.plan import Extra
 
 
 class Deployment(Protocol):
@@ -163,15 +162,3 @@ class ServerFaces:
     def redis_server_maxclients(self) -> int:
         return self.redis.maxclients + REDIS_HARNESS
 
-
-def make_stack(plan: Plan, run_dir: Path, *, backend: str = "local", say: Callable[[str], None] = print) -> Stack:
-    """The stack for ``plan`` on ``backend``: the one place a backend is chosen."""
-    if backend == "local":
-        from harness.stack.local import LocalStack
-
-        return LocalStack(plan, run_dir)
-    if backend == "docker":
-        from harness.stack.docker_stack import DockerStack
-
-        return DockerStack(plan, run_dir, say=say)
-    raise ValueError(f"unknown backend {backend!r}; one of {', '.join(BACKENDS)}")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import ComponentDied, StartTimeout
+from harness.ground.process import free_port
 from harness.stack.credentials import new_password
 from harness.stack.images import ensure_image
 from harness.stack.postgres import (
@@ -36,7 +37,6 @@ from harness.stack.postgres import (
     server_settings,
     setting_args,
 )
-from harness.stack.process import free_port
 from harness.stack.redis import admin_client, answers, server_args
 
 if TYPE_CHECKING:

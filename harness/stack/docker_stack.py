@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ComponentDied, PlanError
+from harness.ground import registry
+from harness.ground.process import free_port
 from harness.plan import Extra, Plan
-from harness.stack import registry
 from harness.stack.apps import READY_LINE, Endpoints, oneoff_settings, web_settings, worker_settings
 from harness.stack.base import ServerFaces
 from harness.stack.containers import (
@@ -37,7 +38,6 @@ from harness.stack.containers import (
 )
 from harness.stack.engine import RunEngine
 from harness.stack.images import ensure_app_image
-from harness.stack.process import free_port
 
 APPS_WITH_IMAGES = ("rails", "python")
 READY_TIMEOUT_S = 60.0

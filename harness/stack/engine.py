@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import MissingDependency, StackError
-from harness.stack import registry
+from harness.ground import registry
 
 if TYPE_CHECKING:
     import docker

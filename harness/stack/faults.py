@@ -4,6 +4,8 @@ Each takes the server and a group prefix (``web`` matches web.1, web.2 ...; an
 empty prefix matches every app connection) and returns how many connections it
 ended. The harness's own connections (``connlab-*``) are never touched, and the faults
 run over the harness's one admin connection per server (see ``harness.stack.postgres``).
+The names and the kill's marker and record are ``harness.ground.marks``, which the
+Redis log replay reads too: the stack imports no collector.
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ from weakref import WeakKeyDictionary
 
 import redis
 
-from harness.collect import HARNESS_PREFIX, is_app
-from harness.redis_log import KILL_MARK, RedisKill
+from harness.ground.marks import HARNESS_PREFIX, KILL_MARK, RedisKill, is_app
 from harness.stack.postgres import AdminConnection
 
 

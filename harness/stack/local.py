@@ -19,11 +19,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from harness.ground.process import Service
 from harness.plan import Extra, Plan
 from harness.stack.apps import Endpoints, oneoff_service, web_service, worker_service
 from harness.stack.base import ServerFaces
 from harness.stack.postgres import PostgresServer
-from harness.stack.process import Service
 from harness.stack.redis import RedisServer
 
 T = TypeVar("T")

@@ -41,10 +41,10 @@ from typing import Any
 import psycopg
 
 from harness.errors import MissingDependency, StackError
+from harness.ground.process import Readiness, Service, free_port
+from harness.ground.registry import note_folder
 from harness.privilege import Account, drop_to, runs_as, service_account
 from harness.stack.credentials import new_password, private_file
-from harness.stack.process import Readiness, Service, free_port
-from harness.stack.registry import note_folder
 
 READY_TIMEOUT_S = 20.0
 APP_ROLE = "connlab_app"

@@ -26,10 +26,10 @@ from pathlib import Path
 import redis
 
 from harness.errors import MissingDependency
+from harness.ground.process import Readiness, Service, free_port
+from harness.ground.registry import note_folder
 from harness.privilege import Account, runs_as, service_account
 from harness.stack.credentials import new_password, private_file
-from harness.stack.process import Readiness, Service, free_port
-from harness.stack.registry import note_folder
 
 READY_TIMEOUT_S = 10.0
 #: Connections the harness holds open during a run: its one admin connection.

@@ -1,4 +1,4 @@
-"""The run registry: what each ``connlab run`` started, on disk, so that what a run that died left can be ended.
+"""The run registry: what each run started, on disk, so that what a run that died left can be ended.
 
 A run writes one record, ``run-<pid>-<start>.json``, in a folder of the user's
 own (``$TMPDIR/connlab-runs-<uid>``, mode 0700; ``CONNLAB_RUNS_DIR`` overrides
@@ -24,8 +24,9 @@ gone or is another process. A sweeper first claims the record by renaming it
 (``...json.claimed-<pid>-<start>``), so the reaper and a later run never sweep
 the same record at once; a claim whose claimer died is swept again.
 
-Two sweepers: ``begin_run`` (the start of every ``connlab run``) sweeps every
-dead run's record, and ``harness.stack.reaper``, a small process each run
+Two sweepers: ``begin_run`` (the start of every run: ``harness.ground.lifetime``)
+sweeps every dead run's record, and the reaper (``harness.ground.reaper``, run as
+``python -m harness.stack.reaper``: ``REAPER_COMMAND``), a small process each run
 starts in a session of its own, sweeps its run's record the moment the owner
 dies. ``end_run`` removes the record and stops the reaper.
 """
@@ -52,6 +53,9 @@ AFTER_KILL_S = 1.0
 POLL_S = 0.05
 REAPER_STOP_S = 2.0
 CLAIM = ".claimed-"
+#: the reaper's command (``python -S -m REAPER_COMMAND RECORD``): the name its process has always run under, which
+#: ``ps`` shows and tests/test_reaper.py finds it by; harness/stack/reaper.py only runs ``harness.ground.reaper``
+REAPER_COMMAND = "harness.stack.reaper"
 FOLDER_PREFIX = "connlab-"
 
 
@@ -259,7 +263,7 @@ def _start_reaper(record: Path) -> subprocess.Popen[bytes]:
     package_root = str(Path(__file__).resolve().parents[2])  # where ``harness`` is imported from: -S skips site
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH"))
                                                         if p)}
-    return subprocess.Popen([sys.executable, "-S", "-m", "harness.stack.reaper", str(record)], env=env,
+    return subprocess.Popen([sys.executable, "-S", "-m", REAPER_COMMAND, str(record)], env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)  # Ctrl-C to the harness's group does not reach it
 
