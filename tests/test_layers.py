@@ -13,13 +13,28 @@ The rules (README.md's Architecture, /work/shared/DESIGN.md's layout):
 * the collectors (harness.collect, harness.redis_log) reach no backend module, directly or through others;
 * no module of harness/stack/ reaches a collector;
 * the ground floor (harness/ground/: process groups, the run registry, the reaper) stands on nothing above it.
+
+And the reaper's lifecycle, which moved from the CLI onto the pipeline: ``harness.pipeline.execute`` begins the
+run and ends it whichever way it leaves, so a library caller gets what ``connlab run`` gets (no server starts).
 """
 
 from __future__ import annotations
 
 import ast
+import signal
+import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import pipeline
+from harness.errors import StackError
+from harness.ground import process
+from harness.ground.lifetime import run_lifetime
+from harness.plan import load_plan
+from tests.helpers import SMALL_SCENARIO
 
 HARNESS = Path(__file__).resolve().parents[1] / "harness"
 COLLECTORS = ("harness.collect", "harness.redis_log")
@@ -181,3 +196,52 @@ def test_the_ground_floor_stands_on_nothing_above_it() -> None:
     above = {f"{module} -> {target}" for module in ground for target in graph[module]
              if not target.startswith("harness.ground") and target not in GROUND_MAY_IMPORT}
     assert sorted(above) == []
+
+
+def _cmdlines_with(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_execute_begins_its_run_and_ends_it_whichever_way_it_leaves(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    registry_dir = tmp_path / "registry"
+    monkeypatch.setenv("CONNLAB_RUNS_DIR", str(registry_dir))
+    scenario = tmp_path / "small.yaml"
+    scenario.write_text(SMALL_SCENARIO)
+    plan = load_plan(scenario)
+    seen: dict[str, Any] = {}
+
+    def a_run_that_fails(*_: object, **__: object) -> None:
+        [record] = registry_dir.glob("run-*.json")
+        seen["reapers"] = _cmdlines_with(str(record))
+        stray = subprocess.Popen(["sleep", "60"], start_new_session=True)  # a group the run did not stop
+        process.register_group(stray.pid, "stray", signal.SIGTERM)
+        seen["stray"] = stray
+        raise StackError("postgres died")
+
+    monkeypatch.setattr(pipeline, "run", a_run_that_fails)
+    lines: list[str] = []
+    try:
+        with pytest.raises(StackError):
+            pipeline.execute(plan, out=tmp_path / "runs", notice=lines.append)
+    finally:
+        if "stray" in seen and seen["stray"].poll() is None:
+            seen["stray"].kill()
+    assert len(seen["reapers"]) == 1  # the run's reaper ran while the run did
+    assert not Path(f"/proc/{seen['stray'].pid}").exists()  # ended (and reaped) by the end's sweep
+    assert lines == ["ended leftover process groups: stray"]
+    assert list(registry_dir.iterdir()) == []  # the record is gone, and with it the reaper
+    assert all(not Path(f"/proc/{pid}").exists() for pid in seen["reapers"])
+
+    with run_lifetime(lines.append):  # the demo's: one run around its steps, each execute inside it
+        with pytest.raises(StackError):
+            pipeline.execute(plan, out=tmp_path / "runs", notice=lines.append)
+        assert len(list(registry_dir.glob("run-*.json"))) == 1  # the step's execute did not end the demo's run
+    assert list(registry_dir.iterdir()) == []
