@@ -55,7 +55,6 @@ from harness.errors import (
     MissingDependency,
     PlanError,
 )
-from harness.ground.registry import begin_run  # noqa: F401 - not called here: execute begins the run; tests patch it
 from harness.htmlreport import write_comparison, write_report
 from harness.live import LineView, PanelView
 from harness.pipeline import check_out, execute, preflight

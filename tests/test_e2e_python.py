@@ -164,10 +164,10 @@ def test_a_relative_out_folder_works_as_make_scenario_uses_it(tmp_path: Path) ->
 #: servers and their folders are still to go. The Postgres folder's path goes to the file named by argv[1].
 SIGNAL_IN_THE_TEARDOWN = """
 import os, signal, sys, time
-import harness.stack.postgres, harness.stack.process
+import harness.stack.postgres, harness.ground.process
 from harness.cli import main
 folder_file, signal_name = sys.argv[1], sys.argv[2]
-start, stop = harness.stack.postgres.PostgresServer.start, harness.stack.process.Service.stop
+start, stop = harness.stack.postgres.PostgresServer.start, harness.ground.process.Service.stop
 def noted_start(self):
     start(self)
     open(folder_file, "w").write(str(self._data_parent))
@@ -178,7 +178,7 @@ def stop_with_a_signal(self):
         time.sleep(0.05)
     stop(self)
 harness.stack.postgres.PostgresServer.start = noted_start
-harness.stack.process.Service.stop = stop_with_a_signal
+harness.ground.process.Service.stop = stop_with_a_signal
 sys.exit(main(sys.argv[3:]))
 """
 

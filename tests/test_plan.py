@@ -226,7 +226,8 @@ def nothing_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     def started(*_: object, **__: object) -> None:
         raise AssertionError("something started")
 
-    for name in ("begin_run", "execute", "run_demo"):
+    monkeypatch.setattr("harness.ground.registry.begin_run", started)
+    for name in ("execute", "run_demo"):
         monkeypatch.setattr(f"harness.cli.{name}", started)
 
 

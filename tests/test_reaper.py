@@ -24,7 +24,7 @@ from harness.ground import registry
 from tests.helpers import env_with_marker, wait_for_line
 
 ROOT = Path(__file__).resolve().parents[1]
-STACK = ("postgres -D", "valkey-server", "gunicorn", "connlab_twin.worker", "locust", "harness.stack.reaper")
+STACK = ("postgres -D", "valkey-server", "gunicorn", "connlab_twin.worker", "locust", "harness.ground.reaper")
 
 
 def _stat(pid: int) -> list[str]:
@@ -107,7 +107,7 @@ def test_kill_9_the_harness_and_its_reaper_ends_the_stack_at_once(tmp_path: Path
 def test_the_next_run_sweeps_a_dead_run_and_leaves_live_ones_alone(tmp_path: Path) -> None:
     marker = uuid.uuid4().hex
     proc, sessions = start_run(tmp_path, marker)
-    [reaper] = [sid for sid, cmdline in sessions.items() if "harness.stack.reaper" in cmdline]
+    [reaper] = [sid for sid, cmdline in sessions.items() if "harness.ground.reaper" in cmdline]
     os.kill(reaper, signal.SIGKILL)
     proc.kill()
     proc.wait()

@@ -1,9 +1,6 @@
 """The reaper: ends a run's stack the moment the run dies, as testcontainers' Ryuk does.
 
-    python -m harness.stack.reaper RECORD
-
-(``harness/stack/reaper.py`` is only that command's name, the one ``ps`` has always shown and
-tests/test_reaper.py finds the reaper by; it runs ``main`` here.)
+    python -m harness.ground.reaper RECORD
 
 Each run starts one (``harness.ground.lifetime``: every ``harness.pipeline.execute``, or the demo's steps
 together), in a session of its own (Ctrl-C to the harness's terminal does not reach it), for its record in the
@@ -55,7 +52,7 @@ def _owner_died(record: Path, pid: int, start: int) -> bool:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m harness.stack.reaper RECORD", file=sys.stderr)
+        print("usage: python -m harness.ground.reaper RECORD", file=sys.stderr)
         return 2
     record = Path(argv[0])
     data = registry.read_record(record)

@@ -26,7 +26,7 @@ the same record at once; a claim whose claimer died is swept again.
 
 Two sweepers: ``begin_run`` (the start of every run: ``harness.ground.lifetime``)
 sweeps every dead run's record, and the reaper (``harness.ground.reaper``, run as
-``python -m harness.stack.reaper``: ``REAPER_COMMAND``), a small process each run
+``python -m harness.ground.reaper``: ``REAPER_COMMAND``), a small process each run
 starts in a session of its own, sweeps its run's record the moment the owner
 dies. ``end_run`` removes the record and stops the reaper.
 """
@@ -53,9 +53,9 @@ AFTER_KILL_S = 1.0
 POLL_S = 0.05
 REAPER_STOP_S = 2.0
 CLAIM = ".claimed-"
-#: the reaper's command (``python -S -m REAPER_COMMAND RECORD``): the name its process has always run under, which
-#: ``ps`` shows and tests/test_reaper.py finds it by; harness/stack/reaper.py only runs ``harness.ground.reaper``
-REAPER_COMMAND = "harness.stack.reaper"
+#: the reaper's command (``python -S -m REAPER_COMMAND RECORD``): what ``ps`` shows, and tests/test_reaper.py
+#: finds it by
+REAPER_COMMAND = "harness.ground.reaper"
 FOLDER_PREFIX = "connlab-"
 
 
