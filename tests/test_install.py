@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 import harness.cli
-from tests.helpers import processes_under
+from tests.helpers import env_with_marker, processes_under
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,8 +61,8 @@ def test_fresh_clone_in_a_private_folder() -> None:
         _check(subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)],
                               capture_output=True, text=True, check=False), "git clone")
         venv = clone / ".venv"
-        # The marker only, not env_with_marker: its any-new-server rule would catch other tests running meanwhile.
-        env = _clean_env({**os.environ, "LABTEST_MARKER": marker}, venv, run_tmp)
+        # the marker and a registry folder of this test's own, as env_with_marker gives (its TMPDIR is run_tmp)
+        env = _clean_env(env_with_marker(marker), venv, run_tmp)
         _check(subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True,
                               cwd=elsewhere, env=env, check=False), "python -m venv")
         began = time.monotonic()
