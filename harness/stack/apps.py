@@ -18,6 +18,7 @@ from harness.assets import APPS_DIR
 from harness.errors import MissingDependency
 from harness.ground.process import Service, free_port, http_ready, log_line_ready
 from harness.plan import WEB_SERVERS, Plan
+from harness.validate import inside
 
 WEB_READY_TIMEOUT_S = 30.0
 WORKER_READY_TIMEOUT_S = 30.0
@@ -150,7 +151,7 @@ def web_service(plan: Plan, endpoints: Endpoints, *, dyno: int, run_dir: Path) -
     base = f"http://127.0.0.1:{port}"
     service = Service(
         name=group, argv=[str(app_dir / "bin" / "web")], env=env, cwd=app_dir,
-        log_path=run_dir / f"{group}.log",
+        log_path=inside(run_dir, f"{group}.log"),
         readiness=http_ready(f"{base}/health", timeout_s=WEB_READY_TIMEOUT_S),
     )
     return service, base
@@ -160,7 +161,7 @@ def worker_service(plan: Plan, endpoints: Endpoints, *, process: int, run_dir: P
     group = f"worker.{process}"
     app_dir = APPS_DIR / plan.app
     env = _env(worker_settings(plan, endpoints, process=process))
-    log_path = run_dir / f"{group}.log"
+    log_path = inside(run_dir, f"{group}.log")
     return Service(
         name=group, argv=[str(app_dir / "bin" / "worker")], env=env, cwd=app_dir, log_path=log_path,
         readiness=log_line_ready(log_path, READY_LINE, timeout_s=WORKER_READY_TIMEOUT_S),
@@ -173,5 +174,5 @@ def oneoff_service(plan: Plan, endpoints: Endpoints, *, group: str, index: int, 
     env = _env(oneoff_settings(plan, endpoints, group=group, hold_s=hold_s, connections=connections))
     return Service(
         name=f"{group}#{index}", argv=[str(app_dir / "bin" / "oneoff")], env=env, cwd=app_dir,
-        log_path=run_dir / f"{group}.{index}.log", readiness=None,
+        log_path=inside(run_dir, f"{group}.{index}.log"), readiness=None,
     )

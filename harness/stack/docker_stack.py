@@ -38,6 +38,7 @@ from harness.stack.containers import (
 )
 from harness.stack.engine import RunEngine
 from harness.stack.images import ensure_app_image
+from harness.validate import inside
 
 APPS_WITH_IMAGES = ("rails", "python")
 READY_TIMEOUT_S = 60.0
@@ -186,7 +187,7 @@ class DockerStack(ServerFaces):
         with contextlib.suppress(Exception):
             app.container.stop(timeout=STOP_TIMEOUT_S)
         with contextlib.suppress(Exception):
-            (self.run_dir / f"{app.name.replace('#', '.')}.log").write_bytes(bytes(app.container.logs()))
+            inside(self.run_dir, f"{app.name.replace('#', '.')}.log").write_bytes(bytes(app.container.logs()))
         with contextlib.suppress(Exception):
             app.container.remove(force=True)
 
