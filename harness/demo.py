@@ -189,7 +189,7 @@ def _figures(outcome: Outcome, name: str) -> tuple[str, str, str]:
 
 
 def _shows_redis(outcome: Outcome) -> bool:
-    return most_severe(outcome.observation, "redis").worst_case > 0 or outcome.observation.redis.peak > 0
+    return most_severe(outcome.observation, "redis").worst_case > 0 or outcome.observation.resource("redis").peak > 0
 
 
 def measured(outcome: Outcome) -> str:

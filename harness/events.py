@@ -16,7 +16,8 @@ from functools import partial
 from harness.load import LoadRun
 from harness.plan import Event, Extra, Plan
 from harness.predict import change_key, predict
-from harness.stack.base import Deployment, Stack
+from harness.resources import registry
+from harness.stack.stack import Deployment, Stack
 
 Action = Callable[[], str]
 Clock = Callable[[], float]
@@ -35,8 +36,9 @@ class Step:
 
 
 def _predicted(plan: Plan, stack: Stack, dynos: int) -> str:
-    pg = predict(plan, web_dynos=dynos, versions=stack.versions).resource("postgres")
-    return f"postgres now expected {pg.expected}, worst case {pg.worst_case}, capacity {pg.capacity}: {pg.status}"
+    """Each server's prediction for the new topology, where anything holds it."""
+    return "; ".join(f"{r.name} now expected {r.expected}, worst case {r.worst_case}, capacity {r.capacity}: {r.status}"
+                     for r in predict(plan, web_dynos=dynos, versions=stack.versions).resources if r.worst_case > 0)
 
 
 def _scale(plan: Plan, stack: Stack, load: LoadRun, dynos: int) -> str:
@@ -71,18 +73,6 @@ class _Deploy:
         return f"deploy: {self.replaced} old dynos stopped; {_predicted(self.plan, self.stack, self.stack.web_dynos)}"
 
 
-def _kill_backends(stack: Stack, group: str) -> str:
-    return f"terminated {stack.terminate_backends(group)} Postgres backend(s) of {group or 'every app'}*"
-
-
-def _restart_postgres(stack: Stack) -> str:
-    return f"restarted Postgres (down and back in {stack.restart_postgres():.1f} s)"
-
-
-def _kill_redis_clients(stack: Stack, group: str) -> str:
-    return f"killed {stack.kill_redis_clients(group)} Redis client(s) of {group or 'every app'}*"
-
-
 def _start_extra(stack: Stack, extra: Extra) -> str:
     stack.start_extra(extra)
     return f"started {extra.count} x {extra.group} holding {extra.connections} connection(s) for {extra.hold_s:g} s"
@@ -96,15 +86,10 @@ def _event_steps(plan: Plan, stack: Stack, load: LoadRun, clock: Clock, event: E
         deploy = _Deploy(plan, stack, load, clock, event, index)
         return [Step(at_s=event.at_s, action=deploy.start, label="preboot deploy", change=change_key(index, "start")),
                 deploy.finish_step]
-    if event.action == "kill_backends":
-        return [Step(at_s=event.at_s, action=partial(_kill_backends, stack, event.group),
-                     label=f"pg_terminate_backend {event.group or 'every app'}*")]
-    if event.action == "restart_postgres":
-        return [Step(at_s=event.at_s, action=partial(_restart_postgres, stack), label="restart Postgres")]
-    if event.action == "kill_redis_clients":
-        return [Step(at_s=event.at_s, action=partial(_kill_redis_clients, stack, event.group),
-                     label=f"CLIENT KILL {event.group or 'every app'}*")]
-    raise AssertionError(f"unknown event action {event.action!r}")  # the plan only admits EVENT_ACTIONS
+    # a server's fault: the plan only admits the tier's events and the faults the servers bring
+    server, fault = registry.fault(event.action)
+    return [Step(at_s=event.at_s, action=partial(stack.fault, server.name, fault.run, event.group),
+                 label=fault.label(event.group))]
 
 
 def timeline(plan: Plan, stack: Stack, load: LoadRun, clock: Clock) -> list[Step]:

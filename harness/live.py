@@ -11,17 +11,15 @@ then a ``Snapshot`` at every tick of the traffic (``update``). Two views:
   ``LINE_EVERY_S`` seconds through the run's ``say``.
 
 Nothing lives only here: the same figures are in results.json and the series.
-Where a figure is not known while the run goes (Postgres' refusals on the
-docker backend, whose log is read when the container stops), it shows as ``-``.
+Where a figure is not known while the run goes (a server's refusals where
+its log is read only when it stops, as a container's is), it shows as ``-``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -32,13 +30,11 @@ from rich.panel import Panel
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from harness.collect import FULL_MESSAGES, PostgresSampler, RedisSampler
-from harness.predict import predict
-
 if TYPE_CHECKING:
     from harness.events import Step
     from harness.plan import Plan
-    from harness.stack.base import Stack
+    from harness.resources.base import Collector
+    from harness.stack.stack import Stack
 
 LINE_EVERY_S = 2.0
 REFRESH_PER_S = 4
@@ -156,30 +152,6 @@ class PanelView:
                      title_align="left")
 
 
-class RefusalCounter:
-    """Postgres' refusals so far, counted from its log as it grows (local backend; docker writes it at the end)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self.count = 0
-        self._lock = threading.Lock()
-
-    def read(self) -> int | None:
-        with self._lock:
-            try:
-                with self.path.open("rb") as log:
-                    log.seek(self.offset)
-                    chunk = log.read()
-            except OSError:
-                return None
-            whole = chunk[: chunk.rfind(b"\n") + 1]
-            self.offset += len(whole)
-            text = whole.decode(errors="replace")
-            self.count += sum(1 for message in FULL_MESSAGES for _ in range(text.count(message)))
-            return self.count
-
-
 def load_totals(live: Path) -> tuple[int | None, int | None]:
     """Requests and failures so far, from the file the Locust process rewrites twice a second."""
     try:
@@ -190,20 +162,13 @@ def load_totals(live: Path) -> tuple[int | None, int | None]:
 
 
 class Monitor:
-    """Builds the ``Snapshot`` of a running run from its samplers, Postgres' log and the load's running totals."""
+    """Builds the ``Snapshot`` of a running run from its servers' collectors and the load's running totals."""
 
-    REDIS_EVERY_S = 0.5
-
-    def __init__(self, *, plan: Plan, stack: Stack, live_file: Path, postgres: PostgresSampler,
-                 redis: RedisSampler) -> None:
+    def __init__(self, *, plan: Plan, live_file: Path, collectors: Mapping[str, Collector]) -> None:
         self.plan = plan
-        self.postgres = postgres
-        self.redis = redis
+        self.collectors = collectors
         self.live = live_file
-        self.refusals = RefusalCounter(stack.postgres_log) if stack.postgres_log_is_live else None
-        self.capacity = {r.name: r.capacity for r in predict(plan).resources}
-        self._redis_refused: int | None = None
-        self._redis_read_at = -1.0
+        self.capacity = {name: limits.capacity for name, limits in plan.limits.items()}
 
     def _stage(self, elapsed_s: float) -> tuple[int, int]:
         end = 0.0
@@ -213,13 +178,6 @@ class Monitor:
                 return index, stage.users
         return len(self.plan.traffic.stages), self.plan.traffic.stages[-1].users
 
-    def _redis_rejected(self, elapsed_s: float) -> int | None:
-        if elapsed_s - self._redis_read_at >= self.REDIS_EVERY_S:
-            self._redis_read_at = elapsed_s
-            with contextlib.suppress(Exception):  # a busy or restarting server: keep the last figure
-                self._redis_refused = self.redis.rejected()
-        return self._redis_refused
-
     def snapshot(self, elapsed_s: float, pending: Sequence[Step]) -> Snapshot:
         stage, users = self._stage(elapsed_s)
         requests, failed = load_totals(self.live)
@@ -227,10 +185,8 @@ class Monitor:
         return Snapshot(
             elapsed_s=elapsed_s, duration_s=self.plan.traffic.duration_s, stage=stage,
             stages=len(self.plan.traffic.stages), users=users, requests=requests, failed=failed,
-            gauges=(Gauge(resource="postgres", now=sum(self.postgres.latest.values()),
-                          capacity=self.capacity["postgres"],
-                          refused=self.refusals.read() if self.refusals is not None else None),
-                    Gauge(resource="redis", now=sum(self.redis.latest.values()), capacity=self.capacity["redis"],
-                          refused=self._redis_rejected(elapsed_s))),
+            gauges=tuple(Gauge(resource=name, now=sum(collector.latest.values()), capacity=self.capacity[name],
+                               refused=collector.refused_so_far())
+                         for name, collector in self.collectors.items()),
             next_event=None if upcoming is None else f"{upcoming.label} at {round(upcoming.at_s, 1):g} s",
         )

@@ -1,7 +1,7 @@
 """Observation: what a run saw, as plain values, with its time series on one clock.
 
 Low in the layout: it imports only the plan and the prediction. The collectors
-(``collect.py``, ``redis_log.py``), the load (``load/``) and the run
+(``collect.py`` and each server's in ``harness.resources``), the load (``load/``) and the run
 (``run.py``) produce these types; the verdict, the reports and the series files
 read them.
 
@@ -136,8 +136,8 @@ class Observation:
     plan: Plan
     forecast: Forecast
     run_dir: Path
-    postgres: ResourceObservation
-    redis: ResourceObservation
+    #: one per server, in the registry's order (``harness.resources.registry``)
+    resources: tuple[ResourceObservation, ...]
     load: LoadResult
     job_errors: tuple[ErrorTally, ...]
     events: tuple[TimelineEvent, ...]
@@ -145,12 +145,8 @@ class Observation:
     stack_up_s: float
     duration_s: float
     backend: str = "local"
-    #: what ran (``harness.stack.versions``): the prediction above is for these
+    #: what ran (``harness.stack.stack.Stack.versions``): the prediction above is for these
     versions: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def resources(self) -> tuple[ResourceObservation, ...]:
-        return self.postgres, self.redis
 
     def resource(self, name: str) -> ResourceObservation:
         return next(r for r in self.resources if r.name == name)

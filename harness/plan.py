@@ -21,15 +21,19 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import PlanError
+from harness.resources.limits import FAULTS, LIMITS, Limits
 from harness.scenario_file import read_scenario
 from harness.validate import IDENTIFIER_RULE, Range, Reader, is_identifier, shown
 
-__all__ = ["APPS", "DjangoPool", "Event", "Expectations", "Extra", "Orm", "Plan", "PostgresLimits", "RedisLimits",
-           "ResourceExpectation", "Stage", "Traffic", "WebTier", "WorkerTier", "load_plan", "parse_plan"]
+__all__ = ["APPS", "DjangoPool", "Event", "Expectations", "Extra", "Limits", "Orm", "Plan", "ResourceExpectation",
+           "Stage", "Traffic", "WebTier", "WorkerTier", "load_plan", "parse_plan"]
 
 APPS = ("python", "rails")
-ERROR_KINDS = ("pool_timeout", "server_full", "redis_full", "connection_lost", "other")
-EVENT_ACTIONS = ("scale", "deploy", "kill_backends", "restart_postgres", "kill_redis_clients")
+ERROR_KINDS = ("pool_timeout", *(kind.full_error for kind in LIMITS.values()), "connection_lost", "other")
+#: the web tier's events, and the faults each server kind brings (``harness.resources.limits.FAULTS``)
+TIER_EVENTS: dict[str, tuple[str, ...]] = {"scale": ("dynos",), "deploy": ("overlap_s",)}
+_EVENT_FIELDS = {**TIER_EVENTS, **FAULTS}
+EVENT_ACTIONS = tuple(_EVENT_FIELDS)
 FORK_SAFETY = ("safe", "unsafe")
 WORKER_KINDS = ("threaded", "forking")
 #: the web server, per app: Puma or Unicorn for rails, gunicorn for python ("" = the app's default)
@@ -51,10 +55,6 @@ MAX_THREADS = 1024
 MAX_POOL = 10_000
 #: job-worker processes
 MAX_WORKER_PROCESSES = 100
-#: Postgres' own ceiling on max_connections (MAX_BACKENDS, 2^18 - 1)
-MAX_PG_CONNECTIONS = 262_143
-#: Redis maxclients (Redis' default is 10,000; each client is a file descriptor)
-MAX_REDIS_CLIENTS = 1_000_000
 #: the whole traffic, and any time within it (a day: a soak test)
 MAX_DURATION_S = 86_400.0
 #: a query, a job, a cache read or the work beside a query, in ms (an hour)
@@ -76,18 +76,6 @@ MAX_ONEOFFS = 1_000
 MAX_ONEOFF_CONNECTIONS = 100
 #: bursts of one repeated extra (every_s) within the traffic (predict compares every pair of them)
 MAX_BURSTS = 100
-
-
-@dataclass(frozen=True, kw_only=True)
-class PostgresLimits:
-    max_connections: int
-    superuser_reserved_connections: int = 3
-    ssl: bool = False
-
-
-@dataclass(frozen=True, kw_only=True)
-class RedisLimits:
-    maxclients: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -215,10 +203,9 @@ class Event:
     * ``scale``: the web tier goes to ``dynos`` dynos (the autoscaler);
     * ``deploy``: a preboot deploy: a new set of web dynos starts, takes the
       traffic, and the old set stops ``overlap_s`` later;
-    * ``kill_backends``: pg_terminate_backend for the connections whose
-      application_name starts with ``group`` (every app connection when empty);
-    * ``restart_postgres``: a fast shutdown and start of Postgres;
-    * ``kill_redis_clients``: CLIENT KILL for the Redis clients named ``group*``.
+    * a server's fault (``harness.resources.limits.FAULTS``: each server kind's ``faults`` module says what it
+      does), acting on the app connections whose name starts with ``group`` (every one when empty), where the
+      fault takes a group.
     """
 
     at_s: float
@@ -238,9 +225,12 @@ class ResourceExpectation:
 
 @dataclass(frozen=True, kw_only=True)
 class Expectations:
-    postgres: ResourceExpectation = field(default_factory=ResourceExpectation)
-    redis: ResourceExpectation = field(default_factory=ResourceExpectation)
+    #: per server, by its name in ``harness.resources.limits.LIMITS``; a server the file does not name expects nothing
+    resources: dict[str, ResourceExpectation] = field(default_factory=dict)
     errors: dict[str, Range] = field(default_factory=dict)
+
+    def resource(self, name: str) -> ResourceExpectation:
+        return self.resources.get(name, ResourceExpectation())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -249,8 +239,8 @@ class Plan:
     path: Path
     description: str
     app: str
-    postgres: PostgresLimits
-    redis: RedisLimits
+    #: each server's limits, by its name (``harness.resources.limits.LIMITS``), in the registry's order
+    limits: dict[str, Limits]
     web: WebTier
     worker: WorkerTier | None
     extras: tuple[Extra, ...]
@@ -393,15 +383,6 @@ def _traffic(r: Reader, raw: Any) -> Traffic:
     return traffic
 
 
-_EVENT_FIELDS = {
-    "scale": ("dynos",),
-    "deploy": ("overlap_s",),
-    "kill_backends": ("group",),
-    "restart_postgres": (),
-    "kill_redis_clients": ("group",),
-}
-
-
 def _events(r: Reader, raw: Any, duration_s: float) -> tuple[Event, ...]:
     if raw is None:
         return ()
@@ -457,13 +438,12 @@ def _resource_expectation(r: Reader, raw: Any, where: str) -> ResourceExpectatio
 
 
 def _expect(r: Reader, raw: Any) -> Expectations:
-    data = r.mapping(raw, "expect", ("postgres", "redis", "errors"))
+    data = r.mapping(raw, "expect", (*LIMITS, "errors"))
     errors_raw = r.mapping(data.get("errors"), "expect.errors", ERROR_KINDS)
     errors = {k: rng for k, v in errors_raw.items()
               if k in ERROR_KINDS and (rng := r.range_(v, f"expect.errors.{k}")) is not None}
     return Expectations(
-        postgres=_resource_expectation(r, data.get("postgres"), "expect.postgres"),
-        redis=_resource_expectation(r, data.get("redis"), "expect.redis"),
+        resources={name: _resource_expectation(r, data.get(name), f"expect.{name}") for name in LIMITS},
         errors=errors,
     )
 
@@ -472,8 +452,7 @@ def _expect(r: Reader, raw: Any) -> Expectations:
 #: act on the terminal the description is printed to)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
-TOP_KEYS = ("name", "description", "app", "postgres", "redis", "tiers", "extras", "traffic",
-            "events", "expect", "orm", "django")
+TOP_KEYS = ("name", "description", "app", *LIMITS, "tiers", "extras", "traffic", "events", "expect", "orm", "django")
 
 
 def parse_plan(raw: Any, path: Path) -> Plan:
@@ -482,21 +461,9 @@ def parse_plan(raw: Any, path: Path) -> Plan:
     if not isinstance(raw, dict):
         raise PlanError([f"{path}: the file must hold a mapping with keys {', '.join(TOP_KEYS)}"])
     data = r.mapping(raw, "", TOP_KEYS)
-    pg = r.mapping(data.get("postgres"), "postgres", ("max_connections", "superuser_reserved_connections", "ssl"))
-    rd = r.mapping(data.get("redis"), "redis", ("maxclients",))
+    limits = {name: kind.read(r, data.get(name)) for name, kind in LIMITS.items()}
     tiers = r.mapping(data.get("tiers"), "tiers", ("web", "worker"))
     traffic = _traffic(r, data.get("traffic"))
-    known = len(r.problems)
-    postgres = PostgresLimits(
-        max_connections=r.integer(pg, "max_connections", "postgres", minimum=2, maximum=MAX_PG_CONNECTIONS),
-        superuser_reserved_connections=r.integer(pg, "superuser_reserved_connections", "postgres",
-                                                 minimum=0, maximum=MAX_PG_CONNECTIONS, default=3),
-        ssl=r.boolean(pg, "ssl", "postgres", default=False),
-    )
-    # compare the two only when both were read as given: a mistake in one is reported once, not twice
-    if len(r.problems) == known and postgres.superuser_reserved_connections >= postgres.max_connections:
-        r.problem("postgres.superuser_reserved_connections",
-                  f"must be below max_connections ({postgres.max_connections})")
     description = data.get("description", "")
     if not isinstance(description, str):
         r.problem("description", "must be a string")
@@ -510,8 +477,7 @@ def parse_plan(raw: Any, path: Path) -> Plan:
         path=path,
         description=description.strip(),
         app=r.text(data, "app", "", choices=APPS),
-        postgres=postgres,
-        redis=RedisLimits(maxclients=r.integer(rd, "maxclients", "redis", minimum=2, maximum=MAX_REDIS_CLIENTS)),
+        limits=limits,
         web=_web(r, tiers.get("web")),
         worker=_worker(r, tiers.get("worker")),
         extras=_extras(r, data.get("extras"), traffic.duration_s),

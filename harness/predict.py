@@ -440,14 +440,8 @@ def _postgres(plan: Plan, dynos: int, versions: Mapping[str, str]) -> ResourcePr
         overlapping = max(sum(1 for s in starts if s <= t < s + extra.hold_s) for t in starts)
         by_group[extra.group] = by_group.get(extra.group, 0) + extra.count * extra.connections * overlapping
     groups += [GroupPrediction(group=g, tier="extra", expected=n, worst_case=n) for g, n in by_group.items()]
-    limits = plan.postgres
-    return ResourcePrediction(
-        name="postgres",
-        limit=limits.max_connections,
-        capacity=postgres_capacity(max_connections=limits.max_connections,
-                                   superuser_reserved_connections=limits.superuser_reserved_connections),
-        groups=tuple(groups),
-    )
+    limits = plan.limits["postgres"]
+    return ResourcePrediction(name="postgres", limit=limits.limit, capacity=limits.capacity, groups=tuple(groups))
 
 
 def _redis(plan: Plan, dynos: int, versions: Mapping[str, str]) -> ResourcePrediction:
@@ -465,8 +459,8 @@ def _redis(plan: Plan, dynos: int, versions: Mapping[str, str]) -> ResourcePredi
         ]
     return ResourcePrediction(
         name="redis",
-        limit=plan.redis.maxclients,
-        capacity=plan.redis.maxclients,
+        limit=plan.limits["redis"].limit,
+        capacity=plan.limits["redis"].capacity,
         groups=tuple(groups),
     )
 

@@ -17,14 +17,17 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import MissingDependency
 
-__all__ = ["SERVICE_USER", "Account", "drop_to", "runs_as", "service_account"]
+__all__ = ["SERVICE_USER", "Account", "drop_to", "reachable", "runs_as", "service_account"]
 
 SERVICE_USER = "connlab"
 
@@ -79,3 +82,45 @@ def runs_as(program: Path, account: Account | None) -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return probe.returncode == 0
+
+
+def _readable_by_all(root: Path) -> None:
+    """Let every user read ``root``'s tree, enter its folders and run what its owner may run."""
+    for path in [root, *root.rglob("*")]:
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode
+        executable = path.is_dir() or mode & 0o100
+        path.chmod(mode | 0o044 | (0o011 if executable else 0))
+
+
+def reachable(program: Path, account: Account | None, *, root: Path, parts: Sequence[Path], name: str) -> Path:
+    """``program``, or the same file in a copy under the temporary folder when ``account`` cannot run it (a venv
+    under /root or in a 0700 folder).
+
+    The copy holds ``parts`` (files or folders, relative to ``root``, which holds ``program``) in the same layout,
+    so what the program finds beside it (a wheel's libraries through ``RPATH $ORIGIN/...``) it finds in the copy.
+    It is made readable by all (a copy keeps the source's modes: owner-only under a 077 umask), in a staging
+    folder renamed into place, and kept, keyed by ``name`` and the program's mtime: later runs reuse it, and
+    two runs that race both end with the one copy.
+    """
+    if account is None or runs_as(program, account):
+        return program
+    copy = Path(tempfile.gettempdir()) / f"connlab-{name}-{os.stat(program).st_mtime_ns}"
+    if not copy.exists():
+        staging = Path(tempfile.mkdtemp(prefix=f"connlab-{name}-"))
+        try:
+            for part in parts:
+                source, target = root / part, staging / part
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if source.is_dir():
+                    shutil.copytree(source, target, symlinks=True)
+                else:
+                    shutil.copy2(source, target)
+            _readable_by_all(staging)
+            staging.rename(copy)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+            if not copy.exists():  # not a concurrent run that got there first
+                raise
+    return copy / program.relative_to(root)

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from harness.collect import FULL_MESSAGES
 from harness.observation import Observation
 from harness.predict import AT_RISK, EXHAUSTS, FITS, ResourcePrediction
+from harness.resources.limits import LIMITS
 
 _SEVERITY = {FITS: 0, AT_RISK: 1, EXHAUSTS: 2}
 
@@ -27,10 +27,9 @@ _SEVERITY = {FITS: 0, AT_RISK: 1, EXHAUSTS: 2}
 def classify_error(error_class: str, message: str) -> str:
     """The kind of an error, the same for Rails and Python, from its class and message."""
     text = f"{error_class} {message}".lower()
-    if any(message in text for message in FULL_MESSAGES):
-        return "server_full"
-    if "max number of clients" in text:
-        return "redis_full"
+    for kind in LIMITS.values():
+        if any(marker in text for marker in kind.full_markers):
+            return kind.full_error
     if ("connectiontimeouterror" in text or "pooltimeout" in text or "queuepool limit" in text
             or error_class == "sqlalchemy.exc.TimeoutError"):
         return "pool_timeout"
@@ -108,10 +107,8 @@ def _shortfall(observation: Observation, name: str, predicted: ResourcePredictio
     if exhausted and seen.peak < predicted.capacity:
         line = (f"{name}: refused connections although its peak ({seen.peak}) stayed below capacity "
                 f"({predicted.capacity})")
-        if name == "postgres" and observation.plan.postgres.superuser_reserved_connections > 0:
-            line += ("; with reserved slots a refused attempt holds a slot until its backend exits (measured: "
-                     "with ~450 refused attempts a second, 730 reconnects into a free slot met 576 refusals)")
-        return [line]
+        why = LIMITS[name].refusal_note(observation.plan.limits[name])
+        return [f"{line}; {why}" if why else line]
     if exhausted or seen.peak >= predicted.expected:
         return []
     line = f"{name}: the apps held {seen.peak} of the {predicted.expected} expected connections at once"
@@ -139,7 +136,7 @@ def judge(observation: Observation) -> Verdict:
         kinds[error.kind] += error.count
 
     exhausted: dict[str, bool] = {}
-    for name in ("postgres", "redis"):
+    for name in observation.plan.limits:
         predicted = most_severe(observation, name)
         seen = observation.resource(name)
         exhausted[name] = seen.rejected > 0
@@ -156,20 +153,22 @@ def judge(observation: Observation) -> Verdict:
             failures.append(f"{name}: predicted to fit but refused {seen.rejected} connection(s)")
         notes += _shortfall(observation, name, predicted, exhausted[name])
     starved = observation.forecast.initial.pool_starvation
-    # Django's native pool retries a connection Postgres refused in the background: the request that waits
+    # Django's native pool retries a connection the database refused in the background: the request that waits
     # for it gets PoolTimeout, not "too many clients" (measured), so a full server explains its timeouts
-    refused_behind_pool = observation.plan.orm.pool is not None and exhausted["postgres"]
+    databases = [kind for name, kind in LIMITS.items() if kind.role == "database" and exhausted.get(name)]
+    refused_behind_pool = observation.plan.orm.pool is not None and bool(databases)
     if kinds["pool_timeout"] and not starved and not refused_behind_pool:
         failures.append(f"{kinds['pool_timeout']} pool timeout(s) although no pool is smaller than its threads")
     if kinds["pool_timeout"] and refused_behind_pool:
-        notes.append(f"{kinds['pool_timeout']} pool timeout(s) while Postgres refused connections: Django's pool "
-                     "retries refused connections in the background and the waiting requests time out")
+        notes.append(f"{kinds['pool_timeout']} pool timeout(s) while {databases[0].title} refused connections: "
+                     "Django's pool retries refused connections in the background and the waiting requests time out")
     if starved:
         notes.append("pool starvation predicted: " + "; ".join(starved))
 
     expect = observation.plan.expect
     unmet: list[str] = []
-    for name, resource_expect in (("postgres", expect.postgres), ("redis", expect.redis)):
+    for name in observation.plan.limits:
+        resource_expect = expect.resource(name)
         seen = observation.resource(name)
         if resource_expect.peak is not None and not resource_expect.peak.holds(seen.peak):
             unmet.append(f"expected {name} peak {resource_expect.peak}, observed {seen.peak}")

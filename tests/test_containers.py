@@ -12,9 +12,11 @@ import psycopg
 import pytest
 import redis
 
-from harness.collect import replay_postgres_log
-from harness.redis_log import final_read, replay_redis_log
-from harness.stack.containers import RUN_LABEL, PostgresContainer, RedisContainer, remove_labelled
+from harness.resources.postgres.container import PostgresContainer
+from harness.resources.postgres.log import replay_postgres_log
+from harness.resources.redis.container import RedisContainer
+from harness.resources.redis.log import final_read, replay_redis_log
+from harness.stack.containers import RUN_LABEL, remove_labelled
 
 #: starts real servers, apps, Locust or the Docker engine (pytest -m "not e2e" leaves it out)
 pytestmark = pytest.mark.e2e

@@ -92,7 +92,7 @@ def _observation(plan_text: str, *, rejected: int, timeouts: int) -> Observation
     idle = ResourceObservation(name="redis", peak=0, peak_method="sampled", sampled_peak=0, rejected=0, by_group={})
     errors = (ErrorTally(error_class="psycopg_pool.PoolTimeout", message="couldn't get a connection after N sec",
                          count=timeouts, first_s=1.0),)
-    return Observation(plan=plan, forecast=forecast(plan), run_dir=Path("."), postgres=seen, redis=idle,
+    return Observation(plan=plan, forecast=forecast(plan), run_dir=Path("."), resources=(seen, idle),
                        load=LoadResult(total=50, failed=timeouts, errors=errors, failures_per_second={}),
                        job_errors=(), events=(), startup_s={}, stack_up_s=0.0, duration_s=0.0)
 

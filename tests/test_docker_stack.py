@@ -16,7 +16,8 @@ import pytest
 
 from harness.assets import scenario_path
 from harness.plan import load_plan
-from harness.stack.docker_stack import DockerStack
+from harness.resources.registry import RESOURCES
+from harness.stack.backends import make_stack
 from tests.helpers import ROOT
 from tests.helpers_e2e import only_results, resource, validate
 
@@ -147,11 +148,11 @@ class _GoneEngine:
 def test_a_second_down_leaves_the_engine_alone(client: Any, images: None, tmp_path: Path) -> None:
     """A failed up() calls down(), and the run's teardown calls it again. The first may have stopped the dockerd
     this run started (measured: Ctrl-C during a docker start-up then crashed, exit 70, in remove_labelled)."""
-    stack = DockerStack(load_plan(scenario_path("baseline")), tmp_path)
+    stack = make_stack(load_plan(scenario_path("baseline")), tmp_path, resources=RESOURCES, backend="docker")
     try:
         stack.up()
     finally:
         stack.down()
     assert labelled(client) == []
-    stack.client = _GoneEngine()
+    stack.launcher.client = _GoneEngine()
     stack.down()

@@ -97,14 +97,14 @@ def test_signal_mid_run_leaves_nothing_behind(tmp_path: Path, sig: signal.Signal
 #: ``contextlib.suppress(Exception)`` (the admin connection is a pool of one, so it waits while a sampler holds it)
 CTRL_C_IN_THE_REDIS_READ = """
 import os, signal, sys, time
-import harness.collect
+import harness.resources.redis.sampler
 from harness.cli import main
-read = harness.collect.RedisSampler.rejected
+read = harness.resources.redis.sampler.RedisSampler.rejected
 def rejected(self):
     os.kill(os.getpid(), signal.SIGINT)
     time.sleep(0.05)
     return read(self)
-harness.collect.RedisSampler.rejected = rejected
+harness.resources.redis.sampler.RedisSampler.rejected = rejected
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -164,10 +164,10 @@ def test_a_relative_out_folder_works_as_make_scenario_uses_it(tmp_path: Path) ->
 #: servers and their folders are still to go. The Postgres folder's path goes to the file named by argv[1].
 SIGNAL_IN_THE_TEARDOWN = """
 import os, signal, sys, time
-import harness.stack.postgres, harness.ground.process
+import harness.resources.postgres.server, harness.ground.process
 from harness.cli import main
 folder_file, signal_name = sys.argv[1], sys.argv[2]
-start, stop = harness.stack.postgres.PostgresServer.start, harness.ground.process.Service.stop
+start, stop = harness.resources.postgres.server.PostgresServer.start, harness.ground.process.Service.stop
 def noted_start(self):
     start(self)
     open(folder_file, "w").write(str(self._data_parent))
@@ -177,7 +177,7 @@ def stop_with_a_signal(self):
         os.kill(os.getpid(), getattr(signal, signal_name))
         time.sleep(0.05)
     stop(self)
-harness.stack.postgres.PostgresServer.start = noted_start
+harness.resources.postgres.server.PostgresServer.start = noted_start
 harness.ground.process.Service.stop = stop_with_a_signal
 sys.exit(main(sys.argv[3:]))
 """

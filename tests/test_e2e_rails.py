@@ -113,7 +113,8 @@ def test_the_cache_pool_is_built_before_any_thread_serves() -> None:
     and with that window widened rails-redis-fits refused 70+ connections in 3 runs of 3 (a CI run once refused
     22). The app builds the pool at boot, empty, as Rails 7.2 does in the store's constructor."""
     plan = load_plan(scenario_path("rails-redis-fits"))
-    endpoints = Endpoints(database_url="postgres://connlab@127.0.0.1:9/connlab", redis_url="redis://127.0.0.1:9/0")
+    endpoints = Endpoints(variables={"CONNLAB_DATABASE_URL": "postgres://connlab@127.0.0.1:9/connlab",
+                                     "CONNLAB_REDIS_URL": "redis://127.0.0.1:9/0"})
     env = {**os.environ, **web_settings(plan, endpoints, dyno=1, port=9)}
     script = ('require "./app"; pool = Rails.cache.instance_variable_get(:@redis); '
               'seen = Array.new(5) { Thread.new { Rails.cache.redis } }.map(&:value); '

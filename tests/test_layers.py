@@ -3,15 +3,16 @@
 An arrow is every ``import x`` and ``from x import y`` in a module of harness/ (the sample apps in
 harness/apps/ are programs of their own, not modules of the harness), wherever it stands: at the top, inside a
 function, or under ``if TYPE_CHECKING:``. A type-only import counts like any other: it is a dependency on the
-other module's face all the same (stack/base.py's ``RedisKill`` from harness.redis_log was one), and counting it
-everywhere means no import, whether it runs or not, can close a circle. ``from a import b`` is an arrow to
+other module's face all the same (the old stack/base.py's ``RedisKill`` from the Redis log replay was one), and
+counting it everywhere means no import, whether it runs or not, can close a circle. ``from a import b`` is an arrow to
 ``a.b`` when that is a module, else to ``a``. A package's ``__init__`` is only an arrow's end when it is named.
 
 The rules (README.md's Architecture, /work/shared/DESIGN.md's layout):
 
 * no import circle among harness's modules;
-* the collectors (harness.collect, harness.redis_log) reach no backend module, directly or through others;
-* no module of harness/stack/ reaches a collector;
+* the collectors (harness.collect; each server kind's sampler, log and collector) reach no backend module (the
+  launchers, the Stack, each server kind's server and container), directly or through others;
+* no module of harness/stack/ reaches a collector (the Stack gets the resources' entries from its caller);
 * the ground floor (harness/ground/: process groups, the run registry, the reaper) stands on nothing above it.
 
 And the reaper's lifecycle, which moved from the CLI onto the pipeline: ``harness.pipeline.execute`` begins the
@@ -37,9 +38,13 @@ from harness.plan import load_plan
 from tests.helpers import SMALL_SCENARIO
 
 HARNESS = Path(__file__).resolve().parents[1] / "harness"
-COLLECTORS = ("harness.collect", "harness.redis_log")
-BACKENDS = tuple(f"harness.stack.{name}" for name in ("local", "docker_stack", "containers", "postgres", "redis",
-                                                       "apps"))
+SERVER_KINDS = ("postgres", "redis")
+#: the collectors: the shared sampler, and each server kind's sampler, log replay and collector
+COLLECTORS = ("harness.collect", *(f"harness.resources.{kind}.{part}" for kind in SERVER_KINDS
+                                   for part in ("sampler", "log", "collector")))
+#: the backends: the launchers and what they run on, and each server kind's local server and container
+BACKENDS = (*(f"harness.stack.{name}" for name in ("local", "docker_stack", "containers", "apps", "stack")),
+            *(f"harness.resources.{kind}.{part}" for kind in SERVER_KINDS for part in ("server", "container")))
 #: what the ground floor may stand on besides itself: leaf modules that import nothing of the harness's but errors
 GROUND_MAY_IMPORT = ("harness.errors", "harness.privilege", "harness.signals")
 
@@ -245,3 +250,9 @@ def test_execute_begins_its_run_and_ends_it_whichever_way_it_leaves(tmp_path: Pa
             pipeline.execute(plan, out=tmp_path / "runs", notice=lines.append)
         assert len(list(registry_dir.glob("run-*.json"))) == 1  # the step's execute did not end the demo's run
     assert list(registry_dir.iterdir()) == []
+
+
+def test_every_named_module_exists() -> None:
+    """The rules name real modules: a rename would otherwise leave a rule that checks nothing."""
+    graph = import_graph()
+    assert sorted(set(COLLECTORS + BACKENDS) - set(graph)) == []

@@ -10,17 +10,17 @@ import pytest
 PUBLIC = {
     "harness.pipeline": ["MAX_APP_PROCESSES", "Outcome", "app_processes", "check_out", "check_size", "execute",
                          "plan_document", "preflight", "run_folder"],
-    "harness.plan": ["APPS", "DjangoPool", "Event", "Expectations", "Extra", "Orm", "Plan", "PostgresLimits",
-                     "RedisLimits", "ResourceExpectation", "Stage", "Traffic", "WebTier", "WorkerTier", "load_plan",
+    "harness.plan": ["APPS", "DjangoPool", "Event", "Expectations", "Extra", "Limits", "Orm", "Plan",
+                     "ResourceExpectation", "Stage", "Traffic", "WebTier", "WorkerTier", "load_plan",
                      "parse_plan"],
     "harness.predict": ["Forecast", "GroupPrediction", "Prediction", "ResourcePrediction", "TopologyChange",
                         "forecast", "postgres_capacity", "predict"],
     "harness.check.command": ["CheckResult", "check", "detect", "document", "read_app", "show"],
     "harness.check.options": ["Autoscale", "CheckOptions", "env_file", "gather"],
     "harness.kinds": ["Demand"],
-    "harness.privilege": ["SERVICE_USER", "Account", "drop_to", "runs_as", "service_account"],
+    "harness.privilege": ["SERVICE_USER", "Account", "drop_to", "reachable", "runs_as", "service_account"],
     "harness.signals": ["install", "shielded"],
-    "harness.stack.credentials": ["new_password", "private_file"],
+    "harness.stack.credentials": ["new_password", "private_file", "server_folder"],
 }
 
 

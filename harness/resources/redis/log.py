@@ -2,7 +2,7 @@
 
 Valkey is started with ``--loglevel verbose --hide-user-data-from-log no
 --log-timestamp-format milliseconds --enable-debug-command local``
-(``harness.stack.redis``). Its event loop is single-threaded, so the log's line
+(``settings.py``). Its event loop is single-threaded, so the log's line
 order is the server's order, and it logs:
 
 * ``Accepted 127.0.0.1:PORT`` for every TCP connection it accepts, including
@@ -19,11 +19,11 @@ order is the server's order, and it logs:
 
 So the harness marks its own acts in the log with ``DEBUG LOG`` inside the same
 MULTI/EXEC (nothing runs in between): ``connlab-kill addr=... name=...`` just
-before each CLIENT KILL (``harness.stack.faults``), ``connlab-final`` with its
+before each CLIENT KILL (``faults.py``), ``connlab-final`` with its
 last CLIENT LIST and INFO before teardown (``final_read``). The kill records
 (``RedisKill``: address, name, time) place a kill by its time when its marker is
-missing. The kill's marker, the record and the harness's connection names are
-``harness.ground.marks``: the stack that leaves them imports nothing of this
+missing. The kill's marker and record are ``marks.py`` and the harness's connection
+names ``harness.ground.marks``: the fault that leaves them imports nothing of this
 module's.
 
 ``replay_redis_log`` decides each ``Accepted`` the way the server did: a
@@ -50,8 +50,9 @@ from pathlib import Path
 
 import redis
 
-from harness.ground.marks import KILL_MARK, UNNAMED, RedisKill, is_app
+from harness.ground.marks import UNNAMED, is_app
 from harness.observation import Change, Peaks
+from harness.resources.redis.marks import KILL_MARK, RedisKill
 
 _LINE = re.compile(r"^\d+:[A-Z] (\d{13}|\d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d\.\d{3}) [.\-*#] (.*)$")
 _ACCEPTED = re.compile(r"^Accepted (\S+:\d+)$")

@@ -1,11 +1,9 @@
-"""Faults the events timeline injects into a running stack, as operators and outages do.
+"""What the events timeline may do to a running Valkey: ``kill_redis_clients``, as operators and outages do.
 
-Each takes the server and a group prefix (``web`` matches web.1, web.2 ...; an
-empty prefix matches every app connection) and returns how many connections it
-ended. The harness's own connections (``connlab-*``) are never touched, and the faults
-run over the harness's one admin connection per server (see ``harness.stack.postgres``).
-The names and the kill's marker and record are ``harness.ground.marks``, which the
-Redis log replay reads too: the stack imports no collector.
+It takes the server and a group prefix (``web`` matches web.1, web.2 ...; an empty prefix matches every app
+connection) and returns how many connections it ended. The harness's own connections (``connlab-*``) are never
+touched, and the kill runs over the harness's one admin connection (``admin.py``). The kill's marker and record
+are ``marks.py``, which the log replay reads too.
 """
 
 from __future__ import annotations
@@ -16,14 +14,8 @@ from weakref import WeakKeyDictionary
 
 import redis
 
-from harness.ground.marks import HARNESS_PREFIX, KILL_MARK, RedisKill, is_app
-from harness.stack.postgres import AdminConnection
-
-
-class PostgresServer(Protocol):
-    """A Postgres of any backend: what the faults need is its admin connection."""
-
-    admin: AdminConnection
+from harness.ground.marks import is_app
+from harness.resources.redis.marks import KILL_MARK, RedisKill
 
 
 class RedisServer(Protocol):
@@ -34,15 +26,6 @@ class RedisServer(Protocol):
 
 #: Every client ``kill_redis_clients`` ended, per server: Valkey does not log CLIENT KILL, the log replay needs them.
 _REDIS_KILLS: WeakKeyDictionary[RedisServer, list[RedisKill]] = WeakKeyDictionary()
-
-
-def terminate_backends(postgres: PostgresServer, group: str) -> int:
-    """pg_terminate_backend for the app connections whose application_name starts with ``group``."""
-    query = ("select count(pg_terminate_backend(pid)) from pg_stat_activity "
-             "where backend_type = 'client backend' and application_name like %s "
-             "and application_name not like %s")
-    rows = postgres.admin.execute(query, (group.replace("%", r"\%") + "%", HARNESS_PREFIX + "%"))
-    return int(rows[0][0]) if rows else 0
 
 
 def kill_redis_clients(redis_server: RedisServer, group: str) -> int:
@@ -74,3 +57,7 @@ def _kill_marked(redis_server: RedisServer, client_id: str, mark: str) -> bool:
 def redis_kills(redis_server: RedisServer) -> tuple[RedisKill, ...]:
     """The clients ``kill_redis_clients`` ended on this server, in order: address, name and when."""
     return tuple(_REDIS_KILLS.get(redis_server, ()))
+
+
+def kill_clients(server: RedisServer, group: str) -> str:
+    return f"killed {kill_redis_clients(server, group)} Redis client(s) of {group or 'every app'}*"

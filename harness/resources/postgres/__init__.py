@@ -1,0 +1,1 @@
+"""Postgres: its limits, local server and container, admin connection, sampler, log replay and faults."""

@@ -1,0 +1,1 @@
+"""Redis (Valkey): its limit, local server and container, admin connection, sampler, log replay and faults."""
