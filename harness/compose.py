@@ -2,8 +2,11 @@
 
 ``compose_document(plan, images, ports)`` is pure: it builds the compose
 document (a dict) from a ``Plan`` and the image tags; ``render`` adds a header
-comment and turns it into YAML. The CLI builds the images first
-(``harness.stack.images``), then writes the file. The layout, for a plan of N
+comment and turns it into YAML. ``build_images(plan, say)`` builds the images first
+(``harness.stack.images``) on the engine ``connlab run --backend docker`` uses
+(``harness.stack.engine.RunEngine``: the one that answers, or a ``dockerd`` it
+starts, within a run's lifetime so that a killed compose's reaper ends it, and
+stops once the images are built); the CLI then writes the file. The layout, for a plan of N
 web dynos and M worker processes:
 
 * ``postgres``: the ``connlab/postgres`` image (Postgres 17) with the ``-c``
@@ -39,7 +42,7 @@ The traffic, the events and the one-off extras are not in the file: they are
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,15 +51,15 @@ import yaml
 
 from harness import __version__
 from harness.errors import PlanError
+from harness.ground.lifetime import run_lifetime
 from harness.plan import Plan
-from harness.resources.postgres.admin import SUPERUSER
-from harness.resources.postgres.limits import PostgresLimits
-from harness.resources.postgres.settings import APP_DATABASE, APP_ROLE, server_settings, setting_args
-from harness.resources.redis.limits import RedisLimits
-from harness.resources.redis.settings import server_args
 from harness.stack.apps import Endpoints, web_settings, worker_settings
 from harness.stack.credentials import new_password, private_file
 from harness.stack.docker_stack import APPS_WITH_IMAGES
+from harness.stack.engine import RunEngine
+from harness.stack.images import ensure_app_image, ensure_image
+from harness.stack.postgres import APP_DATABASE, APP_ROLE, SUPERUSER, server_settings, setting_args
+from harness.stack.redis import server_args
 
 LABEL = "connlab.compose"
 #: Ports inside the compose network; every web dyno listens on the same one in its own container.
@@ -107,41 +110,49 @@ class Ports:
         return self.web + number - 1
 
 
-def _postgres(plan: Plan) -> PostgresLimits:
-    limits = plan.limits["postgres"]
-    assert isinstance(limits, PostgresLimits), limits
-    return limits
-
-
-def _redis(plan: Plan) -> RedisLimits:
-    limits = plan.limits["redis"]
-    assert isinstance(limits, RedisLimits), limits
-    return limits
-
-
 def check_supported(plan: Plan) -> None:
     """PlanError, one line, for a plan a compose file cannot run (so the CLI says it before building anything)."""
     problems = []
     if plan.app not in APPS_WITH_IMAGES:
         problems.append(f"{plan.path}: app: compose files run {', '.join(APPS_WITH_IMAGES)} so far (the apps "
                         f"with an image), got {plan.app!r}; use `connlab run` for it")
-    if _postgres(plan).ssl:
+    if plan.postgres.ssl:
         problems.append(f"{plan.path}: postgres.ssl: the compose file's Postgres runs without SSL so far; "
                         "use `connlab run` for it")
     if problems:
         raise PlanError(problems)
 
 
+def build_images(plan: Plan, say: Callable[[str], None]) -> Images:
+    """Build (or find, cached) the images the file runs, on the engine ``connlab run --backend docker`` uses:
+    the one that answers, or (root on Debian) a ``dockerd`` started for this and stopped again once the images
+    are built (``RunEngine``; ``MissingDependency``, exit 3, where there is none and none can be started). One
+    run's lifetime (``harness.ground.lifetime``), as a run's: the ``dockerd`` is in the run registry, so a
+    compose killed meanwhile leaves none behind."""
+    with run_lifetime(say):
+        engine = RunEngine(say=say)
+        client = engine.start()
+        try:
+            images = Images(postgres=ensure_image(client, "postgres", say).tag,
+                            redis=ensure_image(client, "valkey", say).tag,
+                            app=ensure_app_image(client, plan.app, say).tag)
+        finally:
+            if engine.dockerd is not None:
+                say("stopping the dockerd started for the images: `docker compose up` needs an engine running")
+            engine.stop()
+    return images
+
+
 def _postgres_command(plan: Plan) -> list[str]:
-    settings = server_settings(max_connections=_postgres(plan).max_connections,
-                               superuser_reserved_connections=_postgres(plan).superuser_reserved_connections)
-    settings["max_connections"] = str(_postgres(plan).max_connections)  # no harness slot: nobody else connects
+    settings = server_settings(max_connections=plan.postgres.max_connections,
+                               superuser_reserved_connections=plan.postgres.superuser_reserved_connections)
+    settings["max_connections"] = str(plan.postgres.max_connections)  # no harness slot: nobody else connects
     return setting_args(settings)
 
 
 def _redis_command(plan: Plan) -> list[str]:
-    args = server_args(maxclients=_redis(plan).maxclients, debug_command="no")
-    args[args.index("--maxclients") + 1] = str(_redis(plan).maxclients)  # no harness slot: nobody else connects
+    args = server_args(maxclients=plan.redis.maxclients, debug_command="no")
+    args[args.index("--maxclients") + 1] = str(plan.redis.maxclients)  # no harness slot: nobody else connects
     return args
 
 
@@ -157,9 +168,9 @@ def compose_document(plan: Plan, images: Images, ports: Ports = Ports()) -> dict
     """The compose document for ``plan``'s stack: see the module's docstring for its layout."""
     check_supported(plan)
     labels = {LABEL: plan.name}
-    endpoints = Endpoints(variables={
-        "CONNLAB_DATABASE_URL": f"postgresql://{APP_ROLE}:{_APP_PASSWORD}@postgres:{POSTGRES_PORT}/{APP_DATABASE}",
-        "CONNLAB_REDIS_URL": f"redis://:{secret('CONNLAB_REDIS_PASSWORD')}@redis:{REDIS_PORT}/0"})
+    endpoints = Endpoints(
+        database_url=f"postgresql://{APP_ROLE}:{_APP_PASSWORD}@postgres:{POSTGRES_PORT}/{APP_DATABASE}",
+        redis_url=f"redis://:{secret('CONNLAB_REDIS_PASSWORD')}@redis:{REDIS_PORT}/0")
     after_setup = {"setup": {"condition": "service_completed_successfully"},
                    "redis": {"condition": "service_started"}}
     wait_and_create = (f"set -e\ntimeout {SETUP_TIMEOUT_S} sh -c 'until pg_isready -q -h postgres -U {SUPERUSER}; "
@@ -221,9 +232,9 @@ def header(plan: Plan, images: Images, ports: Ports) -> str:
         "hashes of harness/apps: after a change, run `connlab compose` again):",
         f"  {images.postgres}  {images.redis}  {images.app}",
         "",
-        f"Limits, exactly the scenario's: max_connections={_postgres(plan).max_connections} "
-        f"(superuser_reserved_connections={_postgres(plan).superuser_reserved_connections}), "
-        f"maxclients={_redis(plan).maxclients}.",
+        f"Limits, exactly the scenario's: max_connections={plan.postgres.max_connections} "
+        f"(superuser_reserved_connections={plan.postgres.superuser_reserved_connections}), "
+        f"maxclients={plan.redis.maxclients}.",
         "`connlab run` gives both servers one slot more, for its own admin connection; here nothing else connects,",
         "so a psql or redis-cli of yours takes one of the apps' slots.",
         "",
@@ -285,6 +296,5 @@ def write(text: str, path: Path) -> Path:
     path.write_text(text)
     secrets = env_file(path)
     secrets.unlink(missing_ok=True)
-    private_file(secrets, "".join(f"{name}={new_password()}\n" for name in SECRETS))
-    os.chmod(secrets, 0o600)
+    private_file(secrets, "".join(f"{name}={new_password()}\n" for name in SECRETS))  # created 0600
     return secrets

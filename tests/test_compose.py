@@ -1,8 +1,10 @@
-"""``connlab compose``: the compose document checked by hand, and one file brought up for real with Debian's
-docker-compose (v1), skipped, saying why, where no Docker engine answers or docker-compose is missing."""
+"""``connlab compose``: the compose document checked by hand, its passwords file, the engine found or started as
+``connlab run --backend docker`` finds or starts it, and one file brought up for real with Debian's docker-compose
+(v1), skipped, saying why, where no Docker engine answers or docker-compose is missing."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -18,10 +20,11 @@ import yaml
 
 from harness import compose
 from harness.compose import LABEL, Images, Ports, compose_document, render, secret
-from harness.errors import PlanError
+from harness.errors import ExitCode, MissingDependency, PlanError
 from harness.ground.process import free_port
 from harness.plan import Plan, load_plan
-from tests.helpers import ROOT
+from harness.stack.engine import docker_client
+from tests.helpers import ROOT, env_with_marker, processes_under
 
 IMAGES = Images(postgres="connlab/postgres:aaa", redis="connlab/valkey:bbb", app="connlab/rails-app:ccc")
 
@@ -100,6 +103,73 @@ def test_an_app_without_an_image_or_ssl_is_one_clear_line(tmp_path: Path, monkey
         with pytest.raises(PlanError) as raised:
             compose_document(load_plan(path), IMAGES)
         assert len(raised.value.problems) == 1 and words in raised.value.problems[0]
+
+
+def test_the_passwords_file_is_created_0600_and_anew_each_time(tmp_path: Path) -> None:
+    file = tmp_path / "deep" / "compose.yaml"
+    old_umask = os.umask(0)  # the most permissive umask: the mode comes from the file's creation alone
+    try:
+        secrets = compose.write("services: {}\n", file)
+        first = secrets.read_text()
+        secrets.chmod(0o644)  # a file left readable by someone: replaced, not reused
+        assert compose.write("services: {}\n", file) == secrets
+    finally:
+        os.umask(old_umask)
+    assert secrets == tmp_path / "deep" / "compose.yaml.env" and file.read_text() == "services: {}\n"
+    assert secrets.stat().st_mode & 0o777 == 0o600
+    second = dict(line.split("=", 1) for line in secrets.read_text().split())
+    assert sorted(second) == sorted(compose.SECRETS) and all(len(value) == 32 for value in second.values())
+    assert not set(second.values()) & set(dict(line.split("=", 1) for line in first.split()).values())
+
+
+def _engine_answers() -> bool:
+    try:
+        docker_client().close()
+    except MissingDependency:
+        return False
+    return True
+
+
+def _compose_cli(scenario: Path, file: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness", "compose", str(scenario), "-o", str(file)],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)  # a first run builds
+
+
+@pytest.mark.e2e
+def test_compose_starts_an_engine_when_none_answers_and_stops_it_after(tmp_path: Path) -> None:
+    if _engine_answers():
+        pytest.skip("a Docker engine answers already: compose uses it and leaves it running")
+    if os.geteuid() != 0 or shutil.which("dockerd") is None or "DOCKER_HOST" in os.environ or \
+            os.environ.get("CONNLAB_NO_INSTALL", "") not in ("", "0"):
+        pytest.skip("connlab starts a dockerd only as root, with dockerd installed and no DOCKER_HOST")
+    marker = f"compose-engine-{uuid.uuid4().hex[:10]}"
+    env = {key: value for key, value in env_with_marker(marker).items() if key != "CONNLAB_NO_INSTALL"}
+    file = tmp_path / "compose.yaml"
+    done = _compose_cli(_scenario(tmp_path, "engine", dynos=1, workers=0), file, env)
+    assert done.returncode == ExitCode.OK, done.stderr[-2000:]
+    for words in ("no Docker engine answers: starting one for this run", "dockerd started in",
+                  "stopping the dockerd started for the images", f"wrote {file}"):
+        assert words in done.stderr, done.stderr[-2000:]
+    assert "connlab/rails-app:" in file.read_text()
+    # the dockerd was in the run's registry while it ran (a killed compose's reaper ends it), and is gone now
+    assert processes_under(marker) == [] and not _engine_answers()
+    assert list(Path(env["CONNLAB_RUNS_DIR"]).iterdir()) == []  # the run ended: its record removed
+
+
+@pytest.mark.e2e
+def test_without_an_engine_compose_answers_as_run_on_docker_does(tmp_path: Path) -> None:
+    if _engine_answers():
+        pytest.skip("a Docker engine answers: nothing to refuse")
+    env = {**env_with_marker(f"compose-none-{uuid.uuid4().hex[:10]}"), "CONNLAB_NO_INSTALL": "1"}
+    scenario = _scenario(tmp_path, "none", dynos=1, workers=0)
+    composed = _compose_cli(scenario, tmp_path / "compose.yaml", env)
+    ran = subprocess.run([sys.executable, "-m", "harness", "run", str(scenario), "--backend", "docker", "--out",
+                          str(tmp_path / "runs")], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert composed.returncode == ran.returncode == ExitCode.MISSING_DEPENDENCY, (composed.stderr, ran.stderr)
+    refusal = composed.stderr.strip().splitlines()[-1]
+    assert refusal.startswith("connlab: no Docker engine answers at ") and refusal == \
+        ran.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "compose.yaml").exists()
 
 
 def _http(url: str) -> tuple[int, str]:
