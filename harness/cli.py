@@ -45,7 +45,7 @@ from rich.console import Console
 
 from harness import __version__
 from harness.assets import scenario_path, shipped_scenarios
-from harness.compose import Images, Ports, check_supported, render, write
+from harness.compose import Ports, build_images, check_supported, render, write
 from harness.demo import run_demo
 from harness.errors import (
     ConnlabError,
@@ -63,8 +63,6 @@ from harness.predict import forecast
 from harness.report import prediction_document, show_forecast, show_results
 from harness.signals import install as install_signals
 from harness.stack.backends import BACKENDS
-from harness.stack.engine import RunEngine
-from harness.stack.images import ensure_app_image, ensure_image
 from harness.validate import escaped
 from harness.versions import assumed
 
@@ -184,24 +182,15 @@ def _report(args: argparse.Namespace) -> ExitCode:
 
 
 def _compose(args: argparse.Namespace, err: Console) -> ExitCode:
-    """Build the images (progress on stderr), then write the compose file to ``-o`` or stdout. The engine is found
-    or started as ``connlab run --backend docker`` finds or starts it (``RunEngine``), and one it started is stopped
-    again once the images are built."""
+    """Build the images (progress on stderr) on the engine ``connlab run --backend docker`` finds or starts
+    (``compose.build_images``), then write the compose file to ``-o`` or stdout."""
     plan = _plan(args)
     check_supported(plan)
 
     def say(line: str) -> None:
         err.print(f"[dim]connlab: {line}[/dim]", soft_wrap=True)
 
-    engine = RunEngine(say=say)
-    client = engine.start()
-    try:
-        images = Images(postgres=ensure_image(client, "postgres", say).tag,
-                        redis=ensure_image(client, "valkey", say).tag, app=ensure_app_image(client, plan.app, say).tag)
-    finally:
-        if engine.dockerd is not None:
-            say("the images are built; the engine started for them stops now: `docker compose up` needs one running")
-        engine.stop()
+    images = build_images(plan, say)
     text = render(plan, images, Ports(postgres=args.postgres_port, redis=args.redis_port, web=args.web_port))
     if args.output is None:
         sys.stdout.write(text)
