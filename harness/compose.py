@@ -53,13 +53,16 @@ from harness import __version__
 from harness.errors import PlanError
 from harness.ground.lifetime import run_lifetime
 from harness.plan import Plan
+from harness.resources.postgres.admin import SUPERUSER
+from harness.resources.postgres.limits import PostgresLimits
+from harness.resources.postgres.settings import APP_DATABASE, APP_ROLE, server_settings, setting_args
+from harness.resources.redis.limits import RedisLimits
+from harness.resources.redis.settings import server_args
 from harness.stack.apps import Endpoints, web_settings, worker_settings
 from harness.stack.credentials import new_password, private_file
 from harness.stack.docker_stack import APPS_WITH_IMAGES
 from harness.stack.engine import RunEngine
 from harness.stack.images import ensure_app_image, ensure_image
-from harness.stack.postgres import APP_DATABASE, APP_ROLE, SUPERUSER, server_settings, setting_args
-from harness.stack.redis import server_args
 
 LABEL = "connlab.compose"
 #: Ports inside the compose network; every web dyno listens on the same one in its own container.
@@ -110,13 +113,25 @@ class Ports:
         return self.web + number - 1
 
 
+def _postgres(plan: Plan) -> PostgresLimits:
+    limits = plan.limits["postgres"]
+    assert isinstance(limits, PostgresLimits), limits
+    return limits
+
+
+def _redis(plan: Plan) -> RedisLimits:
+    limits = plan.limits["redis"]
+    assert isinstance(limits, RedisLimits), limits
+    return limits
+
+
 def check_supported(plan: Plan) -> None:
     """PlanError, one line, for a plan a compose file cannot run (so the CLI says it before building anything)."""
     problems = []
     if plan.app not in APPS_WITH_IMAGES:
         problems.append(f"{plan.path}: app: compose files run {', '.join(APPS_WITH_IMAGES)} so far (the apps "
                         f"with an image), got {plan.app!r}; use `connlab run` for it")
-    if plan.postgres.ssl:
+    if _postgres(plan).ssl:
         problems.append(f"{plan.path}: postgres.ssl: the compose file's Postgres runs without SSL so far; "
                         "use `connlab run` for it")
     if problems:
@@ -144,15 +159,15 @@ def build_images(plan: Plan, say: Callable[[str], None]) -> Images:
 
 
 def _postgres_command(plan: Plan) -> list[str]:
-    settings = server_settings(max_connections=plan.postgres.max_connections,
-                               superuser_reserved_connections=plan.postgres.superuser_reserved_connections)
-    settings["max_connections"] = str(plan.postgres.max_connections)  # no harness slot: nobody else connects
+    settings = server_settings(max_connections=_postgres(plan).max_connections,
+                               superuser_reserved_connections=_postgres(plan).superuser_reserved_connections)
+    settings["max_connections"] = str(_postgres(plan).max_connections)  # no harness slot: nobody else connects
     return setting_args(settings)
 
 
 def _redis_command(plan: Plan) -> list[str]:
-    args = server_args(maxclients=plan.redis.maxclients, debug_command="no")
-    args[args.index("--maxclients") + 1] = str(plan.redis.maxclients)  # no harness slot: nobody else connects
+    args = server_args(maxclients=_redis(plan).maxclients, debug_command="no")
+    args[args.index("--maxclients") + 1] = str(_redis(plan).maxclients)  # no harness slot: nobody else connects
     return args
 
 
@@ -168,9 +183,9 @@ def compose_document(plan: Plan, images: Images, ports: Ports = Ports()) -> dict
     """The compose document for ``plan``'s stack: see the module's docstring for its layout."""
     check_supported(plan)
     labels = {LABEL: plan.name}
-    endpoints = Endpoints(
-        database_url=f"postgresql://{APP_ROLE}:{_APP_PASSWORD}@postgres:{POSTGRES_PORT}/{APP_DATABASE}",
-        redis_url=f"redis://:{secret('CONNLAB_REDIS_PASSWORD')}@redis:{REDIS_PORT}/0")
+    endpoints = Endpoints(variables={
+        "CONNLAB_DATABASE_URL": f"postgresql://{APP_ROLE}:{_APP_PASSWORD}@postgres:{POSTGRES_PORT}/{APP_DATABASE}",
+        "CONNLAB_REDIS_URL": f"redis://:{secret('CONNLAB_REDIS_PASSWORD')}@redis:{REDIS_PORT}/0"})
     after_setup = {"setup": {"condition": "service_completed_successfully"},
                    "redis": {"condition": "service_started"}}
     wait_and_create = (f"set -e\ntimeout {SETUP_TIMEOUT_S} sh -c 'until pg_isready -q -h postgres -U {SUPERUSER}; "
@@ -232,9 +247,9 @@ def header(plan: Plan, images: Images, ports: Ports) -> str:
         "hashes of harness/apps: after a change, run `connlab compose` again):",
         f"  {images.postgres}  {images.redis}  {images.app}",
         "",
-        f"Limits, exactly the scenario's: max_connections={plan.postgres.max_connections} "
-        f"(superuser_reserved_connections={plan.postgres.superuser_reserved_connections}), "
-        f"maxclients={plan.redis.maxclients}.",
+        f"Limits, exactly the scenario's: max_connections={_postgres(plan).max_connections} "
+        f"(superuser_reserved_connections={_postgres(plan).superuser_reserved_connections}), "
+        f"maxclients={_redis(plan).maxclients}.",
         "`connlab run` gives both servers one slot more, for its own admin connection; here nothing else connects,",
         "so a psql or redis-cli of yours takes one of the apps' slots.",
         "",
