@@ -7,6 +7,7 @@ happens (a crash of a part, Ctrl-C, SIGTERM raised as ``Interrupted``).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -62,10 +63,16 @@ def run(plan: Plan, run_dir: Path, *, backend: str = "local", say: Callable[[str
         monitor = Monitor(plan=plan, live_file=load.live_file, collectors=collectors)
         try:
             events = _drive(plan, stack, load, say, lambda now, pending: view.update(monitor.snapshot(now, pending)))
-        finally:
+        except BaseException:
             load.stop()
             for collector in collectors.values():
-                collector.stop()  # sampling ends; what must be read while the servers run is read now
+                with contextlib.suppress(Exception):  # a crashed part's error is the one to tell, not a read's
+                    collector.stop()
+            raise
+        load.stop()
+        stack.check_alive()  # a server that died at the very end is a crashed part, not a failed read
+        for collector in collectors.values():
+            collector.stop()  # sampling ends; what must be read while the servers run is read now
         load_result = load.result()
     finally:
         with shielded():  # a Ctrl-C now is noted and raised once the stack is down, its folders removed
