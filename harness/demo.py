@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,7 +40,7 @@ from harness.ground.lifetime import run_lifetime
 from harness.live import PanelView
 from harness.pipeline import Outcome, execute
 from harness.plan import Plan, load_plan
-from harness.predict import EXHAUSTS, Prediction, ResourcePrediction, forecast
+from harness.predict import EXHAUSTS, Prediction, ResourcePrediction, forecast, worker_redis_kind
 from harness.report import show_forecast
 from harness.stack.apps import ensure_app
 from harness.verdict import most_severe
@@ -77,7 +77,7 @@ def _tier_sum(resource: ResourcePrediction, tier: str) -> tuple[int, int]:
     return sum(g.expected for g in groups), sum(g.worst_case for g in groups)
 
 
-def _postgres_terms(plan: Plan, prediction: Prediction) -> list[Term]:
+def _postgres_terms(plan: Plan, prediction: Prediction, versions: Mapping[str, str]) -> list[Term]:
     pg = prediction.resource("postgres")
     web, dynos = plan.web, prediction.web_dynos
     expected, worst = _tier_sum(pg, "web")
@@ -90,7 +90,7 @@ def _postgres_terms(plan: Plan, prediction: Prediction) -> list[Term]:
     worker = plan.worker
     if worker is not None:
         expected, worst = _tier_sum(pg, "worker")
-        name = "RQ" if worker.kind == "forking" else "Sidekiq" if plan.app == "rails" else "dramatiq"
+        name = worker_redis_kind(plan, worker, versions)[0]
         processes = _n(worker.processes, f"{name} process", f"{name} processes")
         if worker.kind == "forking":
             label, each = f"{processes} x concurrency {worker.concurrency}", worker.concurrency
@@ -107,7 +107,7 @@ def _postgres_terms(plan: Plan, prediction: Prediction) -> list[Term]:
     return terms
 
 
-def _redis_terms(plan: Plan, prediction: Prediction) -> list[Term]:
+def _redis_terms(plan: Plan, prediction: Prediction, versions: Mapping[str, str]) -> list[Term]:
     redis = prediction.resource("redis")
     terms = []
     expected, worst = _tier_sum(redis, "web")
@@ -118,12 +118,13 @@ def _redis_terms(plan: Plan, prediction: Prediction) -> list[Term]:
     if worker is not None:
         expected, worst = _tier_sum(redis, "worker")
         each, each_worst, c = expected // worker.processes, worst // worker.processes, worker.concurrency
-        name = "RQ" if worker.kind == "forking" else "Sidekiq" if plan.app == "rails" else "dramatiq"
+        name, demand = worker_redis_kind(plan, worker, versions)
         processes = _n(worker.processes, f"{name} process", f"{name} processes")
-        # the formula where it is the plain one (no jobs reading the cache), else the figure
-        formula, value = {"RQ": (f"3 x concurrency {c}", 3 * c), "Sidekiq": (f"(concurrency {c} + 1)", c + 1),
-                          "dramatiq": ("2 consumers", 2)}[name]
-        label = f"{processes} x {formula if value == each else each}, each up to {c} + {each_worst - c}"
+        # the kind's formula (``2C = 6``) where it is the plain one (no jobs reading the cache) and a single
+        # figure, not a range, else the figure
+        formula = demand.formula.split(":", 1)[0]
+        plain = demand.expected == each and ".." not in formula
+        label = f"{processes} x {f'({formula})' if plain else each}, each up to {c} + {each_worst - c}"
         terms.append(Term(label=label, expected=expected, worst_case=worst))
     return terms
 
@@ -148,9 +149,9 @@ def arithmetic(plan: Plan, versions: dict[str, str] | None = None) -> list[str]:
     lines = []
     for at_s, prediction in ((None, predicted.initial), *((c.at_s, c.prediction) for c in predicted.after_events)):
         prefix = "" if at_s is None else f"after t={at_s:g} s (web at {_n(prediction.web_dynos, 'dyno')}), "
-        lines.append(prefix + _sum_line("postgres", _postgres_terms(plan, prediction),
+        lines.append(prefix + _sum_line("postgres", _postgres_terms(plan, prediction, versions or {}),
                                         prediction.resource("postgres")))
-        redis_terms = _redis_terms(plan, prediction)
+        redis_terms = _redis_terms(plan, prediction, versions or {})
         if redis_terms and at_s is None:
             lines.append(_sum_line("redis", redis_terms, prediction.resource("redis")))
     return lines

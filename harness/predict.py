@@ -234,7 +234,7 @@ from harness.plan import Plan, WorkerTier
 from harness.versions import checkout, sidekiq_major
 
 __all__ = ["Forecast", "GroupPrediction", "Prediction", "ResourcePrediction", "TopologyChange", "forecast",
-           "postgres_capacity", "predict"]
+           "postgres_capacity", "predict", "worker_redis_kind"]
 
 FITS, AT_RISK, EXHAUSTS = "fits", "at-risk", "exhausts"
 
@@ -400,17 +400,24 @@ def _web_postgres(plan: Plan, versions: Mapping[str, str]) -> tuple[int, int]:
     return web.processes * held, web.processes * web.pool
 
 
+def worker_redis_kind(plan: Plan, worker: WorkerTier, versions: Mapping[str, str]) -> tuple[str, Demand]:
+    """The worker's kind (its ``TITLE``) and one process's Redis demand by that kind's formula, before any cache
+    pool the jobs open: Resque-style (Rails, forking), RQ (the twin, forking), Sidekiq (Rails, threaded),
+    dramatiq (the twin, threaded)."""
+    c = worker.concurrency
+    if worker.kind == "forking" and plan.app == "rails":
+        return resque.TITLE, resque.worker_redis(workers=c)
+    if worker.kind == "forking":
+        return rq.TITLE, rq.worker_redis(workers=c)
+    if plan.app == "rails":
+        return sidekiq.TITLE, sidekiq.server_redis(concurrency=c, major=sidekiq_major(versions))
+    return dramatiq.TITLE, dramatiq.worker_redis(threads=c)
+
+
 def _worker_redis(plan: Plan, worker: WorkerTier, versions: Mapping[str, str]) -> tuple[int, int]:
     """Redis connections of one worker process: (expected, worst case), by ``harness.kinds``' formulas."""
     c = worker.concurrency
-    if worker.kind == "forking" and plan.app == "rails":
-        demand = resque.worker_redis(workers=c)
-    elif worker.kind == "forking":
-        demand = rq.worker_redis(workers=c)
-    elif plan.app == "rails":
-        demand = sidekiq.server_redis(concurrency=c, major=sidekiq_major(versions))
-    else:
-        demand = dramatiq.worker_redis(threads=c)
+    demand = worker_redis_kind(plan, worker, versions)[1]
     if plan.traffic.job_redis_ms > 0 and plan.traffic.enqueue_share > 0:
         demand += cache.cache_redis(threads=c, size=c)  # jobs read the cache (an RQ horse opens one of its own)
     return demand.expected, demand.worst

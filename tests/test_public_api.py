@@ -14,7 +14,7 @@ PUBLIC = {
                      "ResourceExpectation", "Stage", "Traffic", "WebTier", "WorkerTier", "load_plan",
                      "parse_plan"],
     "harness.predict": ["Forecast", "GroupPrediction", "Prediction", "ResourcePrediction", "TopologyChange",
-                        "forecast", "postgres_capacity", "predict"],
+                        "forecast", "postgres_capacity", "predict", "worker_redis_kind"],
     "harness.check.command": ["CheckResult", "check", "detect", "document", "read_app", "show"],
     "harness.check.options": ["Autoscale", "CheckOptions", "env_file", "gather"],
     "harness.kinds": ["Demand"],

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from harness.kinds.demand import Demand
 
+#: What the report and the demo call a process of this kind.
+TITLE = "dramatiq"
+
 
 def worker_redis(*, threads: int) -> Demand:
     t = threads

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from harness.kinds.demand import Demand
 
+#: What the report and the demo call a process of this kind.
+TITLE = "Resque-style"
+
 
 def worker_redis(*, workers: int, fork_per_job: bool = True) -> Demand:
     c = workers

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from harness.kinds.demand import Demand
 
+#: What the report and the demo call a process of this kind.
+TITLE = "RQ"
+
 
 def worker_redis(*, workers: int) -> Demand:
     c = workers

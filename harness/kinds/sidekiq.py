@@ -27,6 +27,9 @@ from __future__ import annotations
 
 from harness.kinds.demand import Demand
 
+#: What the report and the demo call a process of this kind.
+TITLE = "Sidekiq"
+
 SIDEKIQ6_SERVER_EXTRA = 5
 INTERNAL_POOL = 10  # Sidekiq 7+: Sidekiq::Config#local_redis_pool
 SIDEKIQ6_CLIENT_DEFAULT = 5
