@@ -94,6 +94,14 @@ def _readable_by_all(root: Path) -> None:
         path.chmod(mode | 0o044 | (0o011 if executable else 0))
 
 
+def _copy_in_a_child(source: Path, target: Path) -> None:
+    """``cp -a source target`` (symlinks kept as links, modes and times kept); an OSError when it fails."""
+    copied = subprocess.run(["cp", "-a", "--", str(source), str(target)], capture_output=True, text=True,
+                            check=False)
+    if copied.returncode != 0:
+        raise OSError(f"cp -a {source} {target}: {copied.stderr.strip()[-300:]}")
+
+
 def reachable(program: Path, account: Account | None, *, root: Path, parts: Sequence[Path], name: str) -> Path:
     """``program``, or the same file in a copy under the temporary folder when ``account`` cannot run it (a venv
     under /root or in a 0700 folder).
@@ -103,6 +111,11 @@ def reachable(program: Path, account: Account | None, *, root: Path, parts: Sequ
     It is made readable by all (a copy keeps the source's modes: owner-only under a 077 umask), in a staging
     folder renamed into place, and kept, keyed by ``name`` and the program's mtime: later runs reuse it, and
     two runs that race both end with the one copy.
+
+    The copy is made by ``cp``, never in this process: ``Stack.up`` starts the servers in threads, and a fork
+    made by another thread while this process held a copied binary open for writing keeps that descriptor until
+    its exec, so the exec of the copy fails with ETXTBSY ("Text file busy"; 8 of 300 copy-then-exec rounds with
+    two threads spawning, 0 of 300 with ``cp``).
     """
     if account is None or runs_as(program, account):
         return program
@@ -113,10 +126,7 @@ def reachable(program: Path, account: Account | None, *, root: Path, parts: Sequ
             for part in parts:
                 source, target = root / part, staging / part
                 target.parent.mkdir(parents=True, exist_ok=True)
-                if source.is_dir():
-                    shutil.copytree(source, target, symlinks=True)
-                else:
-                    shutil.copy2(source, target)
+                _copy_in_a_child(source, target)
             _readable_by_all(staging)
             staging.rename(copy)
         except OSError:
