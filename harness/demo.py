@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,8 +40,9 @@ from harness.ground.lifetime import run_lifetime
 from harness.live import PanelView
 from harness.pipeline import Outcome, execute
 from harness.plan import Plan, load_plan
-from harness.predict import EXHAUSTS, Prediction, ResourcePrediction, forecast, worker_redis_kind
+from harness.predict import EXHAUSTS, GroupPrediction, Prediction, ResourcePrediction, forecast
 from harness.report import show_forecast
+from harness.resources.limits import LIMITS
 from harness.stack.apps import ensure_app
 from harness.verdict import most_severe
 from harness.versions import assumed
@@ -72,89 +73,83 @@ class Term:
     worst_case: int
 
 
-def _tier_sum(resource: ResourcePrediction, tier: str) -> tuple[int, int]:
-    groups = [g for g in resource.groups if g.tier == tier]
-    return sum(g.expected for g in groups), sum(g.worst_case for g in groups)
+def _who(plan: Plan, prediction: Prediction, group: GroupPrediction, count: int) -> str:
+    """Who holds a term's connections: ``2 dynos``, ``2 Sidekiq processes``."""
+    if group.tier == "web":
+        return _n(prediction.web_dynos, "dyno")
+    name = f"{group.kind} " if group.kind else ""
+    return _n(count, f"{name}process", f"{name}processes")
 
 
-def _postgres_terms(plan: Plan, prediction: Prediction, versions: Mapping[str, str]) -> list[Term]:
-    pg = prediction.resource("postgres")
-    web, dynos = plan.web, prediction.web_dynos
-    expected, worst = _tier_sum(pg, "web")
-    label = (f"{_n(dynos, 'dyno')} x {_n(web.processes, 'process', 'processes')} x "
-             f"min({_n(web.threads, 'thread')}, pool {web.pool})")
-    if expected != dynos * web.processes * min(web.threads, web.pool):
-        why = "no request queries" if expected == 0 else "checked out per query: the mean in a query"
-        label = f"web ({_n(dynos, 'dyno')}, {why})"
-    terms = [Term(label=label, expected=expected, worst_case=worst)]
-    worker = plan.worker
-    if worker is not None:
-        expected, worst = _tier_sum(pg, "worker")
-        name = worker_redis_kind(plan, worker, versions)[0]
-        processes = _n(worker.processes, f"{name} process", f"{name} processes")
-        if worker.kind == "forking":
-            label, each = f"{processes} x concurrency {worker.concurrency}", worker.concurrency
-        else:
-            label = f"{processes} x min(concurrency {worker.concurrency}, pool {worker.pool})"
-            each = min(worker.concurrency, worker.pool)
-        if expected != worker.processes * each:
-            label = f"{processes} (no jobs: none connect)" if expected == 0 else processes
-        terms.append(Term(label=label, expected=expected, worst_case=worst))
+def _gives(head: str, group: GroupPrediction) -> bool:
+    """Whether a formula's head (``C + 1 = 6``, ``min(2 threads, pool 5)``) is the group's figure: one that ends
+    in ``= N`` is when N is; one without is when it is a single formula (no sum, no range)."""
+    if not head or ".." in head:
+        return False
+    if " = " in head:
+        return head.rsplit(" = ", 1)[1] == str(group.expected)
+    return "; " not in group.formula
+
+
+def _term(plan: Plan, prediction: Prediction, groups: list[GroupPrediction]) -> Term:
+    """One tier's addend: who holds it times the kind's formula (``harness.kinds``, via the group's), where the
+    formula is a single one that gives the figure; else the figure; ``each up to`` where the worst case differs."""
+    one = groups[0]
+    who = _who(plan, prediction, one, len(groups))
+    head, _, reason = one.formula.partition(": ")
+    if one.expected == 0 and one.worst_case > 0:
+        label = f"{who} ({reason or 'none connect'})"
+    elif _gives(head, one):
+        label = f"{who} x " + (f"({head})" if " = " in head and not head.endswith(")") else head)
+    else:
+        label = f"{who} x {one.expected}"
+    if one.tier == "worker" and one.worst_case != one.expected and one.expected > 0:
+        label += f", each up to {one.worst_case}"
+    return Term(label=label, expected=sum(g.expected for g in groups), worst_case=sum(g.worst_case for g in groups))
+
+
+def _terms(plan: Plan, prediction: Prediction, resource: ResourcePrediction) -> list[Term]:
+    """A resource's addends: the web tier, the workers, then each extra group by the scenario's own counts."""
+    terms = []
+    for tier in ("web", "worker"):
+        groups = [g for g in resource.groups if g.tier == tier]
+        if groups and any(g.worst_case for g in groups):
+            terms.append(_term(plan, prediction, groups))
     for group in dict.fromkeys(e.group for e in plan.extras):
-        found = next(g for g in pg.groups if g.group == group)
+        found = next((g for g in resource.groups if g.group == group), None)
+        if found is None:
+            continue
         parts = [f"{e.count} x {_n(e.connections, 'connection')}" for e in plan.extras if e.group == group]
         terms.append(Term(label=f"{group} {' + '.join(parts)}", expected=found.expected, worst_case=found.worst_case))
     return terms
 
 
-def _redis_terms(plan: Plan, prediction: Prediction, versions: Mapping[str, str]) -> list[Term]:
-    redis = prediction.resource("redis")
-    terms = []
-    expected, worst = _tier_sum(redis, "web")
-    if worst:
-        terms.append(Term(label=f"web {expected} (up to {worst}, one per thread)", expected=expected,
-                          worst_case=worst))
-    worker = plan.worker
-    if worker is not None:
-        expected, worst = _tier_sum(redis, "worker")
-        each, each_worst, c = expected // worker.processes, worst // worker.processes, worker.concurrency
-        name, demand = worker_redis_kind(plan, worker, versions)
-        processes = _n(worker.processes, f"{name} process", f"{name} processes")
-        # the kind's formula (``2C = 6``) where it is the plain one (no jobs reading the cache) and a single
-        # figure, not a range, else the figure
-        formula = demand.formula.split(":", 1)[0]
-        plain = demand.expected == each and ".." not in formula
-        label = f"{processes} x {f'({formula})' if plain else each}, each up to {c} + {each_worst - c}"
-        terms.append(Term(label=label, expected=expected, worst_case=worst))
-    return terms
-
-
-def _sum_line(name: str, terms: list[Term], resource: ResourcePrediction) -> str:
+def _sum_line(plan: Plan, terms: list[Term], resource: ResourcePrediction) -> str:
     total = f"{' + '.join(str(t.expected) for t in terms)} = " if len(terms) > 1 else ""
-    if name == "postgres":
-        reserved = resource.limit - resource.capacity
-        room = f"capacity {resource.capacity}" + (f" (max_connections {resource.limit} - {reserved} reserved)"
-                                                  if reserved else "")
-    else:
-        room = f"maxclients {resource.capacity}"
+    room = LIMITS[resource.name].room(plan.limits[resource.name])
     worst = f"worst case, every pool full: {resource.worst_case}"
-    return (f"{name}: {' + '.join(t.label for t in terms)} = {total}{resource.expected} of {room} ({worst}): "
-            f"{resource.status}")
+    return (f"{resource.name}: {' + '.join(t.label for t in terms)} = {total}{resource.expected} of {room} "
+            f"({worst}): {resource.status}")
 
 
 def arithmetic(plan: Plan, versions: dict[str, str] | None = None) -> list[str]:
-    """The step's formulas with its numbers plugged in: Postgres (and Redis where anything holds it), before the
-    traffic and after each event that changes the topology."""
+    """The step's formulas with its numbers plugged in: the database (and each other server where anything holds
+    it), before the traffic and after each event that changes the topology (the database only)."""
     predicted = forecast(plan, versions=versions)
     lines = []
+    first = _database(plan)
     for at_s, prediction in ((None, predicted.initial), *((c.at_s, c.prediction) for c in predicted.after_events)):
         prefix = "" if at_s is None else f"after t={at_s:g} s (web at {_n(prediction.web_dynos, 'dyno')}), "
-        lines.append(prefix + _sum_line("postgres", _postgres_terms(plan, prediction, versions or {}),
-                                        prediction.resource("postgres")))
-        redis_terms = _redis_terms(plan, prediction, versions or {})
-        if redis_terms and at_s is None:
-            lines.append(_sum_line("redis", redis_terms, prediction.resource("redis")))
+        for resource in prediction.resources:
+            terms = _terms(plan, prediction, resource)
+            if resource.name == first or (terms and at_s is None):
+                lines.append(prefix + _sum_line(plan, terms, resource))
     return lines
+
+
+def _database(plan: Plan) -> str:
+    """The server the demo is about: the first the plan names whose role is the database."""
+    return next((name for name in plan.limits if LIMITS[name].role == "database"), next(iter(plan.limits)))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,14 +184,18 @@ def _figures(outcome: Outcome, name: str) -> tuple[str, str, str]:
     return wanted, observed, groups
 
 
-def _shows_redis(outcome: Outcome) -> bool:
-    return most_severe(outcome.observation, "redis").worst_case > 0 or outcome.observation.resource("redis").peak > 0
+def _shown(outcome: Outcome) -> list[str]:
+    """The servers a step shows: the database, and each other one that anything holds or that saw a connection."""
+    first = _database(outcome.observation.plan)
+    return [name for name in outcome.observation.plan.limits
+            if name == first or most_severe(outcome.observation, name).worst_case > 0
+            or outcome.observation.resource(name).peak > 0]
 
 
 def measured(outcome: Outcome) -> str:
     """One line: the observed peak per resource and per group, and what was refused."""
     parts = []
-    for name in ("postgres", "redis") if _shows_redis(outcome) else ("postgres",):
+    for name in _shown(outcome):
         seen = outcome.observation.resource(name)
         _, _, groups = _figures(outcome, name)
         refused = f"{seen.rejected} refused" if seen.rejected else "none refused"
@@ -210,11 +209,12 @@ def agreement(outcome: Outcome) -> str:
     if not verdict.passed:
         return "does not agree: " + "; ".join(verdict.failures)
     parts = []
-    for name in ("postgres", "redis") if _shows_redis(outcome) else ("postgres",):
+    first = _database(outcome.observation.plan)
+    for name in _shown(outcome):
         predicted = most_severe(outcome.observation, name)
         seen = outcome.observation.resource(name)
         wanted, observed, _ = _figures(outcome, name)
-        prefix = "" if name == "postgres" else "redis "
+        prefix = "" if name == first else f"{name} "
         if predicted.status == EXHAUSTS:
             parts.append(f"{prefix}predicted {wanted}, so it refuses: observed peak {seen.peak} = capacity and "
                          f"{seen.rejected} refused")
@@ -241,7 +241,7 @@ p.d { margin: .25rem 0; color: #555; font-size: .9rem; }
 """
 
 
-def write_index(demo_dir: Path, app: str, steps: list[StepResult]) -> Path:
+def write_index(demo_dir: Path, app: str, steps: list[StepResult], *, database: str) -> Path:
     """``index.html``: every step, linked to its report, with predicted vs observed and the verdict."""
     rows = []
     for s in steps:
@@ -257,8 +257,9 @@ def write_index(demo_dir: Path, app: str, steps: list[StepResult]) -> Path:
     page = (
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>connlab demo ({html.escape(app)})</title><style>{_STYLE}</style></head><body>\n"
-        f"<h1>connlab demo</h1><p>{html.escape(app)} app, {len(steps)} steps, {agreed} agree. Postgres connections: "
-        "predicted (expected, up to the worst case) and observed (the peak replayed from Postgres' log).</p>\n"
+        f"<h1>connlab demo</h1><p>{html.escape(app)} app, {len(steps)} steps, {agreed} agree. {html.escape(database)} "
+        "connections: predicted (expected, up to the worst case) and observed (the peak replayed from "
+        f"{html.escape(database)}'s log).</p>\n"
         "<table><thead><tr><th>#</th><th>step</th><th>predicted</th><th>observed</th><th>verdict</th></tr></thead>"
         f"<tbody>\n{chr(10).join(rows)}\n</tbody></table></body></html>\n")
     path = demo_dir / "index.html"
@@ -289,7 +290,8 @@ def run_demo(*, app: str | None, out: Path, pause: bool, console: Console, web: 
     demo_dir = out.resolve() / f"demo-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     demo_dir.mkdir(parents=True)
     results: list[StepResult] = []
-    index = write_index(demo_dir, plans[0].app, results)
+    database = LIMITS[_database(plans[0])].title
+    index = write_index(demo_dir, plans[0].app, results, database=database)
     with run_lifetime(notice or say):  # the steps are one run: one reaper, one sweep at the end
         for number, plan in enumerate(plans, start=1):
             if number > 1 and pause:
@@ -312,14 +314,14 @@ def run_demo(*, app: str | None, out: Path, pause: bool, console: Console, web: 
             console.print(measured(outcome), markup=False, highlight=False)
             line = agreement(outcome)
             console.print(f"[{'green' if outcome.verdict.passed else 'red'}]{escape(line)}[/]", highlight=False)
-            wanted, observed, _ = _figures(outcome, "postgres")
+            wanted, observed, _ = _figures(outcome, _database(plan))
             results.append(StepResult(
                 number=number, name=plan.name, title=title(plan), description=plan.description,
                 arithmetic=tuple(arithmetic(plan, versions=outcome.observation.versions)), predicted=wanted,
                 observed=observed, agrees=outcome.verdict.passed, agreement=line,
                 link=_report_link(demo_dir, outcome.run_dir),
                 seconds=float(outcome.document["time_to_verdict_s"])))
-            index = write_index(demo_dir, plan.app, results)
+            index = write_index(demo_dir, plan.app, results, database=database)
     seconds = round(time.monotonic() - began, 1)
     agreed = sum(s.agrees for s in results)
     console.print(Rule())

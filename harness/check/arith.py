@@ -46,7 +46,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from harness.check.model import AppConfig, Pool, ProcessType, Setting
-from harness.predict import AT_RISK, EXHAUSTS, FITS, postgres_capacity
+from harness.kinds import Demand, activerecord, django, oneoff, sqlalchemy
+from harness.prediction import AT_RISK, EXHAUSTS, FITS
+from harness.resources.postgres.limits import capacity as postgres_capacity
 
 INCOMPLETE = "incomplete"
 DEFAULT_DYNOS = 1  # a type --formation does not name
@@ -133,24 +135,30 @@ class Sweep:
         return next((p.dynos for p in self.points if getattr(p, resource).status == EXHAUSTS), None)
 
 
-def pool_figures(pool: Pool, threads: int) -> tuple[int, int, str]:
-    """Connections one process holds in ``pool``: (expected, worst case, the formula with its numbers)."""
+def pool_demand(pool: Pool, threads: int) -> Demand:
+    """Connections one process holds in ``pool``, by its kind's formula (``harness.kinds``)."""
     size = pool.size.value
     if pool.kind == "sqlalchemy":
         overflow = pool.overflow.value if pool.overflow is not None else 0
-        return min(threads, size + overflow), size + overflow, f"min({threads} threads, {size} + {overflow})"
+        return sqlalchemy.pool_postgres(threads=threads, size=size, overflow=overflow)
     if pool.kind == "django-per-thread":
-        return threads, threads, f"{threads} threads (a connection each)"
+        return django.connections_postgres(threads=threads, conn_max_age=None)
     if pool.kind == "django-per-request":
-        return threads, 2 * threads, f"{threads} threads (a session per request; 2 x {threads} while closing)"
+        return django.connections_postgres(threads=threads, conn_max_age=0)
     if pool.kind == "held":
         extra = pool.overflow.value if pool.overflow is not None else 0
-        return size, size + extra, pool.size.source.split(" (pool ")[0] + (f" .. +{extra}" if extra else "")
+        return Demand(expected=size, worst=size + extra,
+                      formula=pool.size.source.split(" (pool ")[0] + (f" .. +{extra}" if extra else ""))
     if pool.kind == "django-pool":
-        low = pool.min_size.value if pool.min_size is not None else 0
-        return (max(low, min(threads, size)), max(low, size),
-                f"max(min_size {low}, min({threads} threads, max_size {size}))")
-    return min(threads, size), size, f"min({threads} threads, pool {size})"
+        return django.pool_postgres(threads=threads, min_size=pool.min_size.value if pool.min_size else 0,
+                                    max_size=size)
+    return activerecord.pool_postgres(threads=threads, pool=size)
+
+
+def pool_figures(pool: Pool, threads: int) -> tuple[int, int, str]:
+    """Connections one process holds in ``pool``: (expected, worst case, the formula with its numbers)."""
+    demand = pool_demand(pool, threads)
+    return demand.expected, demand.worst, demand.formula
 
 
 def _missing(process: ProcessType, dynos: int, settings: dict[str, Setting | None]) -> tuple[str, ...]:
@@ -171,7 +179,8 @@ def _postgres_type(process: ProcessType, dynos: int) -> TypeFigure:
             continue  # another server: not the one the limit describes
         e, w, formula = pool_figures(pool, threads)
         if process.role == "oneoff":
-            e, w, formula = min(e, 1), min(w, 1), "one-off: 1 connection"
+            one = oneoff.postgres(Demand(expected=e, worst=w, formula=formula))
+            e, w, formula = one.expected, one.worst, one.formula
         expected, worst = expected + e, worst + w
         formulas.append(f"{pool.database}: {formula}")
         label = "pool" if pool.database in ("primary", "default") else f"pool ({pool.database})"

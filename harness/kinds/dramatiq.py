@@ -12,6 +12,9 @@ run on a loaded machine; 3 with jobs reading the cache.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from harness.kinds import sqlalchemy
 from harness.kinds.demand import Demand
 
 #: What the report and the demo call a process of this kind.
@@ -20,5 +23,11 @@ TITLE = "dramatiq"
 
 def worker_redis(*, threads: int) -> Demand:
     t = threads
-    return Demand(expected=1, worst=t + 2,
+    return Demand(kind=TITLE, expected=1, worst=t + 2,
                   formula=f"1 .. T + 2 = {t + 2}: two consumers' fetches + an ack per job thread")
+
+
+def worker_postgres(*, threads: int, pool: int) -> Demand:
+    """Postgres connections of one dramatiq worker process: its threads share the SQLAlchemy pool
+    (``harness.kinds.sqlalchemy``): min(T, S), worst S."""
+    return replace(sqlalchemy.pool_postgres(threads=threads, size=pool, holders="concurrency"), kind=TITLE)

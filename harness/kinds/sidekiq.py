@@ -25,6 +25,9 @@ Measured: 1 per process at low enqueue rates (autoscale 2 x 3 at 10 %: 1 in 10 o
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from harness.kinds import activerecord
 from harness.kinds.demand import Demand
 
 #: What the report and the demo call a process of this kind.
@@ -41,7 +44,7 @@ def server_redis(*, concurrency: int, major: int) -> Demand:
     extra = INTERNAL_POOL if major >= 7 else SIDEKIQ6_SERVER_EXTRA
     why = (f"the capsules' pools ({c}) + the internal pool {INTERNAL_POOL}" if major >= 7
            else f"the server pool, concurrency + {SIDEKIQ6_SERVER_EXTRA}")
-    return Demand(expected=c + 1, worst=c + extra,
+    return Demand(kind=TITLE, expected=c + 1, worst=c + extra,
                   formula=f"C + 1 = {c + 1}: a BRPOP per processor + the heartbeat; C + {extra} = {c + extra}: {why} "
                           f"(Sidekiq {major})")
 
@@ -59,3 +62,9 @@ def client_redis(*, threads: int, pool_size: int) -> Demand:
     return Demand(expected=min(1, worst), worst=worst,
                   formula=f"1 .. min({threads} threads, client pool {pool_size}) = {worst}: enqueues of ~1 ms, "
                           "load-dependent")
+
+
+def server_postgres(*, concurrency: int, pool: int) -> Demand:
+    """Postgres connections of one Sidekiq server process: its processors share the Active Record pool
+    (``harness.kinds.activerecord``): min(C, S), worst S."""
+    return replace(activerecord.pool_postgres(threads=concurrency, pool=pool, holders="concurrency"), kind=TITLE)

@@ -42,3 +42,6 @@ class LimitsKind:
     full_markers: tuple[str, ...]
     #: why a refusal can come while the peak stays below capacity, for these limits ("" when nothing says)
     refusal_note: Callable[[Any], str] = lambda _limits: ""
+    #: the room the apps have, in the server's own words, for these limits (``capacity 10 (max_connections 13 -
+    #: 3 reserved)``, ``maxclients 16``)
+    room: Callable[[Any], str] = lambda limits: f"capacity {limits.capacity}"

@@ -74,5 +74,12 @@ def refusal_note(limits: PostgresLimits) -> str:
             "refused attempts a second, 730 reconnects into a free slot met 576 refusals)")
 
 
+def room(limits: PostgresLimits) -> str:
+    """``capacity 10 (max_connections 13 - 3 reserved)``; no parenthesis when nothing is reserved."""
+    reserved = limits.superuser_reserved_connections
+    return f"capacity {limits.capacity}" + (f" (max_connections {limits.max_connections} - {reserved} reserved)"
+                                           if reserved else "")
+
+
 KIND = LimitsKind(name=NAME, title="Postgres", role="database", read=read, faults=FAULTS, full_error=FULL_ERROR,
-                  full_markers=FULL_MESSAGES, refusal_note=refusal_note)
+                  full_markers=FULL_MESSAGES, refusal_note=refusal_note, room=room)

@@ -44,5 +44,9 @@ def read(r: Reader, raw: Any) -> RedisLimits:
     return RedisLimits(maxclients=r.integer(data, "maxclients", NAME, minimum=2, maximum=MAX_CLIENTS))
 
 
+def room(limits: RedisLimits) -> str:
+    return f"maxclients {limits.maxclients}"
+
+
 KIND = LimitsKind(name=NAME, title="Redis", role="cache and queue", read=read, faults=FAULTS, full_error=FULL_ERROR,
-                  full_markers=FULL_MESSAGES)
+                  full_markers=FULL_MESSAGES, room=room)

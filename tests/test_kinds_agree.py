@@ -1,0 +1,134 @@
+"""``connlab predict`` (a scenario's plan) and ``connlab check`` (an app's process types) read the same kinds
+(``harness.kinds``), so the same process gives the same figures on both: per kind, one web dyno or one worker
+process, expected and worst case, at several sizes, with the hand-computed figures beside."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.check.arith import Limits, figures
+from harness.check.model import AppConfig, Pool, ProcessType, Setting
+from harness.plan import parse_plan
+from harness.predict import predict
+
+DATABASE = "postgres"
+
+
+def _s(value: int) -> Setting:
+    return Setting(value=value, source="test")
+
+
+def _plan(app: str, web: dict[str, Any], *, worker: dict[str, Any] | None = None, orm: str = "",
+          django: dict[str, Any] | None = None) -> Any:
+    tiers: dict[str, Any] = {"web": {"dynos": 1, **web}}
+    if worker is not None:
+        tiers["worker"] = worker
+    raw: dict[str, Any] = {
+        "app": app, DATABASE: {"max_connections": 500, "superuser_reserved_connections": 0},
+        "redis": {"maxclients": 500}, "tiers": tiers,
+        "traffic": {"query_ms": 50, "enqueue_share": 0.5 if worker else 0.0,
+                    "stages": [{"duration_s": 5, "users": 1}]},
+    }
+    if orm:
+        raw["orm"] = orm
+    if django is not None:
+        raw["django"] = django
+    return parse_plan(raw, Path("agree.yaml"))
+
+
+def _predicted(plan: Any, group: str) -> tuple[int, int]:
+    found = next(g for g in predict(plan).resource(DATABASE).groups if g.group == group)
+    return found.expected, found.worst_case
+
+
+def _checked(process: ProcessType) -> tuple[int, int]:
+    app = AppConfig(framework="test", process_types=(process,))
+    database = figures(app, {process.name: 1}, Limits(postgres_max_connections=500))[0]
+    (figure,) = database.types
+    return figure.expected, figure.worst_case
+
+
+def _type(name: str, role: str, server: str, *, processes: int, threads: int, pool: Pool) -> ProcessType:
+    return ProcessType(name=name, command=server, role=role, server=server, processes=_s(processes),
+                       threads=_s(threads), pools=(pool,))
+
+
+@pytest.mark.parametrize(("processes", "threads", "pool", "hand"), [
+    (2, 3, 5, (6, 10)),   # 2 x min(3, 5), 2 x 5
+    (3, 5, 2, (6, 6)),    # 3 x min(5, 2): threads starve, 3 x 2
+    (1, 1, 5, (1, 5)),
+])
+def test_puma_on_active_record(processes: int, threads: int, pool: int, hand: tuple[int, int]) -> None:
+    plan = _plan("rails", {"processes": processes, "threads": threads, "pool": pool})
+    checked = _checked(_type("web", "web", "puma", processes=processes, threads=threads,
+                             pool=Pool(database="primary", kind="activerecord", size=_s(pool))))
+    assert _predicted(plan, "web.1") == checked == hand
+
+
+@pytest.mark.parametrize(("processes", "pool", "hand"), [(3, 5, (3, 15)), (2, 1, (2, 2))])
+def test_unicorn_one_thread_per_worker(processes: int, pool: int, hand: tuple[int, int]) -> None:
+    plan = _plan("rails", {"processes": processes, "threads": 1, "pool": pool, "server": "unicorn"})
+    checked = _checked(_type("web", "web", "unicorn", processes=processes, threads=1,
+                             pool=Pool(database="primary", kind="activerecord", size=_s(pool))))
+    assert _predicted(plan, "web.1") == checked == hand
+
+
+@pytest.mark.parametrize(("processes", "threads", "pool", "hand"), [(2, 4, 4, (8, 8)), (2, 4, 2, (4, 4))])
+def test_gunicorn_on_sqlalchemy(processes: int, threads: int, pool: int, hand: tuple[int, int]) -> None:
+    plan = _plan("python", {"processes": processes, "threads": threads, "pool": pool})
+    checked = _checked(_type("web", "web", "gunicorn", processes=processes, threads=threads,
+                             pool=Pool(database="default", kind="sqlalchemy", size=_s(pool), overflow=_s(0))))
+    assert _predicted(plan, "web.1") == checked == hand
+
+
+@pytest.mark.parametrize(("django", "kind", "hand"), [
+    ({"conn_max_age": 0}, "django-per-request", (6, 12)),      # 2 x 3 threads, 2 x 2 x 3 while closing
+    ({"conn_max_age": 60}, "django-per-thread", (6, 6)),
+    ({"pool": {"min_size": 4, "max_size": 4}}, "django-pool", (8, 8)),   # 2 x max(4, min(3, 4))
+    ({"pool": {"min_size": 1, "max_size": 2}}, "django-pool", (4, 4)),   # 2 x max(1, min(3, 2))
+])
+def test_django_on_its_own_connections(django: dict[str, Any], kind: str, hand: tuple[int, int]) -> None:
+    plan = _plan("python", {"processes": 2, "threads": 3, "pool": 5}, orm="django", django=django)
+    pool = django.get("pool")
+    checked = _checked(_type("web", "web", "gunicorn", processes=2, threads=3, pool=Pool(
+        database="default", kind=kind, size=_s(pool["max_size"] if pool else 3),
+        min_size=_s(pool["min_size"]) if pool else None)))
+    assert _predicted(plan, "web.1") == checked == hand
+
+
+@pytest.mark.parametrize(("concurrency", "pool", "hand"), [(5, 5, (5, 5)), (10, 4, (4, 4)), (3, 10, (3, 10))])
+def test_sidekiq_server_on_active_record(concurrency: int, pool: int, hand: tuple[int, int]) -> None:
+    plan = _plan("rails", {"processes": 1, "threads": 1, "pool": 1},
+                 worker={"processes": 1, "concurrency": concurrency, "pool": pool})
+    checked = _checked(_type("worker", "worker", "sidekiq", processes=1, threads=concurrency,
+                             pool=Pool(database="primary", kind="activerecord", size=_s(pool))))
+    assert _predicted(plan, "worker.1") == checked == hand
+
+
+@pytest.mark.parametrize(("concurrency", "pool", "hand"), [(2, 2, (2, 2)), (4, 2, (2, 2))])
+def test_dramatiq_on_sqlalchemy(concurrency: int, pool: int, hand: tuple[int, int]) -> None:
+    plan = _plan("python", {"processes": 1, "threads": 1, "pool": 1},
+                 worker={"processes": 1, "concurrency": concurrency, "pool": pool})
+    checked = _checked(_type("worker", "worker", "dramatiq", processes=1, threads=concurrency,
+                             pool=Pool(database="default", kind="sqlalchemy", size=_s(pool), overflow=_s(0))))
+    assert _predicted(plan, "worker.1") == checked == hand
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_resque_style_worker_is_a_connection_per_running_child(workers: int) -> None:
+    """check reads Resque as one process per worker, each one thread (``check.rails_workers``); predict as one
+    forking process of C workers: C either way, with a pool of 5 that only waits."""
+    plan = _plan("rails", {"processes": 1, "threads": 1, "pool": 1},
+                 worker={"processes": 1, "concurrency": workers, "pool": 5, "kind": "forking"})
+    checked = _checked(_type("worker", "worker", "resque", processes=workers, threads=1,
+                             pool=Pool(database="primary", kind="activerecord", size=_s(1))))
+    assert _predicted(plan, "worker.1") == checked == (workers, workers)
+
+
+def test_a_one_off_holds_one_connection_whatever_its_pool() -> None:
+    oneoff = ProcessType(name="console", command="rails console", role="oneoff", server="rake", processes=_s(1),
+                         threads=_s(5), pools=(Pool(database="primary", kind="activerecord", size=_s(5)),))
+    assert _checked(oneoff) == (1, 1)
