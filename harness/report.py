@@ -64,7 +64,7 @@ def results(observation: Observation, verdict: Verdict, *, time_to_verdict_s: fl
         "backend": observation.backend,
         "versions": observation.versions,
         "duration_s": observation.duration_s,
-        "resources": [_resource(observation, verdict, name) for name in ("postgres", "redis")],
+        "resources": [_resource(observation, verdict, name) for name in plan.limits],
         "requests": {"total": observation.load.total, "failed": observation.load.failed},
         "errors": [
             {"class": e.error_class, "kind": e.kind, "source": e.source, "count": e.count, "rate": e.rate,

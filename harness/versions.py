@@ -23,7 +23,13 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
+from harness.resources.limits import LIMITS
+
 Checkout = Literal["request", "query"]
+
+#: the apps' parts in the order a line of versions shows them, before the servers' (each limits kind's
+#: ``version_keys``, in the registry's order)
+APPS_ORDER = ("rails", "puma", "sidekiq", "python", "gunicorn", "sqlalchemy", "dramatiq", "rq")
 
 #: What each backend runs when nothing was asked (Debian bookworm on the host; the trixie images in docker).
 ASSUMED: dict[tuple[str, str], dict[str, str]] = {
@@ -63,7 +69,6 @@ def sidekiq_major(versions: Mapping[str, str]) -> int:
 
 def describe(versions: Mapping[str, str]) -> str:
     """One line: ``rails 7.2.2, puma 6.6.0, ...`` in a fixed order, the rest after."""
-    order = ("rails", "puma", "sidekiq", "python", "gunicorn", "sqlalchemy", "dramatiq", "rq", "postgres", "valkey",
-             "redis")
+    order = (*APPS_ORDER, *(key for kind in LIMITS.values() for key in kind.version_keys))
     keys = [k for k in order if k in versions] + sorted(k for k in versions if k not in order)
     return ", ".join(f"{k} {versions[k]}" for k in keys)

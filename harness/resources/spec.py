@@ -45,3 +45,5 @@ class LimitsKind:
     #: the room the apps have, in the server's own words, for these limits (``capacity 10 (max_connections 13 -
     #: 3 reserved)``, ``maxclients 16``)
     room: Callable[[Any], str] = lambda limits: f"capacity {limits.capacity}"
+    #: the keys its server's versions come under (``Server.versions``), in the order a line of versions shows them
+    version_keys: tuple[str, ...] = ()

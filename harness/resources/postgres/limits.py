@@ -82,4 +82,5 @@ def room(limits: PostgresLimits) -> str:
 
 
 KIND = LimitsKind(name=NAME, title="Postgres", role="database", read=read, faults=FAULTS, full_error=FULL_ERROR,
-                  full_markers=FULL_MESSAGES, refusal_note=refusal_note, room=room)
+                  full_markers=FULL_MESSAGES, refusal_note=refusal_note, room=room,
+                  version_keys=(NAME,))

@@ -49,4 +49,5 @@ def room(limits: RedisLimits) -> str:
 
 
 KIND = LimitsKind(name=NAME, title="Redis", role="cache and queue", read=read, faults=FAULTS, full_error=FULL_ERROR,
-                  full_markers=FULL_MESSAGES, room=room)
+                  full_markers=FULL_MESSAGES, room=room,
+                  version_keys=("valkey", NAME))
