@@ -48,6 +48,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.ground.children import stop_child
+
 SWEEP_GRACE_S = 1.0  # a dead run: its servers get a second to stop cleanly, then SIGKILL
 AFTER_KILL_S = 1.0
 POLL_S = 0.05
@@ -294,12 +296,7 @@ def end_run() -> None:
         with contextlib.suppress(OSError):
             record.remove()
     if reaper is not None:
-        reaper.terminate()
-        try:
-            reaper.wait(timeout=REAPER_STOP_S)
-        except subprocess.TimeoutExpired:
-            reaper.kill()
-            reaper.wait()
+        stop_child(reaper, grace_s=REAPER_STOP_S)
 
 
 def _claimer(name: str) -> tuple[int, int] | None:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.errors import MissingDependency, StackError
 from harness.ground import registry
+from harness.ground.children import stop_child
 
 if TYPE_CHECKING:
     import docker
@@ -134,12 +135,7 @@ class RunEngine:
         if self.client is not None:
             with contextlib.suppress(Exception):
                 self.client.close()
-        dockerd.terminate()
-        try:
-            dockerd.wait(timeout=DOCKERD_STOP_S)
-        except subprocess.TimeoutExpired:
-            dockerd.kill()
-            dockerd.wait()
+        stop_child(dockerd, grace_s=DOCKERD_STOP_S)
         registry.drop_group(dockerd.pid)
 
     def __enter__(self) -> Any:
