@@ -33,7 +33,7 @@ predict: $(BIN)/connlab
 
 ## The test suite (real Postgres, Valkey, gunicorn, Locust; Rails when Ruby is installed)
 test: $(BIN)/connlab
-	$(BIN)/ruff check harness tests
+	$(BIN)/ruff check harness stacks tests
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q $(ARGS)
 

@@ -1,8 +1,11 @@
 """Where connlab's own files live: the sample apps, the Locust user code and the shipped scenarios.
 
-All three are package data (``harness/apps``, ``harness/load/locustfile.py``,
-``harness/scenarios``), so an installed connlab (``pip install .``) finds them
-as a checkout does, from any working directory.
+In a checkout the sample apps and their Dockerfiles are the top-level ``stacks/`` and the shipped scenarios the
+top-level ``scenarios/``, beside ``harness/``. ``pip install .`` carries both as package data, inside the
+package (``harness/stacks/``, ``harness/scenarios/`` in site-packages: pyproject.toml maps the data-only
+packages ``harness.stacks`` and ``harness.scenarios`` onto the top-level folders), with the Locust user code
+(``harness/load/locustfile.py``), so an installed connlab finds them as a checkout does, from any working
+directory.
 """
 
 from __future__ import annotations
@@ -10,9 +13,27 @@ from __future__ import annotations
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-APPS_DIR = PACKAGE_DIR / "apps"
-SCENARIOS_DIR = PACKAGE_DIR / "scenarios"
 LOCUSTFILE = PACKAGE_DIR / "load" / "locustfile.py"
+
+
+def _checkout_root(package_dir: Path) -> Path | None:
+    """The checkout ``package_dir`` stands in (its pyproject.toml beside the top-level stacks/), else None."""
+    root = package_dir.parent
+    if (root / "pyproject.toml").is_file() and (root / "stacks" / "CONTRACT.md").is_file():
+        return root
+    return None
+
+
+def _data_dir(package_dir: Path, name: str) -> Path:
+    """``stacks`` or ``scenarios``: the checkout's top-level folder, else the installed package's."""
+    root = _checkout_root(package_dir)
+    return (root if root is not None else package_dir) / name
+
+
+#: The sample apps (``<app>/``), their Dockerfiles (``images/<name>/``) and CONTRACT.md.
+STACKS_DIR = _data_dir(PACKAGE_DIR, "stacks")
+APPS_DIR = STACKS_DIR
+SCENARIOS_DIR = _data_dir(PACKAGE_DIR, "scenarios")
 
 
 def shipped_scenarios() -> list[str]:

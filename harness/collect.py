@@ -24,7 +24,7 @@ JOB_ERROR = re.compile(r"connlab-job-failed pid=\d+ job=\S+ (\S+): (.*)$")
 
 
 def job_errors(run_dir: Path) -> tuple[ErrorTally, ...]:
-    """Errors raised inside jobs, from the ``connlab-job-failed`` lines the workers log (harness/apps/CONTRACT.md)."""
+    """Errors raised inside jobs, from the ``connlab-job-failed`` lines the workers log (stacks/CONTRACT.md)."""
     counts: Counter[tuple[str, str]] = Counter()
     for log in sorted(run_dir.glob("worker.*.log")):
         for line in log.read_text(errors="replace").splitlines():

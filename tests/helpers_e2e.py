@@ -60,7 +60,7 @@ def groups(document: dict[str, object], name: str) -> dict[str, tuple[int, int, 
 
 def run_scenario(name: str, tmp_path: Path) -> dict[str, object]:
     marker = uuid.uuid4().hex
-    result = run_cli(ROOT / "harness" / "scenarios" / f"{name}.yaml", tmp_path, marker)
+    result = run_cli(ROOT / "scenarios" / f"{name}.yaml", tmp_path, marker)
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
     document = only_results(tmp_path)
     validate(document)

@@ -49,7 +49,7 @@ def test_the_steps_arithmetic_plugs_in_their_numbers() -> None:
 def test_a_forking_worker_is_named_and_counted_by_its_kind() -> None:
     """The Rails forking worker is Resque-style (2C: a BLPOP per worker + one per running child), the twin's is RQ
     (3C: fetch + pubsub per worker + each horse's own); a range (dramatiq's 1 .. T + 2) shows its figure."""
-    scenarios = ROOT / "harness" / "scenarios"
+    scenarios = ROOT / "scenarios"
     rails = arithmetic(load_plan(scenarios / "rails-forking-worker-safe.yaml"))
     python = arithmetic(load_plan(scenarios / "forking-worker-safe.yaml"))
     dramatiq = arithmetic(load_plan(scenarios / "baseline.yaml"))

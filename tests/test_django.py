@@ -19,8 +19,8 @@ from harness.predict import EXHAUSTS, FITS, forecast, predict
 from harness.verdict import classify_error, judge
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = ROOT / "harness" / "scenarios"
-TWIN = ROOT / "harness" / "apps" / "python"
+SCENARIOS = ROOT / "scenarios"
+TWIN = ROOT / "stacks" / "python"
 
 pytest.importorskip("django", reason="the Django twin needs Django: pip install 'Django>=5.1' psycopg-pool")
 

@@ -20,7 +20,7 @@ APPS = ["python", pytest.param("rails", marks=pytest.mark.skipif(MISSING is not 
 
 def run_edge(name: str, app: str, tmp_path: Path) -> dict[str, object]:
     marker = uuid.uuid4().hex
-    result = run_cli(ROOT / "harness" / "scenarios" / f"{name}.yaml", tmp_path, marker, "--app", app)
+    result = run_cli(ROOT / "scenarios" / f"{name}.yaml", tmp_path, marker, "--app", app)
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
     document = only_results(tmp_path)
     validate(document)

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.e2e
 @pytest.mark.parametrize("name", ["baseline", "pool-starvation", "over-limit", "dynos-2x2x2"])
 def test_shipped_python_scenario(name: str, tmp_path: Path) -> None:
     marker = uuid.uuid4().hex
-    result = run_cli(ROOT / "harness" / "scenarios" / f"{name}.yaml", tmp_path, marker, "--json")
+    result = run_cli(ROOT / "scenarios" / f"{name}.yaml", tmp_path, marker, "--json")
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
     document = only_results(tmp_path)
     assert json.loads(result.stdout) == document
@@ -144,7 +144,7 @@ def test_a_crashed_component_ends_the_run_and_everything_else(tmp_path: Path, vi
 
 def test_require_fit_exits_6_when_a_pool_starves(tmp_path: Path) -> None:
     marker = uuid.uuid4().hex
-    result = run_cli(ROOT / "harness" / "scenarios" / "pool-starvation.yaml", tmp_path, marker, "--require-fit")
+    result = run_cli(ROOT / "scenarios" / "pool-starvation.yaml", tmp_path, marker, "--require-fit")
     assert result.returncode == 6, result.stderr[-2000:]
     assert "configuration does not fit" in result.stdout
     assert processes_under(marker) == []

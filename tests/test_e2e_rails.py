@@ -85,7 +85,7 @@ def test_autoscale_crosses_capacity_mid_run(tmp_path: Path) -> None:
 
 def test_missing_ruby_is_one_line_naming_the_packages(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": str(tmp_path), "CONNLAB_NO_INSTALL": "1"}
-    result = subprocess.run([sys.executable, "-m", "harness", "run", "harness/scenarios/rails-baseline.yaml", "--out",
+    result = subprocess.run([sys.executable, "-m", "harness", "run", "scenarios/rails-baseline.yaml", "--out",
                              str(tmp_path)], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
     assert result.returncode == 3
     assert result.stderr.strip() == ("connlab: the Rails app needs Ruby and its gems (ruby is missing): "
@@ -120,6 +120,6 @@ def test_the_cache_pool_is_built_before_any_thread_serves() -> None:
               'seen = Array.new(5) { Thread.new { Rails.cache.redis } }.map(&:value); '
               'puts pool.class, seen.map(&:object_id).uniq.size')
     result = subprocess.run(["ruby", "-e", script], capture_output=True, text=True, env=env, timeout=120,
-                            cwd=ROOT / "harness" / "apps" / "rails")
+                            cwd=ROOT / "stacks" / "rails")
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["ConnectionPool", "1"], result.stdout + result.stderr[-2000:]

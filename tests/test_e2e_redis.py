@@ -52,7 +52,7 @@ def _worker_redis(run_dir: Path) -> tuple[int, int]:
 
 def run(name: str, tmp_path: Path) -> dict[str, object]:
     marker = uuid.uuid4().hex
-    result = run_cli(ROOT / "harness" / "scenarios" / f"{name}.yaml", tmp_path, marker, "--json")
+    result = run_cli(ROOT / "scenarios" / f"{name}.yaml", tmp_path, marker, "--json")
     assert result.returncode == 0, _redis_story(tmp_path) + "\n" + result.stderr[-3000:] + result.stdout[-3000:]
     document = only_results(tmp_path)
     validate(document)

@@ -1,4 +1,4 @@
-"""The Rails app's Resque-style forking job worker end to end (harness/apps/rails/lib/connlab_resque.rb).
+"""The Rails app's Resque-style forking job worker end to end (stacks/rails/lib/connlab_resque.rb).
 
 Without the fork hooks and with a connection the parent opened at boot, every
 child shares that one SSL session and the jobs fail, counted from the worker's

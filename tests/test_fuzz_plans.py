@@ -31,7 +31,7 @@ import yaml
 from harness.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = sorted((ROOT / "harness" / "scenarios").glob("**/*.yaml"))
+SCENARIOS = sorted((ROOT / "scenarios").glob("**/*.yaml"))
 SEED = 16
 CASES = 320
 #: a hang detector, not a speed test: a case takes milliseconds (the largest valid plans here, well under a second)
@@ -347,8 +347,8 @@ HOSTILE = {
     "not-utf8": b"app: python\nname: caf\xe9\n",
     "digits": b"postgres: {max_connections: " + b"9" * 5001 + b"}\n",
     "deep": b"a: " + b"[" * 50_000 + b"]" * 50_000 + b"\n",
-    "escape-name": (ROOT / "harness" / "scenarios" / "baseline.yaml").read_bytes() + b'name: "\\e[31mred"\n',
-    "groups-5": (ROOT / "harness" / "scenarios" / "baseline.yaml").read_bytes().replace(
+    "escape-name": (ROOT / "scenarios" / "baseline.yaml").read_bytes() + b'name: "\\e[31mred"\n',
+    "groups-5": (ROOT / "scenarios" / "baseline.yaml").read_bytes().replace(
         b"groups: {web.1: 4, worker.1: 2}", b"groups: 5"),
 }
 

@@ -1,7 +1,7 @@
 """The layers point one way: harness/'s imports, read from the source (nothing is imported), obey the layout's rules.
 
-An arrow is every ``import x`` and ``from x import y`` in a module of harness/ (the sample apps in
-harness/apps/ are programs of their own, not modules of the harness), wherever it stands: at the top, inside a
+An arrow is every ``import x`` and ``from x import y`` in a module of harness/ (the sample apps, programs of their
+own, stand outside it, in the top-level stacks/), wherever it stands: at the top, inside a
 function, or under ``if TYPE_CHECKING:``. A type-only import counts like any other: it is a dependency on the
 other module's face all the same (the old stack/base.py's ``RedisKill`` from the Redis log replay was one), and
 counting it everywhere means no import, whether it runs or not, can close a circle. ``from a import b`` is an arrow to
@@ -57,8 +57,7 @@ def module_name(path: Path, root: Path) -> str:
 
 
 def harness_files(root: Path = HARNESS) -> dict[str, Path]:
-    return {module_name(path, root): path for path in sorted(root.rglob("*.py"))
-            if "apps" not in path.relative_to(root).parts[:1]}
+    return {module_name(path, root): path for path in sorted(root.rglob("*.py"))}
 
 
 def _target(name: str, modules: Iterable[str]) -> str | None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from harness.plan import ERROR_KINDS
 
 HARNESS = Path(__file__).resolve().parent.parent / "harness"
-PLUG_INS = ("resources", "kinds", "check", "apps", "scenarios")
+PLUG_INS = ("resources", "kinds", "check")
 SERVER_NAME = re.compile(r"postgres|redis|valkey", re.IGNORECASE)
 CONTRACT = {"redis_ms", "job_redis_ms", *ERROR_KINDS}
 _CONTRACT_WORD = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, CONTRACT), key=len, reverse=True)) + r")\b")

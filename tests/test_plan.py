@@ -23,7 +23,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_every_shipped_scenario_is_valid() -> None:
-    for path in sorted((ROOT / "harness" / "scenarios").glob("*.yaml")):
+    for path in sorted((ROOT / "scenarios").glob("*.yaml")):
         assert load_plan(path).name == path.stem
 
 

@@ -10,7 +10,7 @@ import pytest
 from harness.plan import load_plan, parse_plan
 from harness.predict import AT_RISK, EXHAUSTS, FITS, forecast, predict
 
-SCENARIOS = Path(__file__).resolve().parents[1] / "harness" / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
 
 def plan_of(web: dict[str, object], *, max_connections: int = 100, reserved: int = 3,

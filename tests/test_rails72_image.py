@@ -1,8 +1,8 @@
-"""The Rails app on Rails 7.2 / Puma 6 / Sidekiq 7 (harness/apps/images/rails/, trixie's packages).
+"""The Rails app on Rails 7.2 / Puma 6 / Sidekiq 7 (stacks/images/rails/, trixie's packages).
 
-The image holds the gems only; the app (harness/apps/rails/) goes on top in a
+The image holds the gems only; the app (stacks/rails/) goes on top in a
 thin ``FROM <gems> / COPY app /app`` layer built from a context assembled here,
-because ``ensure_image``'s context is harness/apps/images/rails/ alone. Puma
+because ``ensure_image``'s context is stacks/images/rails/ alone. Puma
 runs with ``--network host``, so it binds 127.0.0.1 as locally and reaches the
 local Postgres on 127.0.0.1.
 
@@ -40,7 +40,7 @@ from harness.stack.images import ensure_app_image
 #: starts real servers, apps, Locust or the Docker engine (pytest -m "not e2e" leaves it out)
 pytestmark = pytest.mark.e2e
 
-RAILS_APP = Path(__file__).resolve().parent.parent / "harness" / "apps" / "rails"
+RAILS_APP = Path(__file__).resolve().parent.parent / "stacks" / "rails"
 VERSIONS = ("ruby -e 'require \"rails\"; require \"puma\"; require \"sidekiq\"; "
             "puts [Rails.version, Puma::Const::PUMA_VERSION, Sidekiq::VERSION].join(\" \")'")
 

@@ -1,6 +1,6 @@
 """The sample apps: where they live, what they need, how each process of theirs starts.
 
-Both apps follow ``harness/apps/CONTRACT.md``: ``bin/web``, ``bin/worker`` and
+Both apps follow ``stacks/CONTRACT.md``: ``bin/web``, ``bin/worker`` and
 ``bin/oneoff`` exec the real servers (gunicorn / Puma, dramatiq / Sidekiq),
 configured through ``CONNLAB_*`` variables.
 """
@@ -100,7 +100,7 @@ def _job_library(plan: Plan) -> str:
 
 
 def settings(plan: Plan, endpoints: Endpoints, group: str, **extra: object) -> dict[str, str]:
-    """The ``CONNLAB_*`` variables of one app process (harness/apps/CONTRACT.md), whichever backend runs it."""
+    """The ``CONNLAB_*`` variables of one app process (stacks/CONTRACT.md), whichever backend runs it."""
     env = {
         **endpoints.variables,
         "CONNLAB_GROUP": group,

@@ -1,13 +1,13 @@
 """The docker backend's images: the base, built offline when it cannot be pulled, and cached builds.
 
-Every Dockerfile in ``harness/apps/images/<name>/`` starts ``FROM
+Every Dockerfile in ``stacks/images/<name>/`` starts ``FROM
 debian:trixie-slim``, so users online and CI without a registry build from the
 same files. ``ensure_base`` pulls that image, or, when no registry answers,
 makes it from the apt mirror this machine is configured with
 (``mmdebstrap --variant=minbase trixie``, documentation left out as the slim
 image does) and ``docker import``s it under the same name.
 
-``ensure_image`` builds ``harness/apps/images/<name>/`` into
+``ensure_image`` builds ``stacks/images/<name>/`` into
 ``connlab/<name>:<hash>``, the hash being of the build context's files (paths,
 modes, contents): a second call finds the tag and builds nothing. While it
 builds it reports each ``Step N/M`` line through ``say``. Every image carries
@@ -173,7 +173,7 @@ def _build(client: docker.DockerClient, context: Path, tag: str, say: Say) -> No
 
 
 def ensure_image(client: docker.DockerClient, name: str, say: Say) -> Built:
-    """``connlab/<name>:<hash>`` built from ``harness/apps/images/<name>/``, or found when already built."""
+    """``connlab/<name>:<hash>`` built from ``stacks/images/<name>/``, or found when already built."""
     context = images_dir() / name
     if not (context / "Dockerfile").is_file():
         raise ValueError(f"no Dockerfile in {context}")
@@ -192,7 +192,7 @@ def ensure_image(client: docker.DockerClient, name: str, say: Say) -> Built:
 #: Pure-Python packages of the twin's that the image takes from connlab's own environment (the app layer's
 #: /opt/vendor, on the runtime image's PYTHONPATH), so no build downloads anything: dramatiq, which Debian does
 #: not package, and gunicorn, whose Debian version (23) serves one request fewer at a time than its threads
-#: (harness/apps/images/python/Dockerfile).
+#: (stacks/images/python/Dockerfile).
 #: Django: Debian trixie's python3-django is 4.2, without the native pool (5.1+); asgiref and sqlparse go with it
 VENDORED: dict[str, tuple[str, ...]] = {"python": ("dramatiq", "gunicorn", "django", "asgiref", "sqlparse")}
 
@@ -207,9 +207,9 @@ def _package_dir(package: str) -> Path:
 
 
 def ensure_app_image(client: docker.DockerClient, app: str, say: Say) -> Built:
-    """``connlab/<app>-app:<hash>``: the app's runtime image plus ``harness/apps/<app>/`` at /app, cached by hash.
+    """``connlab/<app>-app:<hash>``: the app's runtime image plus ``stacks/<app>/`` at /app, cached by hash.
 
-    The runtime image (``harness/apps/images/<app>/``: gems or packages only) changes seldom; the app layer on
+    The runtime image (``stacks/images/<app>/``: gems or packages only) changes seldom; the app layer on
     top is one COPY (plus the ``VENDORED`` packages), rebuilt in about a second when the app's files change.
     """
     runtime = ensure_image(client, app, say)

@@ -4,7 +4,7 @@
 # ActionController::Metal), Sidekiq 6.4, Redis 4.8, pg, all from Debian's
 # system gems (no Gemfile, no Bundler); also runs unchanged on Debian trixie's
 # Rails 7.2, Puma 6, Sidekiq 7.3 (redis-client), redis-rb 5.3
-# (harness/apps/images/rails/). Loaded by:
+# (stacks/images/rails/). Loaded by:
 #   config.ru   (bin/web: Puma, or Unicorn with CONNLAB_SERVER=unicorn,
 #               preloaded in the master, connections after fork;
 #               CONNLAB_FORK_SAFETY=unsafe: see ConnlabReporting)
@@ -153,7 +153,7 @@ if ENV["CONNLAB_REDIS_URL"]
   # (both in its boot log).
   Sidekiq.configure_server do |config|
     config.redis = { url: ENV["CONNLAB_REDIS_URL"], id: ENV["CONNLAB_GROUP"] }
-    # One line per failed job, which the harness counts (harness/apps/CONTRACT.md).
+    # One line per failed job, which the harness counts (stacks/CONTRACT.md).
     config.error_handlers << proc do |ex, ctx|
       jid = ctx.is_a?(Hash) && ctx[:job].is_a?(Hash) ? ctx[:job]["jid"] : "-"
       $stdout.puts "connlab-job-failed pid=#{Process.pid} job=#{jid} #{ex.class.name}: " \

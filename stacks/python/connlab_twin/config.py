@@ -1,6 +1,6 @@
 """Every environment variable the twin reads, parsed in this one place.
 
-The harness passes all settings as CONNLAB_* variables (harness/apps/CONTRACT.md).
+The harness passes all settings as CONNLAB_* variables (stacks/CONTRACT.md).
 Each entry point loads the settings it needs once, at start-up, before any
 server starts, so a missing or malformed variable stops the process with one
 clear line on stderr and exit status 2 instead of a traceback from deep

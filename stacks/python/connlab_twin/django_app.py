@@ -60,7 +60,7 @@ def databases(url: str, group: str, orm: config.Django) -> dict[str, dict[str, A
 
 
 class ContractErrors:
-    """Middleware: any exception in a view answers as harness/apps/CONTRACT.md says (status, two headers)."""
+    """Middleware: any exception in a view answers as stacks/CONTRACT.md says (status, two headers)."""
 
     def __init__(self, get_response: Callable[[Any], Any]) -> None:
         """Django's middleware protocol."""

@@ -1,4 +1,4 @@
-"""Map an exception to the HTTP status and headers of harness/apps/CONTRACT.md.
+"""Map an exception to the HTTP status and headers of stacks/CONTRACT.md.
 
 503: pool checkout timeout; 502: a Postgres connection that could not be
 made, was lost, or got a reply psycopg could not make sense of (a connection

@@ -7,7 +7,7 @@ the load goes on the process whose reply was taken gets the next unclaimed
 one. At the first lull, though, some process waits on the socket for a reply
 that will never come: its thread (or RQ work horse) and the shared connection
 are stuck for good, and the harness sees no error at all, only a request or a
-job that never ends (see harness/apps/python/README.md for what was measured).
+job that never ends (see stacks/python/README.md for what was measured).
 
 So ``fork.build_before_fork`` makes the unsafe engine open connections of
 class ``DeadlineConnection``:

@@ -10,7 +10,7 @@ GET /cache?ms=N      a cache read holding a pooled Redis connection N ms
 GET /versions        the versions this process runs (JSON), touches neither server
 
 Any exception becomes the status and X-Connlab-Error headers of
-harness/apps/CONTRACT.md (see ``connlab_twin.errors``). The database engine, the
+stacks/CONTRACT.md (see ``connlab_twin.errors``). The database engine, the
 Redis pool behind the job library and the cache's Redis pool are per worker
 process and built on first use, so /health never opens a connection and the
 gunicorn master never does.
