@@ -1,13 +1,14 @@
 """The HTML report: one run's figures and tables in one self-contained page, and runs side by side.
 
-``write_report(run_dir)`` reads ``run_dir/results.json`` and the CSV time series
-it lists under ``series`` (``harness.series``) and writes ``run_dir/report.html``:
-connections over time per process group, stacked, for Postgres and for Redis,
-with the capacity and the predicted expected and worst case as steps, refusals
-per second and a marker at every event; requests and errors per second by kind;
-latency percentiles; then the predicted-vs-observed table, the verdict and its
-notes, the errors, the events, the plan that ran and the versions. A series file
-that is missing is named on the page and its figure left empty, never fatal.
+``write_report(run_dir)`` reads ``run_dir/results.json`` (as ``harness.results_doc``'s
+typed values) and the CSV time series it lists under ``series`` (``harness.series``)
+and writes ``run_dir/report.html``: connections over time per process group,
+stacked, one figure per server the document lists (in its order), with the
+capacity and the predicted expected and worst case as steps, refusals per second
+and a marker at every event; requests and errors per second by kind; latency
+percentiles; then the predicted-vs-observed table, the verdict and its notes, the
+errors, the events, the plan that ran and the versions. A series file that is
+missing is named on the page and its figure left empty, never fatal.
 ``write_comparison(run_dirs, out)`` puts two or more runs in columns, on one
 time axis and one connections scale per server.
 
@@ -34,9 +35,9 @@ import yaml
 from plotly.offline import get_plotlyjs
 
 from harness.errors import PlanError
+from harness.results_doc import Resource, Results, read_results
 from harness.versions import describe
 
-RESOURCES = ("postgres", "redis")
 COLUMNS = {
     "connections": ("t", "resource", "group", "connections", "method"),
     "refusals": ("t", "resource"),
@@ -58,7 +59,7 @@ class Run:
     """A saved run: its results.json, the rows of each series file read, and what could not be read."""
 
     path: Path
-    doc: dict[str, Any]
+    results: Results
     series: dict[str, list[Row]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -70,7 +71,7 @@ class Run:
         times = [0.0] + [float(r["t"]) for n in ("connections", "refusals", "events", "predicted")
                          for r in self.series.get(n, [])]
         times += [float(r["second"]) + 1 for n in ("requests", "latency") for r in self.series.get(n, [])]
-        return min(times), (max(times) if max(times) > 0 else float(self.doc.get("duration_s") or 1))
+        return min(times), (max(times) if max(times) > 0 else float(self.results.duration_s or 1))
 
 
 def _num(value: str | None) -> float | None:
@@ -99,7 +100,8 @@ def _read_csv(path: Path, columns: Sequence[str], problems: list[str]) -> list[R
 
 
 def load_run(run_dir: Path) -> Run:
-    """Read a run folder; a ``PlanError`` (one line) when it holds no connlab results.json."""
+    """Read a run folder; a ``PlanError`` (one line) when it holds no connlab results.json, or one that is not
+    what the contract says."""
     path = run_dir / "results.json"
     if not path.is_file():
         raise PlanError([f"{run_dir}: no results.json here (a run folder is runs/<scenario>-<timestamp>/)"])
@@ -107,11 +109,9 @@ def load_run(run_dir: Path) -> Run:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PlanError([f"{path}: not readable as JSON ({exc})"]) from exc
-    if not isinstance(doc, dict) or not str(doc.get("schema", "")).startswith("connlab.results/"):
-        raise PlanError([f'{path}: not a connlab results.json (no "schema": "connlab.results/1")'])
-    run = Run(run_dir, doc)
-    listed = doc.get("series")
-    if not isinstance(listed, dict):
+    run = Run(run_dir, read_results(doc, path))
+    listed = run.results.series
+    if listed is None:
         run.problems.append("results.json lists no time series (a run from before connlab wrote them): "
                             "no figures, the tables only")
         return run
@@ -166,17 +166,14 @@ def _per_second(times: Iterable[float]) -> tuple[list[float], list[int]]:
     return [s + 0.5 for s in sorted(counts)], [counts[s] for s in sorted(counts)]
 
 
-def _resource(run: Run, name: str) -> dict[str, Any]:
-    return next((r for r in run.doc.get("resources", []) if r.get("name") == name), {})
-
-
-def _y_top(run: Run, name: str, span: Span) -> float:
+def _y_top(run: Run, resource: Resource, span: Span) -> float:
     """Room for the stack, the capacity and both predictions."""
+    name = resource.name
     stack = [ys for _, ys in _stacked(run.rows("connections", resource=name, method="exact"), span[1]).values()]
     tops: list[float] = [sum(column) for column in zip(*stack, strict=True)]
     tops += [_num(r[k]) or 0 for r in run.rows("predicted", resource=name) for k in ("expected", "worst_case",
                                                                                     "capacity")]
-    tops += [float(_resource(run, name).get("capacity") or 0), 1.0]
+    tops += [float(resource.capacity), 1.0]
     return max(tops) * 1.12
 
 
@@ -190,8 +187,9 @@ def _layout(title: str, span: Span, events: list[Row], height: int, **extra: Any
             **extra}
 
 
-def connections_figure(run: Run, name: str, span: Span, y_top: float, colours: dict[str, str],
+def connections_figure(run: Run, resource: Resource, span: Span, y_top: float, colours: dict[str, str],
                        height: int = 480) -> go.Figure:
+    name, capacity = resource.name, resource.capacity
     fig = go.Figure()
     stacked = _stacked(run.rows("connections", resource=name, method="exact"), span[1])
     for group, (xs, ys) in stacked.items():
@@ -206,12 +204,11 @@ def connections_figure(run: Run, name: str, span: Span, y_top: float, colours: d
                                  name="sampled total", mode="lines",
                                  line={"shape": "hv", "color": "#555", "dash": "dot", "width": 1}))
     predicted = run.rows("predicted", resource=name)
-    capacity = _resource(run, name).get("capacity")
     for key, label, line in (("capacity", "capacity", {"color": "black", "width": 2.5}),
                              ("expected", "predicted expected", {"color": "#1f77b4", "width": 2, "dash": "dash"}),
                              ("worst_case", "predicted worst case", {"color": "#d62728", "width": 2, "dash": "dot"})):
         sx, sy = _steps(predicted, key, span)
-        if not sx and key == "capacity" and capacity is not None:  # no predicted.csv: the capacity still holds
+        if not sx and key == "capacity":  # no predicted.csv: the capacity still holds
             sx, sy = list(span), [float(capacity)] * 2
         if sx:
             fig.add_trace(go.Scatter(x=sx, y=sy, name=label, meta=key, mode="lines", line={"shape": "hv", **line}))
@@ -284,62 +281,59 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[object]], dim: Iterab
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _observed_table(doc: dict[str, Any]) -> str:
+def _observed_table(results: Results) -> str:
     rows: list[list[object]] = []
     dim = []
-    for r in doc.get("resources", []):
-        p, final = r["predicted"], r["predicted"].get("final")
-        expected = f"{p['expected']} → {final['expected']}" if final else p["expected"]
-        worst = f"{p['worst_case']} → {final['worst_case']}" if final else p["worst_case"]
-        o = r["observed"]
-        rows.append([r["name"], r["capacity"], expected, worst, f"{o['peak']} ({o['peak_method']})", o["rejected"],
-                     r["exhaustion"]["predicted"], "yes" if r["exhaustion"]["observed"] else "no"])
+    for r in results.resources:
+        p, final = r.predicted, r.predicted.final
+        expected = f"{p.expected} → {final.expected}" if final else p.expected
+        worst = f"{p.worst_case} → {final.worst_case}" if final else p.worst_case
+        o = r.observed
+        rows.append([r.name, r.capacity, expected, worst, f"{o.peak} ({o.peak_method})", o.rejected,
+                     r.exhaustion.predicted, "yes" if r.exhaustion.observed else "no"])
         dim.append(False)
-        for g in r.get("groups", []):
-            rows.append([f"  {g['group']}", "", g["predicted_expected"], g["predicted_worst_case"], g["observed_peak"],
-                         "", "", ""])
+        for g in r.groups:
+            rows.append([f"  {g.group}", "", g.predicted_expected, g.predicted_worst_case, g.observed_peak, "", "", ""])
             dim.append(True)
     return _table(("resource / group", "capacity", "expected", "worst case", "observed peak", "rejected",
                    "predicted", "exhausted"), rows, dim)
 
 
-def _verdict(doc: dict[str, Any]) -> str:
-    v = doc.get("verdict", {})
-    parts = [("prediction held" if v.get("prediction_held") else "prediction did not hold", v.get("prediction_held")),
-             ("configuration fits" if v.get("config_fits") else "configuration does not fit", v.get("config_fits"))]
-    if "expectations_met" in v:
-        parts.append(("expectations met" if v["expectations_met"] else "expectations not met", v["expectations_met"]))
+def _verdict(results: Results) -> str:
+    v = results.verdict
+    parts = [("prediction held" if v.prediction_held else "prediction did not hold", v.prediction_held),
+             ("configuration fits" if v.config_fits else "configuration does not fit", v.config_fits)]
+    if v.expectations_met is not None:
+        parts.append(("expectations met" if v.expectations_met else "expectations not met", v.expectations_met))
     line = " · ".join(f"<span class={'good' if ok else 'bad'}>{html.escape(text)}</span>" for text, ok in parts)
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in v.get("notes", []))
-    req = doc.get("requests", {})
-    return (f"<p class=verdict>{line}</p><p>requests: {req.get('total', '?')} total, {req.get('failed', '?')} "
-            f"failed</p>" + (f"<ul class=notes>{notes}</ul>" if notes else ""))
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in v.notes)
+    req = results.requests
+    return (f"<p class=verdict>{line}</p><p>requests: {req.total} total, {req.failed} failed</p>"
+            + (f"<ul class=notes>{notes}</ul>" if notes else ""))
 
 
 def _header(run: Run, level: str = "h1") -> str:
-    d = run.doc
+    d = run.results
     problems = "".join(f"<li>{html.escape(p)}</li>" for p in run.problems)
-    return (f"<{level}>{html.escape(str(d.get('scenario')))}: {html.escape(str(d.get('app')))} on "
-            f"{html.escape(str(d.get('backend')))}</{level}><p class=dim>{html.escape(str(run.path))}<br>"
-            f"ran {html.escape(describe(d.get('versions') or {}) or 'unknown versions')}</p>"
+    return (f"<{level}>{html.escape(d.scenario)}: {html.escape(d.app)} on "
+            f"{html.escape(d.backend)}</{level}><p class=dim>{html.escape(str(run.path))}<br>"
+            f"ran {html.escape(describe(d.versions) or 'unknown versions')}</p>"
             + _verdict(d) + (f"<div class=problems><b>Not drawn</b><ul>{problems}</ul></div>" if problems else ""))
 
 
 def _details(run: Run) -> str:
-    d = run.doc
+    d = run.results
     errors = _table(("class", "kind", "count", "rate", "first at (s)", "example"),
-                    [[e.get("class"), e.get("kind"), e.get("count"), f"{e.get('rate') or 0:.1%}", e.get("first_s", ""),
-                      e.get("example", "")] for e in d.get("errors", [])]) if d.get("errors") else "<p>none</p>"
-    events = _table(("#", "t (s)", "what"), [[i, f"{float(e['t']):.2f}", e["what"]] for i, e in
-                                             enumerate(run.rows("events") or d.get("events", []), start=1)])
-    plan = d.get("plan")
-    plan_html = (f"<pre>{html.escape(yaml.safe_dump(plan, sort_keys=False))}</pre>" if isinstance(plan, dict) else
+                    [[e.error_class, e.kind, e.count, f"{e.rate or 0:.1%}", "" if e.first_s is None else e.first_s,
+                      e.example or ""] for e in d.errors]) if d.errors else "<p>none</p>"
+    listed = [(float(r["t"]), r["what"]) for r in run.rows("events")] or [(e.t, e.what) for e in d.events]
+    events = _table(("#", "t (s)", "what"), [[i, f"{t:.2f}", what] for i, (t, what) in enumerate(listed, start=1)])
+    plan_html = (f"<pre>{html.escape(yaml.safe_dump(d.plan, sort_keys=False))}</pre>" if d.plan is not None else
                  "<p>results.json does not record the plan (a run from before connlab did).</p>")
-    versions = _table(("component", "version"), [["backend", d.get("backend")], *sorted((d.get("versions") or {})
-                                                                                       .items())])
+    versions = _table(("component", "version"), [["backend", d.backend], *sorted(d.versions.items())])
     return (f"<h2>Predicted vs observed</h2>{_observed_table(d)}<h2>Errors</h2>{errors}<h2>Events</h2>{events}"
-            f"<h2>The plan that ran</h2><p>scenario {html.escape(str(d.get('scenario')))}, app "
-            f"{html.escape(str(d.get('app')))}, backend {html.escape(str(d.get('backend')))}</p>{plan_html}"
+            f"<h2>The plan that ran</h2><p>scenario {html.escape(d.scenario)}, app "
+            f"{html.escape(d.app)}, backend {html.escape(d.backend)}</p>{plan_html}"
             f"<h2>Versions</h2>{versions}")
 
 
@@ -389,7 +383,7 @@ def _page(title: str, body: str, figures: list[tuple[str, go.Figure]]) -> str:
 
 
 def _div(figure_id: str) -> str:
-    return f'<div id="{figure_id}" class=figure></div>'
+    return f'<div id="{html.escape(figure_id)}" class=figure></div>'
 
 
 def write_report(run_dir: Path, out: Path | None = None) -> Path:
@@ -397,31 +391,38 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     run = load_run(run_dir)
     span, colours, figures = run.span(), _colours([run]), []
     if run.series:
-        figures = [(f"connections-{n}", connections_figure(run, n, span, _y_top(run, n, span), colours))
-                   for n in RESOURCES]
+        figures = [(f"connections-{r.name}", connections_figure(run, r, span, _y_top(run, r, span), colours))
+                   for r in run.results.resources]
         figures += [("requests", requests_figure(run, span)), ("latency", latency_figure(run, span))]
     body = _header(run) + "".join(_div(i) for i, _ in figures) + _details(run)
     path = out or run_dir / "report.html"
-    path.write_text(_page(f"connlab: {run.doc.get('scenario')}", body, figures), encoding="utf-8")
+    path.write_text(_page(f"connlab: {run.results.scenario}", body, figures), encoding="utf-8")
     return path
 
 
 def write_comparison(run_dirs: list[Path], out: Path) -> Path:
-    """Write ``out``: the runs in columns, each its connections and requests figures and its key figures."""
+    """Write ``out``: the runs in columns, each its connections and requests figures and its key figures; a
+    server's figures share one connections scale across the runs that list it."""
     runs = [load_run(d) for d in run_dirs]
     spans = [run.span() for run in runs]
     span = (min(s[0] for s in spans), max(s[1] for s in spans))
     colours = _colours(runs)
-    tops = {n: max(_y_top(run, n, span) for run in runs) for n in RESOURCES}
+    tops: dict[str, float] = {}
+    for run in runs:
+        for r in run.results.resources:
+            tops[r.name] = max(tops.get(r.name, 0.0), _y_top(run, r, span))
     figures: list[tuple[str, go.Figure]] = []
     columns = []
     for i, run in enumerate(runs, start=1):
-        mine = [(f"run{i}-connections-{n}", connections_figure(run, n, span, tops[n], colours, 400))
-                for n in RESOURCES] + [(f"run{i}-requests", requests_figure(run, span, 320))] if run.series else []
+        mine: list[tuple[str, go.Figure]] = []
+        if run.series:
+            mine = [(f"run{i}-connections-{r.name}", connections_figure(run, r, span, tops[r.name], colours, 400))
+                    for r in run.results.resources]
+            mine.append((f"run{i}-requests", requests_figure(run, span, 320)))
         figures += mine
-        columns.append(f"<div>{_header(run, 'h2')}{_observed_table(run.doc)}"
+        columns.append(f"<div>{_header(run, 'h2')}{_observed_table(run.results)}"
                        + "".join(_div(fid) for fid, _ in mine) + "</div>")
-    names = " vs ".join(str(run.doc.get("scenario")) for run in runs)
+    names = " vs ".join(run.results.scenario for run in runs)
     body = (f"<h1>connlab: {html.escape(names)}</h1><div class=columns style='grid-template-columns:"
             f"repeat({len(runs)},minmax(0,1fr))'>{''.join(columns)}</div>")
     out.write_text(_page(f"connlab: {names}", body, figures), encoding="utf-8")

@@ -1,5 +1,6 @@
 """The HTML report drawn in headless Chromium: what Plotly drew, read back from ``<pre id="connlab-rendered">``
-(used by tests/test_htmlreport.py and by the autoscale run's check in tests/helpers_e2e.py)."""
+(used by tests/test_htmlreport.py and by the autoscale run's check in tests/helpers_e2e.py); and a run folder's
+results.json rewritten, and a page's figures read without a browser, for tests/test_htmlreport.py."""
 
 from __future__ import annotations
 
@@ -8,12 +9,32 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
+#: the contract results.json follows, beside the repo (as tests/helpers_e2e.py finds it)
+SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "contract" / "results.schema.json"
+
+
+def edit_results(folder: Path, change: Callable[[dict[str, Any]], object]) -> Path:
+    """Rewrite ``folder/results.json`` with ``change`` applied to its document (in place); its path."""
+    path = folder / "results.json"
+    document = json.loads(path.read_text())
+    change(document)
+    path.write_text(json.dumps(document, indent=2))
+    return path
+
+
+def page_figures(page: Path) -> list[dict[str, Any]]:
+    """The figures a page hands Plotly (``id`` and ``figure``), read from its JSON, no browser."""
+    found = re.search(r'id="connlab-figures">(.*?)</script>', page.read_text(), re.S)
+    assert found, "no connlab-figures in the page"
+    figures: list[dict[str, Any]] = json.loads(found[1])  # "<\\/" is JSON's escape of "</"
+    return figures
 
 
 def _rendered(page: Path, tmp_path: Path) -> tuple[str, dict[str, Any]]:
@@ -31,6 +52,11 @@ def _rendered(page: Path, tmp_path: Path) -> tuple[str, dict[str, Any]]:
     assert body and pre, dom[:500]
     state = re.search(r'data-rendered="(\w+)"', body[1])
     return (state[1] if state else "absent"), json.loads(html.unescape(pre[1]) or "{}")
+
+
+def connection_figures(summary: dict[str, Any]) -> list[str]:
+    """The ids of the connections figures Plotly drew, in the page's order."""
+    return [f["id"] for f in summary["figures"] if f["id"].startswith("connections-")]
 
 
 def _traces(summary: dict[str, Any], figure: str) -> dict[str, dict[str, Any]]:

@@ -7,6 +7,7 @@ browser test reads back what Plotly drew (``<pre id="connlab-rendered">``).
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import re
@@ -19,7 +20,22 @@ import pytest
 from harness.cli import main
 from harness.errors import PlanError
 from harness.htmlreport import write_comparison, write_report
-from tests.helpers_report import _rendered, _traces
+from harness.plan import APPS, ERROR_KINDS
+from harness.results_doc import (
+    BACKENDS,
+    STATUSES,
+    AppError,
+    Event,
+    Exhaustion,
+    Figures,
+    GroupFigures,
+    Observed,
+    Predicted,
+    Requests,
+    Verdict,
+    read_results,
+)
+from tests.helpers_report import SCHEMA, _rendered, _traces, connection_figures, edit_results, page_figures
 
 POSTGRES_EXACT = [  # t, group, connections (the count right after the change)
     (-1.2, "worker.1", 3), (0.21, "web.1", 3), (0.25, "web.2", 3), (0.5, "web.1", 6), (0.62, "web.2", 6),
@@ -190,3 +206,211 @@ def test_chromium_page_says_when_a_figure_failed(tmp_path: Path) -> None:
     page.write_text(page.read_text().replace('"id":"latency"', '"id":"no-such-div"'))
     state, summary = _rendered(page, tmp_path)
     assert state == "failed" and "no-such-div" in summary["error"]
+
+
+# results.json as typed values (harness.results_doc), and a figure per resource the document lists
+
+
+def _pgbouncer(document: dict[str, Any]) -> None:
+    """A third resource after the two: a pooler with room for 40."""
+    document["resources"].append({
+        "name": "pgbouncer", "limit": 40, "capacity": 40,
+        "predicted": {"expected": 9, "worst_case": 12, "status": "fits"},
+        "observed": {"peak": 7, "peak_method": "log-events", "rejected": 0},
+        "groups": [{"group": "web.1", "predicted_expected": 9, "predicted_worst_case": 12, "observed_peak": 7}],
+        "exhaustion": {"predicted": "fits", "observed": False}})
+
+
+def _with_pgbouncer(folder: Path) -> Path:
+    edit_results(folder, _pgbouncer)
+    with (folder / "connections.csv").open("a", newline="") as out:
+        csv.writer(out).writerows([(0.3, "pgbouncer", "web.1", 4, "exact"), (2.0, "pgbouncer", "web.1", 7, "exact")])
+    with (folder / "predicted.csv").open("a", newline="") as out:
+        csv.writer(out).writerow((0.0, "pgbouncer", 9, 12, 40))
+    return folder
+
+
+def _valid(document: dict[str, Any]) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    if not SCHEMA.exists():
+        pytest.skip(f"the shared contract is not beside the repo ({SCHEMA})")
+    jsonschema.validate(document, json.loads(SCHEMA.read_text()))
+
+
+def test_read_results_gives_the_typed_values(tmp_path: Path) -> None:
+    path = make_run(tmp_path / "run") / "results.json"
+    document = json.loads(path.read_text())
+    _valid(document)
+    results = read_results(document, path)
+    assert (results.schema, results.scenario, results.app, results.backend) == ("connlab.results/1", "autoscale",
+                                                                                "rails", "local")
+    assert results.duration_s == 15.0 and results.stack_up_s is None and results.time_to_verdict_s is None
+    assert [r.name for r in results.resources] == ["postgres", "redis"]
+    first, second = results.resources
+    assert (first.limit, first.capacity) == (30, 27)
+    assert first.predicted == Predicted(expected=15, worst_case=15, status="fits",
+                                        final=Figures(expected=33, worst_case=33, status="exhausts"))
+    assert first.observed == Observed(peak=27, peak_method="log-events", sampled_peak=27, rejected=len(REFUSALS))
+    assert len(first.groups) == 6 and first.groups[-1] == GroupFigures(group="worker.1", predicted_expected=3,
+                                                                       predicted_worst_case=3, observed_peak=3)
+    assert first.exhaustion == Exhaustion(predicted="exhausts", observed=True)
+    assert second.predicted.final is None and second.observed.sampled_peak is None and second.groups == ()
+    assert results.resource("redis") is second and results.resource("pgbouncer") is None
+    assert results.requests == Requests(total=535, failed=84)
+    assert results.errors == (AppError(error_class="ActiveRecord::ConnectionNotEstablished", kind="server_full",
+                                       count=84, rate=0.157, first_s=8.6, source="web",
+                                       example="FATAL: sorry, too many clients </script>"),)
+    assert results.events == tuple(Event(t=t, what=what) for t, what in EVENTS)
+    assert results.verdict == Verdict(prediction_held=True, config_fits=False, expectations_met=True,
+                                      notes=("postgres: peak 27 = capacity, as predicted once web reached 5 dynos",))
+    assert results.versions["rails"] == "6.1.7" and results.plan is not None and results.plan["app"] == "rails"
+    assert results.series is not None and results.series["connections"] == "connections.csv"
+
+
+def _drop_capacity(d: dict[str, Any]) -> None:
+    del d["resources"][0]["capacity"]
+
+
+def _groups_object(d: dict[str, Any]) -> None:
+    d["resources"][1]["groups"] = {"web.1": 2}
+
+
+def _capacity_text(d: dict[str, Any]) -> None:
+    d["resources"][0]["capacity"] = "27"
+
+
+def _peak_true(d: dict[str, Any]) -> None:
+    d["resources"][1]["observed"]["peak"] = True
+
+
+def _unknown_kind(d: dict[str, Any]) -> None:
+    d["errors"][0]["kind"] = "too_many"
+
+
+def _no_resources(d: dict[str, Any]) -> None:
+    d["resources"] = []
+
+
+def _twice(d: dict[str, Any]) -> None:
+    d["resources"][1]["name"] = "postgres"
+
+
+def _note_number(d: dict[str, Any]) -> None:
+    d["verdict"]["notes"].append(3)
+
+
+@pytest.mark.parametrize(("change", "line"), [
+    (_drop_capacity, "resources[0].capacity: expected an integer, found nothing (the field is absent)"),
+    (_groups_object, "resources[1].groups: expected a list, found an object"),
+    (_capacity_text, 'resources[0].capacity: expected an integer, found "27"'),
+    (_peak_true, "resources[1].observed.peak: expected an integer, found true"),
+    (_unknown_kind, 'errors[0].kind: expected one of pool_timeout, server_full, redis_full, connection_lost, '
+                    'other, found "too_many"'),
+    (_no_resources, "resources: expected a list of at least one resource, found a list"),
+    (_twice, 'resources[1].name: expected a name no other resource has, found "postgres"'),
+    (_note_number, "verdict.notes[1]: expected a string, found 3"),
+])
+def test_a_broken_results_json_is_one_line_naming_the_field(tmp_path: Path, change: Any, line: str) -> None:
+    run = make_run(tmp_path / "run")
+    path = edit_results(run, change)
+    with pytest.raises(PlanError) as raised:
+        read_results(json.loads(path.read_text()), path)
+    assert raised.value.problems == [f"{path}: {line}"]
+    with pytest.raises(PlanError) as again:  # the report says the same, and writes no page
+        write_report(run)
+    assert again.value.problems == [f"{path}: {line}"] and not (run / "report.html").exists()
+
+
+def test_the_cli_prints_a_broken_field_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = edit_results(make_run(tmp_path / "run"), _groups_object)
+    assert main(["report", str(path.parent)]) == 2
+    assert capsys.readouterr().err.strip() == f"connlab: {path}: resources[1].groups: expected a list, found an object"
+
+
+def _required(node: dict[str, Any], value: Any, where: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """Every field the schema requires, as its path into ``value`` (a list's first item standing for all)."""
+    found: list[tuple[str | int, ...]] = [(*where, key) for key in node.get("required", [])]
+    for key, sub in node.get("properties", {}).items():
+        inner = value.get(key) if isinstance(value, dict) else None
+        if isinstance(inner, dict):
+            found += _required(sub, inner, (*where, key))
+        elif isinstance(inner, list) and inner and isinstance(sub.get("items"), dict):
+            found += _required(sub["items"], inner[0], (*where, key, 0))
+    return found
+
+
+def _dotted(where: tuple[str | int, ...]) -> str:
+    return "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in where).lstrip(".")
+
+
+def test_every_field_the_contract_requires_is_required_and_its_words_are_the_same(tmp_path: Path) -> None:
+    if not SCHEMA.exists():
+        pytest.skip(f"the shared contract is not beside the repo ({SCHEMA})")
+    schema = json.loads(SCHEMA.read_text())
+    path = make_run(tmp_path / "run") / "results.json"
+    document = json.loads(path.read_text())
+    paths = _required(schema, document)
+    assert ("resources", 0, "observed", "peak_method") in paths and ("errors", 0, "class") in paths
+    for where in paths:
+        if where == ("schema",):
+            continue  # "not a connlab results.json", tested above
+        broken = copy.deepcopy(document)
+        holder = broken
+        for key in where[:-1]:
+            holder = holder[key]
+        del holder[where[-1]]
+        with pytest.raises(PlanError) as raised:
+            read_results(broken, path)
+        assert raised.value.problems[0].startswith(f"{path}: {_dotted(where)}: expected "), raised.value.problems
+    resource = schema["properties"]["resources"]["items"]["properties"]
+    assert set(APPS) == set(schema["properties"]["app"]["enum"])
+    assert tuple(schema["properties"]["backend"]["enum"]) == BACKENDS
+    assert tuple(resource["exhaustion"]["properties"]["predicted"]["enum"]) == STATUSES
+    assert set(ERROR_KINDS) == set(schema["properties"]["errors"]["items"]["properties"]["kind"]["enum"])
+
+
+def test_an_error_first_seen_at_no_time_shows_an_empty_cell(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    edit_results(run, lambda d: d["errors"][0].update(first_s=None))
+    page = write_report(run).read_text()
+    assert "<td>15.7%</td><td></td><td>FATAL" in page and "<td>None</td>" not in page
+
+
+def test_chromium_draws_one_connections_figure_for_one_resource(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    document = json.loads(edit_results(run, lambda d: d["resources"].pop(0)).read_text())  # Redis alone
+    _valid(document)
+    page = write_report(run)
+    state, summary = _rendered(page, tmp_path)
+    assert state == "yes", summary
+    assert connection_figures(summary) == ["connections-redis"]
+    assert set(_traces(summary, "connections-redis")["capacity"]["y"]) == {50}
+    assert len(summary["figures"]) == 3  # and the requests and latency figures
+    text = page.read_text()
+    assert 'id="connections-postgres"' not in text and '<div id="connections-redis" class=figure>' in text
+    assert "<tr><td>redis</td><td>50</td>" in text and "<tr><td>postgres</td><td>27</td>" not in text
+
+
+def test_chromium_draws_three_connections_figures_for_three_resources(tmp_path: Path) -> None:
+    run = _with_pgbouncer(make_run(tmp_path / "run"))
+    _valid(json.loads((run / "results.json").read_text()))
+    page = write_report(run)
+    state, summary = _rendered(page, tmp_path)
+    assert state == "yes", summary
+    assert connection_figures(summary) == ["connections-postgres", "connections-redis", "connections-pgbouncer"]
+    pooler = _traces(summary, "connections-pgbouncer")
+    assert set(pooler["capacity"]["y"]) == {40} and pooler["web.1"]["y"][-1] == 7
+    assert pooler["predicted worst case"]["y"][0] == 12 and pooler["refused per second"]["points"] == 0
+    titles = {f["id"]: f["figure"]["layout"]["title"]["text"] for f in page_figures(page)}
+    assert titles["connections-pgbouncer"] == "Pgbouncer connections per process group (capacity 40)"
+    assert titles["connections-postgres"] == "Postgres connections per process group (capacity 27)"
+
+
+def test_a_comparison_draws_each_run_s_resources_one_scale_per_name(tmp_path: Path) -> None:
+    two, three = make_run(tmp_path / "two"), _with_pgbouncer(make_run(tmp_path / "three", capacity=40))
+    figures = {f["id"]: f["figure"] for f in page_figures(write_comparison([two, three], tmp_path / "c.html"))}
+    assert list(figures) == ["run1-connections-postgres", "run1-connections-redis", "run1-requests",
+                             "run2-connections-postgres", "run2-connections-redis", "run2-connections-pgbouncer",
+                             "run2-requests"]
+    postgres = [figures[f"run{i}-connections-postgres"]["layout"]["yaxis"]["range"] for i in (1, 2)]
+    assert postgres[0] == postgres[1] and postgres[0][1] > 40
