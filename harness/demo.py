@@ -1,6 +1,6 @@
 """Teaching mode: ``connlab demo`` runs the classic examples in order, each a short real run.
 
-The steps are the scenario files in ``harness/scenarios/demo/`` (``NN-name.yaml``,
+The steps are the scenario files in ``scenarios/demo/`` (``NN-name.yaml``,
 run in file-name order; shipped as package data): 1 process x 1 thread, 1 x 2,
 2 x 2, 2 dynos x 2 x 2 (the article's 6 that is 8), Sidekiq's Postgres and
 Redis counts, a rake task and a console, the autoscaler going over the limit

@@ -39,7 +39,7 @@ def test_the_steps_arithmetic_plugs_in_their_numbers() -> None:
     assert lines["05-sidekiq-postgres-and-redis"][0].startswith(
         "postgres: 1 dyno x 1 process x min(2 threads, pool 2) + 2 Sidekiq processes x min(concurrency 5, pool 5) = "
         "2 + 10 = 12 of capacity 16")
-    assert "2 Sidekiq processes x (C + 1 = 6), each up to 5 + 5" in lines["05-sidekiq-postgres-and-redis"][1]
+    assert "2 Sidekiq processes x (C + 1 = 6), each up to 10" in lines["05-sidekiq-postgres-and-redis"][1]
     over, capped = lines["07-autoscaler-over-the-limit"], lines["08-autoscaler-capped-at-what-fits"]
     assert over[-1].startswith("after t=0.5 s (web at 3 dynos), postgres: 3 dynos x 2 processes x min(2 threads, "
                                "pool 2) = 12 of capacity 10") and over[-1].endswith(": exhausts")
@@ -47,16 +47,19 @@ def test_the_steps_arithmetic_plugs_in_their_numbers() -> None:
 
 
 def test_a_forking_worker_is_named_and_counted_by_its_kind() -> None:
-    """The Rails forking worker is Resque-style (2C: a BLPOP per worker + one per running child), the twin's is RQ
-    (3C: fetch + pubsub per worker + each horse's own); a range (dramatiq's 1 .. T + 2) shows its figure."""
+    """The Rails forking worker is Resque-style (Postgres C: one per running child; Redis 2C: a BLPOP per worker +
+    one per running child), the twin's is RQ (C; 3C: fetch + pubsub per worker + each horse's own), each named and
+    its formula given by its kind; a range (dramatiq's Redis 1 .. T + 2) shows its figure."""
     scenarios = ROOT / "scenarios"
     rails = arithmetic(load_plan(scenarios / "rails-forking-worker-safe.yaml"))
     python = arithmetic(load_plan(scenarios / "forking-worker-safe.yaml"))
     dramatiq = arithmetic(load_plan(scenarios / "baseline.yaml"))
-    assert "1 Resque-style process x concurrency 3" in rails[0] and "RQ" not in " ".join(rails)
-    assert "1 Resque-style process x (2C = 6), each up to 3 + 3" in rails[1]
-    assert "1 RQ process x (3C = 9), each up to 3 + 9" in python[1]
-    assert "1 dramatiq process x 1, each up to 2 + 2" in dramatiq[1]
+    assert "1 Resque-style process x (C = 3) = 0 + 3 = 3" in rails[0] and "RQ" not in " ".join(rails)
+    assert "1 Resque-style process x (2C = 6) = 1 + 6" in rails[1]
+    assert "1 RQ process x (C = 3)" in python[0]
+    assert "1 RQ process x (3C = 9), each up to 12" in python[1]
+    assert "1 dramatiq process x min(concurrency 2, pool 2)" in dramatiq[0]
+    assert "1 dramatiq process x 1, each up to 4" in dramatiq[1]
 
 
 def _ui_addresses(log: Path) -> list[str]:
