@@ -29,7 +29,6 @@ _CONTRACT_WORD = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, CONTRACT),
 #: The modules that still spell a server's name, and so the work left of issue 17's de-naming.
 NOT_YET_CLEAN = {
     "cli.py", "compose.py",
-    "stack/apps.py",  # the Rails app's gems, checked before a local run
 }
 
 

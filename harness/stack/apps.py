@@ -23,11 +23,28 @@ WEB_READY_TIMEOUT_S = 30.0
 WORKER_READY_TIMEOUT_S = 30.0
 READY_LINE = "connlab-ready"
 
-RAILS_PACKAGES = ("ruby", "ruby-rails", "puma", "ruby-pg", "ruby-redis", "ruby-sidekiq", "unicorn")
-RAILS_PROBE = 'require "rails"; require "active_record"; require "puma"; require "pg"; ' \
-              'require "redis"; require "sidekiq"'
+#: the file in a sample app's folder that says what it needs on the host (``require:``, ``require-unicorn:``,
+#: ``packages:`` lines of words)
+HOST_NEEDS = "host-needs.txt"
+
+
+def host_needs(app: str) -> dict[str, tuple[str, ...]]:
+    """The sample app's ``host-needs.txt``: each ``key: words`` line as key -> words (empty when it has none)."""
+    path = APPS_DIR / app / HOST_NEEDS
+    needs: dict[str, tuple[str, ...]] = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            key, colon, words = line.partition(":")
+            if colon and not key.lstrip().startswith("#"):
+                needs[key.strip()] = tuple(words.split())
+    return needs
+
+
+_RAILS = host_needs("rails")
+RAILS_PACKAGES = _RAILS.get("packages", ())
+RAILS_PROBE = "; ".join(f'require "{name}"' for name in _RAILS.get("require", ()))
 #: what a plan with ``server: unicorn`` needs beside RAILS_PROBE (Debian's ``unicorn``)
-UNICORN_PROBE = 'require "unicorn"'
+UNICORN_PROBE = "; ".join(f'require "{name}"' for name in _RAILS.get("require-unicorn", ()))
 
 
 @dataclass(frozen=True, kw_only=True)
