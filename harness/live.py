@@ -17,18 +17,22 @@ its log is read only when it stops, as a container's is), it shows as ``-``.
 
 from __future__ import annotations
 
+import io
 import json
+import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.progress_bar import ProgressBar
 from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:
     from harness.events import Step
@@ -104,6 +108,43 @@ class LineView:
         pass
 
 
+class _Lines(io.TextIOBase):
+    """A stream that prints each whole line above the live panel, through the panel's console.
+
+    One console owns the screen while the panel is live: a line written past it (the CLI's stderr Console says
+    "stack up in ..." from the stack's threads) moves the cursor the panel's redraw does not know of, and the top
+    of the frame before stays on the screen. rich's own redirect cannot catch that: every Console unwraps its
+    ``FileProxy`` (``rich_proxied_file``) and writes to the real stream. This one has nothing to unwrap.
+    """
+
+    def __init__(self, console: Console, original: TextIO) -> None:
+        super().__init__()
+        self.console = console
+        self.original = original
+        self._buffer = ""
+        self._lock = threading.Lock()
+
+    def isatty(self) -> bool:
+        return self.original.isatty()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._buffer += text
+            *lines, self._buffer = self._buffer.split("\n")
+        for line in lines:
+            self.console.print(Text.from_ansi(line))
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            rest, self._buffer = self._buffer, ""
+        if rest:
+            self.console.print(Text.from_ansi(rest))
+
+
 class PanelView:
     """A rich live panel on a terminal: start-up progress, then connections against capacity."""
 
@@ -113,18 +154,30 @@ class PanelView:
         self.stack: Stack | None = None
         self.began = time.monotonic()
         self.snapshot: Snapshot | None = None
-        self.live = Live(console=console, refresh_per_second=REFRESH_PER_S, transient=True,
-                         get_renderable=self._render)
+        # the panel redirects the streams itself (_Lines): rich's own proxies are unwrapped by every other Console
+        self.live = Live(console=console, refresh_per_second=REFRESH_PER_S, transient=False,
+                         get_renderable=self._render, redirect_stdout=False, redirect_stderr=False)
+        self._streams: tuple[TextIO, TextIO] | None = None
 
     def starting(self, stack: Stack) -> None:
         self.stack = stack
         self.began = time.monotonic()
         self.live.start()
+        if self.console.is_terminal and self._streams is None:
+            # the panel's console writes to the real stream it writes to now; every other writer meets _Lines
+            self.console.file = self.console.file
+            self._streams = sys.stdout, sys.stderr
+            sys.stdout, sys.stderr = _Lines(self.console, sys.stdout), _Lines(self.console, sys.stderr)
 
     def update(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
 
     def stop(self) -> None:
+        if self._streams is not None:
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+            sys.stdout, sys.stderr = self._streams
+            self._streams = None
         self.live.stop()
 
     def _render(self) -> Any:

@@ -1,7 +1,7 @@
 """The live panel on a real terminal: ``connlab run`` inside a detached tmux session, its screen read with
 ``tmux capture-pane`` while it runs. First the start-up panel with each part's time, then the traffic panel with
 a row per server (the connections now against the capacity, the refusals so far), then the verdict; nothing left
-behind."""
+behind, and one panel on the screen at a time."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from tests.helpers import ROOT, env_with_marker, processes_under
 #: How often the screen is read, and how long the run may take in all (over-limit: 6 s of traffic).
 CAPTURE_EVERY_S = 0.1
 RUN_LIMIT_S = 120.0
+PANEL_TOP = "╭─ over-limit (python, local)"
 
 
 def _tmux(socket: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -34,7 +35,7 @@ def test_the_panel_shows_start_up_then_each_server_against_its_capacity(tmp_path
     socket = f"connlab-test-{uuid.uuid4().hex[:8]}"
     rc, out = tmp_path / "rc", tmp_path / "runs"
     command = (f"cd {shlex.quote(str(ROOT))} && {shlex.quote(sys.executable)} -m harness run over-limit "
-               f"--out {shlex.quote(str(out))}; echo $? > {shlex.quote(str(rc))}")
+               f"--out {shlex.quote(str(out))}; echo $? > {shlex.quote(str(rc))}; sleep {RUN_LIMIT_S:g}")
     env = env_with_marker(marker)
     screens: list[str] = []
     started = _tmux(socket, "new-session", "-d", "-x", "160", "-y", "50", "-e", f"LABTEST_MARKER={marker}",
@@ -49,6 +50,8 @@ def test_the_panel_shows_start_up_then_each_server_against_its_capacity(tmp_path
             if shown.returncode == 0 and shown.stdout.strip() and (not screens or shown.stdout != screens[-1]):
                 screens.append(shown.stdout)
             time.sleep(CAPTURE_EVERY_S)
+        # the whole screen at the end, with what scrolled above the window
+        whole = _tmux(socket, "capture-pane", "-p", "-S", "-").stdout
     finally:
         _tmux(socket, "kill-server")
     assert rc.read_text().strip() == "0", screens[-1:]
@@ -67,7 +70,13 @@ def test_the_panel_shows_start_up_then_each_server_against_its_capacity(tmp_path
     assert max(now for now, _ in postgres) == 10, postgres
     assert any(refused not in ("-", "0") for _, refused in postgres), postgres
     # the panel is transient: the verdict is what stays on the screen
-    # the panel goes when the traffic ends: the verdict is what stays on the screen
-    assert "prediction held; configuration does not fit; expectations met" in screens[-1], screens[-1]
-    assert not re.search(r"t = +\d+\.\d s of 6", screens[-1]), screens[-1]
+    # one console owns the screen while the panel is live: every screen from the first panel on shows exactly
+    # one (a line printed past the panel's console leaves the top of the frame before it behind), and the last
+    # frame stays above the verdict
+    panels = [s.count(PANEL_TOP) for s in screens if PANEL_TOP in s]
+    assert panels and set(panels) == {1}, next((s for s in screens if s.count(PANEL_TOP) > 1), "")
+    assert whole.count(PANEL_TOP) == 1, whole
+    last = whole[whole.index(PANEL_TOP):]
+    assert re.search(r"t = +\d+\.\d s of 6", last), last
+    assert "prediction held; configuration does not fit; expectations met" in last, last
     assert processes_under(marker) == []
