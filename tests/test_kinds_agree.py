@@ -132,3 +132,20 @@ def test_a_one_off_holds_one_connection_whatever_its_pool() -> None:
     oneoff = ProcessType(name="console", command="rails console", role="oneoff", server="rake", processes=_s(1),
                          threads=_s(5), pools=(Pool(database="primary", kind="activerecord", size=_s(5)),))
     assert _checked(oneoff) == (1, 1)
+
+
+@pytest.mark.parametrize(("app", "kind", "name", "title"), [
+    ("rails", "threaded", "sidekiq", "Sidekiq"), ("rails", "forking", "resque", "Resque-style"),
+    ("python", "threaded", "dramatiq", "dramatiq"), ("python", "forking", "rq", "RQ"),
+])
+def test_one_worker_kind_names_the_formula_the_title_and_the_apps_job_library(app: str, kind: str, name: str,
+                                                                              title: str) -> None:
+    """The worker tier's kind (``harness.kinds.workers``) is the one the prediction counts (its title on the
+    worker's groups) and the job library the sample app runs (``CONNLAB_JOBS``)."""
+    from harness.stack.apps import Endpoints, worker_settings
+
+    plan = _plan(app, {"processes": 1, "threads": 1, "pool": 1},
+                 worker={"processes": 1, "concurrency": 2, "pool": 2, "kind": kind})
+    assert {g.kind for g in predict(plan).resource("redis").groups if g.tier == "worker"} == {title}
+    assert {g.kind for g in predict(plan).resource(DATABASE).groups if g.tier == "worker"} == {title}
+    assert worker_settings(plan, Endpoints(variables={}), process=1)["CONNLAB_JOBS"] == name

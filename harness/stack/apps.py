@@ -16,6 +16,7 @@ from pathlib import Path
 
 from harness.assets import APPS_DIR
 from harness.errors import MissingDependency
+from harness.kinds.workers import worker_kind
 from harness.plan import WEB_SERVERS, Plan
 from harness.stack.readiness import HttpOk, LogLine, Strategy
 
@@ -108,12 +109,8 @@ def ensure_app(app: str, server: str = "") -> None:
 
 
 def _job_library(plan: Plan) -> str:
-    """The job library: Sidekiq (threads) or the Resque-style worker (a fork per job, lib/connlab_resque.rb) for
-    Rails; dramatiq (threads) or RQ (a fork per job) for the twin."""
-    forking = plan.worker is not None and plan.worker.kind == "forking"
-    if plan.app == "rails":
-        return "resque" if forking else "sidekiq"
-    return "rq" if forking else "dramatiq"
+    """The job library the app runs: the worker tier's kind (``harness.kinds.workers``)."""
+    return worker_kind(app=plan.app, forking=plan.worker is not None and plan.worker.kind == "forking")
 
 
 def settings(plan: Plan, endpoints: Endpoints, group: str, **extra: object) -> dict[str, str]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from harness.kinds import Demand, activerecord, django, dramatiq, per_query, resque, rq, sidekiq, sqlalchemy
+from harness.kinds.workers import worker_kind
 from harness.plan import Plan
 from harness.prediction import GroupPrediction
 from harness.versions import checkout
@@ -66,11 +67,12 @@ def worker_process(plan: Plan) -> Demand:
     worker = plan.worker
     assert worker is not None
     c, unsafe = worker.concurrency, worker.fork_safety == "unsafe"
-    if worker.kind == "forking":
-        if plan.app == "rails":
-            return resque.worker_postgres(workers=c, unsafe=unsafe)
+    kind = worker_kind(app=plan.app, forking=worker.kind == "forking")
+    if kind == "resque":
+        return resque.worker_postgres(workers=c, unsafe=unsafe)
+    if kind == "rq":
         return rq.worker_postgres(workers=c, unsafe=unsafe)
-    if plan.app == "rails":
+    if kind == "sidekiq":
         return sidekiq.server_postgres(concurrency=c, pool=worker.pool)
     return dramatiq.worker_postgres(threads=c, pool=worker.pool)
 

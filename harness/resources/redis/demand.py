@@ -81,6 +81,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from harness.kinds import Demand, cache, dramatiq, resque, rq, sidekiq
+from harness.kinds.workers import worker_kind
 from harness.plan import Plan
 from harness.prediction import GroupPrediction
 from harness.versions import sidekiq_major
@@ -102,23 +103,26 @@ def web_process(plan: Plan, versions: Mapping[str, str]) -> Demand:
     return demand
 
 
-def worker_kind(plan: Plan, versions: Mapping[str, str]) -> Demand:
+def worker_own(plan: Plan, versions: Mapping[str, str]) -> Demand:
     """One worker process's Redis connections by its kind, before any cache pool its jobs open: Resque-style
     (Rails, forking), RQ (the twin, forking), Sidekiq (Rails, threaded), dramatiq (the twin, threaded)."""
     worker = plan.worker
     assert worker is not None
     c = worker.concurrency
-    if worker.kind == "forking":
-        return resque.worker_redis(workers=c) if plan.app == "rails" else rq.worker_redis(workers=c)
-    if plan.app == "rails":
+    kind = worker_kind(app=plan.app, forking=worker.kind == "forking")
+    if kind == "resque":
+        return resque.worker_redis(workers=c)
+    if kind == "rq":
+        return rq.worker_redis(workers=c)
+    if kind == "sidekiq":
         return sidekiq.server_redis(concurrency=c, major=sidekiq_major(versions))
     return dramatiq.worker_redis(threads=c)
 
 
 def worker_process(plan: Plan, versions: Mapping[str, str]) -> Demand:
-    """``worker_kind`` and the worker's cache pool when its jobs read the cache (an RQ horse opens its own)."""
+    """``worker_own`` and the worker's cache pool when its jobs read the cache (an RQ horse opens its own)."""
     assert plan.worker is not None
-    demand = worker_kind(plan, versions)
+    demand = worker_own(plan, versions)
     if plan.traffic.job_redis_ms > 0 and plan.traffic.enqueue_share > 0:
         demand += cache.cache_redis(threads=plan.worker.concurrency, size=plan.worker.concurrency)
     return demand
