@@ -45,7 +45,8 @@ from rich.console import Console
 
 from harness import __version__
 from harness.assets import scenario_path, shipped_scenarios
-from harness.compose import Ports, build_images, check_supported, render, write
+from harness.check.options import add_limit_arguments
+from harness.compose import add_port_arguments, build_images, check_supported, ports_from, render, write
 from harness.demo import run_demo
 from harness.errors import (
     ConnlabError,
@@ -61,10 +62,16 @@ from harness.pipeline import check_out, execute, preflight
 from harness.plan import APPS, Plan, load_plan
 from harness.predict import forecast
 from harness.report import prediction_document, show_forecast, show_results
+from harness.resources.compose_parts import COMPOSE_PARTS
+from harness.resources.limits import LIMITS
 from harness.signals import install as install_signals
 from harness.stack.backends import BACKENDS
 from harness.validate import escaped
 from harness.versions import assumed
+
+#: the database the docker backend runs (the server the ORM's pools connect to, ``LimitsKind.role``), as its
+#: image names it: its version is not the local backend's
+_DOCKER_DATABASE = next(COMPOSE_PARTS[name].title for name, kind in LIMITS.items() if kind.role == "database")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     run_.add_argument("--json", action="store_true", help="print results.json to stdout instead of tables")
     run_.add_argument("--app", choices=APPS, help="run the scenario on this app instead of its own")
     run_.add_argument("--backend", choices=BACKENDS, default="local",
-                      help="local processes (default) or containers (docker: Rails 7.2, the twin, Postgres 17)")
+                      help=f"local processes (default) or containers (docker: Rails 7.2, the twin, {_DOCKER_DATABASE})")
     run_.add_argument("--require-fit", action="store_true",
                       help="exit 6 when the configuration exhausts a server or a pool")
     run_.add_argument("--web", action="store_true",
@@ -94,12 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     compose.add_argument("scenario", help="a scenario file, or the name of a shipped scenario")
     compose.add_argument("--app", choices=APPS, help="override the scenario's app")
     compose.add_argument("-o", "--output", type=Path, metavar="FILE", help="write the file here (default: stdout)")
-    compose.add_argument("--postgres-port", type=int, metavar="N", default=Ports.postgres,
-                         help="on 127.0.0.1 (default: %(default)s)")
-    compose.add_argument("--redis-port", type=int, metavar="N", default=Ports.redis,
-                         help="on 127.0.0.1 (default: %(default)s)")
-    compose.add_argument("--web-port", type=int, metavar="N", default=Ports.web,
-                         help="web-1's port on 127.0.0.1, web-K's this + K - 1 (default: %(default)s)")
+    add_port_arguments(compose)
     report = commands.add_parser("report", help="rebuild a saved run's report.html, or compare runs side by side")
     report.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR",
                         help="a run folder, runs/<scenario>-<timestamp>")
@@ -115,10 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("app_dir", type=Path, metavar="APP_DIR", help="the app's folder (Procfile, config/ ...)")
     check.add_argument("--formation", metavar="TYPE=N,...", help="dynos per process type, e.g. web=4,worker=2")
     check.add_argument("--autoscale", metavar="TYPE=LOW..HIGH", help="the range one type scales over, e.g. web=2..10")
-    check.add_argument("--postgres-max-connections", type=int, metavar="N")
-    check.add_argument("--postgres-reserved", type=int, metavar="N",
-                       help="superuser_reserved_connections (default 3)")
-    check.add_argument("--redis-maxclients", type=int, metavar="N")
+    add_limit_arguments(check)
     check.add_argument("--env", action="append", default=[], metavar="K=V", help="an environment variable (repeat)")
     check.add_argument("--env-file", action="append", default=[], type=Path, metavar="FILE")
     check.add_argument("--set", action="append", default=[], metavar="NAME=N",
@@ -138,13 +137,11 @@ def _parser() -> argparse.ArgumentParser:
 def _check(args: argparse.Namespace, console: Console, err: Console) -> ExitCode:
     """The arithmetic from the app's files; with --run, the proof on a real stack (its verdict decides)."""
     from harness.check.command import check, document, show
-    from harness.check.options import gather
+    from harness.check.options import gather, limit_arguments
     from harness.check.scenario import write_scenario
 
-    options = gather(args.app_dir, formation=args.formation, autoscale=args.autoscale,
-                     postgres_max_connections=args.postgres_max_connections, postgres_reserved=args.postgres_reserved,
-                     redis_maxclients=args.redis_maxclients, env=args.env, env_files=args.env_file, sets=args.set,
-                     evaluate=not args.no_eval)
+    options = gather(args.app_dir, formation=args.formation, autoscale=args.autoscale, **limit_arguments(args),
+                     env=args.env, env_files=args.env_file, sets=args.set, evaluate=not args.no_eval)
     result = check(args.app_dir, options)
     if args.json and not args.run:
         print(json.dumps(document(result), indent=2))
@@ -191,7 +188,7 @@ def _compose(args: argparse.Namespace, err: Console) -> ExitCode:
         err.print(f"[dim]connlab: {line}[/dim]", soft_wrap=True)
 
     images = build_images(plan, say)
-    text = render(plan, images, Ports(postgres=args.postgres_port, redis=args.redis_port, web=args.web_port))
+    text = render(plan, images, ports_from(args))
     if args.output is None:
         sys.stdout.write(text)
     else:

@@ -9,32 +9,26 @@ starts, within a run's lifetime so that a killed compose's reaper ends it, and
 stops once the images are built); the CLI then writes the file. The layout, for a plan of N
 web dynos and M worker processes:
 
-* ``postgres``: the ``connlab/postgres`` image (Postgres 17) with the ``-c``
-  settings the docker backend passes (``server_settings``/``setting_args``),
-  except that ``max_connections`` is the plan's exactly: ``connlab run`` adds a
-  slot for its own admin connection, and here no harness connects.
-* ``redis``: the ``connlab/valkey`` image with ``server_args``, ``maxclients``
-  the plan's exactly, for the same reason, and the DEBUG command off (only the
-  harness's log markers use it).
-* ``setup``: a one-shot container of the postgres image that waits for the
-  server and creates the apps' role and database (what ``create_app_database``
-  does through the harness's admin connection), idempotently, so a second
-  ``up`` finds them.
+* a service per server, named as its resource (``postgres``, ``redis``), and the one-shot jobs that prepare
+  it for the apps (``setup``: Postgres' role and database), each from its server kind's ``ComposePart``
+  (``harness/resources/<name>/compose.py``, listed in ``harness.resources.compose_parts``): the image the
+  docker backend runs, its settings with the plan's limits exactly (``connlab run`` adds a slot for its own
+  admin connection, and here no harness connects), the URL the apps get, the published port, its passwords;
+  this module loops over the plan's servers and names none.
 * ``web-1`` .. ``web-N``: a container per dyno (``bin/web``, its own
   ``CONNLAB_GROUP=web.K``), ``worker-1`` .. ``worker-M``: one per worker process
-  (``bin/worker``); they start once ``setup`` has succeeded.
+  (``bin/worker``); they start once every server has started and its jobs have succeeded.
 
-Networking: the project's own compose network, where the apps reach
-``postgres:5432`` and ``redis:6379`` by service name (the docker backend runs
-the apps with the host's network instead, reaching the servers' published
-ports). Nothing is trusted: the file names three passwords, never their values
-(``${CONNLAB_POSTGRES_PASSWORD}`` for the superuser, ``${CONNLAB_APP_PASSWORD}``
-for the apps' role, ``${CONNLAB_REDIS_PASSWORD}`` for Valkey's ``requirepass``),
-which compose takes from the environment or from ``--env-file``; ``connlab
-compose -o FILE`` writes new random ones to ``FILE.env`` (mode 0600). The web server binds 0.0.0.0 inside its
-container (``CONNLAB_BIND``) so that the publish reaches it. Every port is published on the host's
-127.0.0.1 only, and every service (and the network) carries the label
-``connlab.compose=<scenario name>``.
+Networking: the project's own compose network, where the apps reach each server by its service name on the
+container's port (``postgres:5432``, ``redis:6379``; the docker backend runs the apps with the host's network
+instead, reaching the servers' published ports). Nothing is trusted: the file names the servers' passwords,
+never their values (``SECRETS``: ``${CONNLAB_POSTGRES_PASSWORD}`` for the superuser,
+``${CONNLAB_APP_PASSWORD}`` for the apps' role, ``${CONNLAB_REDIS_PASSWORD}`` for Valkey's ``requirepass``),
+which compose takes from the environment or from ``--env-file``; ``connlab compose -o FILE`` writes new random
+ones to ``FILE.env`` (mode 0600). The web server binds 0.0.0.0 inside its container (``CONNLAB_BIND``) so that
+the publish reaches it. Every port is published on the host's 127.0.0.1 only (``Ports``; the CLI's
+``--<server>-port`` flags come from the parts, ``add_port_arguments``), and every service (and the network)
+carries the label ``connlab.compose=<scenario name>``.
 
 The traffic, the events and the one-off extras are not in the file: they are
 ``connlab run``'s.
@@ -42,8 +36,9 @@ The traffic, the events and the one-off extras are not in the file: they are
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import argparse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,76 +48,75 @@ from harness import __version__
 from harness.errors import PlanError
 from harness.ground.lifetime import run_lifetime
 from harness.plan import Plan
-from harness.resources.postgres.admin import SUPERUSER
-from harness.resources.postgres.limits import PostgresLimits
-from harness.resources.postgres.settings import APP_DATABASE, APP_ROLE, server_settings, setting_args
-from harness.resources.redis.limits import RedisLimits
-from harness.resources.redis.settings import server_args
+from harness.resources.compose_parts import COMPOSE_PARTS, ComposePart
+from harness.resources.compose_spec import ServiceInputs, secret
+from harness.resources.registry import RESOURCES
 from harness.stack.apps import Endpoints, web_settings, worker_settings
 from harness.stack.credentials import new_password, private_file
 from harness.stack.docker_stack import APPS_WITH_IMAGES
 from harness.stack.engine import RunEngine
 from harness.stack.images import ensure_app_image, ensure_image
 
+__all__ = ["LABEL", "SECRETS", "Images", "Ports", "add_port_arguments", "build_images", "check_supported",
+           "compose_document", "env_file", "header", "ports_from", "render", "secret", "write"]
+
 LABEL = "connlab.compose"
-#: Ports inside the compose network; every web dyno listens on the same one in its own container.
-POSTGRES_PORT = 5432
-REDIS_PORT = 6379
+#: The port inside the compose network every web dyno listens on, each in its own container.
 WEB_PORT = 3000
 #: The web server's address inside its container: every interface, so that the publish reaches it.
 CONTAINER_BIND = "0.0.0.0"  # noqa: S104 - inside the container only; the host publishes on 127.0.0.1
 #: The Python twin's interpreter inside its image.
 CONTAINER_PYTHON = "python3"
-SETUP_TIMEOUT_S = 60
-#: The passwords the file names (compose interpolates them from the environment or ``--env-file``).
-SECRETS = ("CONNLAB_POSTGRES_PASSWORD", "CONNLAB_APP_PASSWORD", "CONNLAB_REDIS_PASSWORD")
-
-
-def secret(name: str) -> str:
-    """A reference compose fills in from the environment, failing with this line when it is not set."""
-    return f"${{{name}:?is not set: give it, or pass the --env-file that connlab compose -o FILE wrote}}"
-
-
-_APP_PASSWORD = secret("CONNLAB_APP_PASSWORD")
-#: What ``create_app_database`` does, made idempotent (a second ``up`` finds the role and the database).
-SETUP_SQL = (f"SELECT 'CREATE ROLE {APP_ROLE} LOGIN PASSWORD ''{_APP_PASSWORD}''' "
-             f"WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}')\\gexec\n"
-             f"SELECT 'CREATE DATABASE {APP_DATABASE} OWNER {APP_ROLE}' "
-             f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{APP_DATABASE}')\\gexec\n")
+#: The passwords the file names (compose interpolates them from the environment or ``--env-file``): every
+#: server's, in the registry's order.
+SECRETS = tuple(name for part in COMPOSE_PARTS.values() for name in part.secrets)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Images:
-    """The local tags the file runs: ``connlab/postgres:<hash>``, ``connlab/valkey:<hash>``,
-    ``connlab/<app>-app:<hash>``."""
+    """The local tags the file runs: each server's by its resource's name (``connlab/<image>:<hash>``, the
+    image its ``ComposePart`` names), and the app's, ``connlab/<app>-app:<hash>``."""
 
-    postgres: str
-    redis: str
+    servers: Mapping[str, str]
     app: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class Ports:
-    """Host ports, published on 127.0.0.1: Postgres, Valkey, and the first web dyno's (dyno K gets web + K - 1)."""
+    """Host ports, published on 127.0.0.1: each server's by its resource's name (its ``ComposePart.host_port``
+    when not given), and the first web dyno's (dyno K gets web + K - 1)."""
 
-    postgres: int = 15432
-    redis: int = 16379
+    servers: Mapping[str, int] = field(default_factory=dict)
     web: int = 18001
+
+    def server(self, name: str) -> int:
+        return self.servers.get(name, COMPOSE_PARTS[name].host_port)
 
     def dyno(self, number: int) -> int:
         return self.web + number - 1
 
 
-def _postgres(plan: Plan) -> PostgresLimits:
-    limits = plan.limits["postgres"]
-    assert isinstance(limits, PostgresLimits), limits
-    return limits
+def _port_dest(name: str) -> str:
+    return f"{name}_port"
 
 
-def _redis(plan: Plan) -> RedisLimits:
-    limits = plan.limits["redis"]
-    assert isinstance(limits, RedisLimits), limits
-    return limits
+def add_port_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--<server>-port N`` for each server kind, then ``--web-port N``: the host ports of ``Ports``."""
+    for name, part in COMPOSE_PARTS.items():
+        parser.add_argument(f"--{name}-port", dest=_port_dest(name), type=int, metavar="N", default=part.host_port,
+                            help="on 127.0.0.1 (default: %(default)s)")
+    parser.add_argument("--web-port", type=int, metavar="N", default=Ports.web,
+                        help="web-1's port on 127.0.0.1, web-K's this + K - 1 (default: %(default)s)")
+
+
+def ports_from(args: argparse.Namespace) -> Ports:
+    """The ``Ports`` of ``add_port_arguments``' flags."""
+    return Ports(servers={name: int(getattr(args, _port_dest(name))) for name in COMPOSE_PARTS}, web=args.web_port)
+
+
+def _parts(plan: Plan) -> list[tuple[ComposePart, Any]]:
+    """The plan's servers' compose parts, with their limits, in the registry's order."""
+    return [(COMPOSE_PARTS[name], limits) for name, limits in plan.limits.items()]
 
 
 def check_supported(plan: Plan) -> None:
@@ -131,9 +125,7 @@ def check_supported(plan: Plan) -> None:
     if plan.app not in APPS_WITH_IMAGES:
         problems.append(f"{plan.path}: app: compose files run {', '.join(APPS_WITH_IMAGES)} so far (the apps "
                         f"with an image), got {plan.app!r}; use `connlab run` for it")
-    if _postgres(plan).ssl:
-        problems.append(f"{plan.path}: postgres.ssl: the compose file's Postgres runs without SSL so far; "
-                        "use `connlab run` for it")
+    problems.extend(f"{plan.path}: {problem}" for part, limits in _parts(plan) for problem in part.unsupported(limits))
     if problems:
         raise PlanError(problems)
 
@@ -148,27 +140,13 @@ def build_images(plan: Plan, say: Callable[[str], None]) -> Images:
         engine = RunEngine(say=say)
         client = engine.start()
         try:
-            images = Images(postgres=ensure_image(client, "postgres", say).tag,
-                            redis=ensure_image(client, "valkey", say).tag,
-                            app=ensure_app_image(client, plan.app, say).tag)
+            servers = {part.name: ensure_image(client, part.image, say).tag for part, _limits in _parts(plan)}
+            images = Images(servers=servers, app=ensure_app_image(client, plan.app, say).tag)
         finally:
             if engine.dockerd is not None:
                 say("stopping the dockerd started for the images: `docker compose up` needs an engine running")
             engine.stop()
     return images
-
-
-def _postgres_command(plan: Plan) -> list[str]:
-    settings = server_settings(max_connections=_postgres(plan).max_connections,
-                               superuser_reserved_connections=_postgres(plan).superuser_reserved_connections)
-    settings["max_connections"] = str(_postgres(plan).max_connections)  # no harness slot: nobody else connects
-    return setting_args(settings)
-
-
-def _redis_command(plan: Plan) -> list[str]:
-    args = server_args(maxclients=_redis(plan).maxclients, debug_command="no")
-    args[args.index("--maxclients") + 1] = str(_redis(plan).maxclients)  # no harness slot: nobody else connects
-    return args
 
 
 def _container_env(plan: Plan, settings: dict[str, str]) -> dict[str, str]:
@@ -183,32 +161,14 @@ def compose_document(plan: Plan, images: Images, ports: Ports = Ports()) -> dict
     """The compose document for ``plan``'s stack: see the module's docstring for its layout."""
     check_supported(plan)
     labels = {LABEL: plan.name}
-    endpoints = Endpoints(variables={
-        "CONNLAB_DATABASE_URL": f"postgresql://{APP_ROLE}:{_APP_PASSWORD}@postgres:{POSTGRES_PORT}/{APP_DATABASE}",
-        "CONNLAB_REDIS_URL": f"redis://:{secret('CONNLAB_REDIS_PASSWORD')}@redis:{REDIS_PORT}/0"})
-    after_setup = {"setup": {"condition": "service_completed_successfully"},
-                   "redis": {"condition": "service_started"}}
-    wait_and_create = (f"set -e\ntimeout {SETUP_TIMEOUT_S} sh -c 'until pg_isready -q -h postgres -U {SUPERUSER}; "
-                       f"do sleep 0.2; done'\npsql -v ON_ERROR_STOP=1 -q -h postgres -U {SUPERUSER} -d postgres "
-                       f"<<'SQL'\n{SETUP_SQL}SQL\n")
-    services: dict[str, Any] = {
-        "postgres": {
-            "image": images.postgres, "command": _postgres_command(plan),
-            "environment": {"CONNLAB_POSTGRES_PASSWORD": secret("CONNLAB_POSTGRES_PASSWORD")}, "labels": labels,
-            "ports": [f"127.0.0.1:{ports.postgres}:{POSTGRES_PORT}"],
-        },
-        "redis": {
-            "image": images.redis, "command": _redis_command(plan), "labels": labels,
-            "environment": {"CONNLAB_REDIS_PASSWORD": secret("CONNLAB_REDIS_PASSWORD")},
-            "ports": [f"127.0.0.1:{ports.redis}:{REDIS_PORT}"],
-        },
-        "setup": {
-            "image": images.postgres, "entrypoint": ["sh", "-c", wait_and_create],
-            "environment": {"PGAPPNAME": "connlab-setup", "PGPASSWORD": secret("CONNLAB_POSTGRES_PASSWORD")},
-            "labels": labels,
-            "depends_on": {"postgres": {"condition": "service_started"}},
-        },
-    }
+    parts = _parts(plan)
+    inputs = {part.name: ServiceInputs(image=images.servers[part.name], host_port=ports.server(part.name),
+                                       labels=labels) for part, _limits in parts}
+    endpoints = Endpoints(variables={RESOURCES[part.name].url_variable: part.url for part, _limits in parts})
+    after_setup = {name: dict(condition) for part, _limits in parts for name, condition in part.app_depends_on.items()}
+    services: dict[str, Any] = {part.name: part.service(limits, inputs[part.name]) for part, limits in parts}
+    for part, limits in parts:
+        services.update(part.jobs(limits, inputs[part.name]))
     for dyno in range(1, plan.web.dynos + 1):
         env = _container_env(plan, web_settings(plan, endpoints, dyno=dyno, port=WEB_PORT))
         services[f"web-{dyno}"] = {
@@ -225,16 +185,26 @@ def compose_document(plan: Plan, images: Images, ports: Ports = Ports()) -> dict
     return {"services": services, "networks": {"default": {"labels": labels}}}
 
 
+def _servers(count: int) -> str:
+    return {1: "the server", 2: "both servers"}.get(count, "every server")
+
+
 def header(plan: Plan, images: Images, ports: Ports) -> str:
     """The comment at the top of the file: what it is, how to run it, its images, limits and ports."""
     web = plan.web
+    parts = _parts(plan)
     workers = (f"{plan.worker.processes} worker process(es) at concurrency {plan.worker.concurrency}, pool "
                f"{plan.worker.pool}" if plan.worker else "no worker")
     dynos = " ".join(f"web-{n} http://127.0.0.1:{ports.dyno(n)}" for n in range(1, web.dynos + 1))
+    published = ", ".join(f"{part.name} 127.0.0.1:{ports.server(part.name)}{part.login}" for part, _ in parts)
+    inside = " and ".join(f"{part.name}:{part.port}" for part, _ in parts)
+    clients = " or ".join(part.client for part, _ in parts if part.client)
+    notes = [note for part, _ in parts for note in part.notes]
+    bind = f"binds {CONTAINER_BIND}:{WEB_PORT} in its container (CONNLAB_BIND)."
     lines = [
         f"connlab {__version__}: the stack of scenario {plan.name!r} ({plan.path.name}), without the harness:",
-        f"Postgres 17, Valkey, {web.dynos} web dyno(s) of the {plan.app} app ({web.processes} processes x "
-        f"{web.threads} threads, pool {web.pool}),",
+        f"{', '.join(part.title for part, _ in parts)}, {web.dynos} web dyno(s) of the {plan.app} app "
+        f"({web.processes} processes x {web.threads} threads, pool {web.pool}),",
         f"{workers}.",
         "No traffic, events or one-off processes: those are `connlab run`'s.",
         "",
@@ -244,22 +214,18 @@ def header(plan: Plan, images: Images, ports: Ports) -> str:
         "writes new ones there (mode 0600); written to stdout, set them yourself. Nothing is trusted.",
         "",
         "Images: local tags `connlab compose` built before writing this file (no registry has them; the tags are",
-        "hashes of harness/apps: after a change, run `connlab compose` again):",
-        f"  {images.postgres}  {images.redis}  {images.app}",
+        "hashes of stacks: after a change, run `connlab compose` again):",
+        "  " + "  ".join([*(images.servers[part.name] for part, _ in parts), images.app]),
         "",
-        f"Limits, exactly the scenario's: max_connections={_postgres(plan).max_connections} "
-        f"(superuser_reserved_connections={_postgres(plan).superuser_reserved_connections}), "
-        f"maxclients={_redis(plan).maxclients}.",
-        "`connlab run` gives both servers one slot more, for its own admin connection; here nothing else connects,",
-        "so a psql or redis-cli of yours takes one of the apps' slots.",
+        f"Limits, exactly the scenario's: {', '.join(part.limits_words(limits) for part, limits in parts)}.",
+        f"`connlab run` gives {_servers(len(parts))} one slot more, for its own admin connection; here nothing else "
+        "connects,",
+        f"so a {clients} of yours takes one of the apps' slots.",
         "",
-        f"On 127.0.0.1 only: postgres 127.0.0.1:{ports.postgres} (user {SUPERUSER}, password "
-        "CONNLAB_POSTGRES_PASSWORD), "
-        f"redis 127.0.0.1:{ports.redis},",
+        f"On 127.0.0.1 only: {published},",
         f"{dynos}.",
-        f"Inside the compose network the apps reach postgres:{POSTGRES_PORT} and redis:{REDIS_PORT}; the web server",
-        f"binds {CONTAINER_BIND}:{WEB_PORT} in its container (CONNLAB_BIND). `setup` creates the role {APP_ROLE} and",
-        f"the database {APP_DATABASE} once Postgres answers; the apps start when it has succeeded.",
+        f"Inside the compose network the apps reach {inside}; the web server",
+        *([f"{bind} {notes[0]}", *notes[1:]] if notes else [bind]),
     ]
     return "".join(f"# {line}".rstrip() + "\n" for line in lines)
 

@@ -26,7 +26,8 @@ from harness.plan import Plan, load_plan
 from harness.stack.engine import docker_client
 from tests.helpers import ROOT, env_with_marker, processes_under
 
-IMAGES = Images(postgres="connlab/postgres:aaa", redis="connlab/valkey:bbb", app="connlab/rails-app:ccc")
+IMAGES = Images(servers={"postgres": "connlab/postgres:aaa", "redis": "connlab/valkey:bbb"},
+                app="connlab/rails-app:ccc")
 
 
 def _scenario(folder: Path, name: str, *, dynos: int, workers: int, extra: str = "") -> Path:
@@ -46,7 +47,7 @@ def _plan(folder: Path, **kwargs: Any) -> Plan:
 
 def test_the_document_has_a_service_per_server_dyno_and_worker(tmp_path: Path) -> None:
     plan = _plan(tmp_path, dynos=3, workers=2)
-    document = compose_document(plan, IMAGES, Ports(postgres=25432, redis=26379, web=28001))
+    document = compose_document(plan, IMAGES, Ports(servers={"postgres": 25432, "redis": 26379}, web=28001))
     services = document["services"]
     assert list(services) == ["postgres", "redis", "setup", "web-1", "web-2", "web-3", "worker-1", "worker-2"]
     assert all(service["labels"] == {LABEL: "tiny"} for service in services.values())
@@ -62,7 +63,7 @@ def test_the_document_has_a_service_per_server_dyno_and_worker(tmp_path: Path) -
     redis = services["redis"]["command"]
     assert redis[redis.index("--maxclients") + 1] == "20"
     assert [services[s]["image"] for s in ("postgres", "redis", "setup", "web-1", "worker-2")] == [
-        IMAGES.postgres, IMAGES.redis, IMAGES.postgres, IMAGES.app, IMAGES.app]
+        IMAGES.servers["postgres"], IMAGES.servers["redis"], IMAGES.servers["postgres"], IMAGES.app, IMAGES.app]
     web2, worker2 = services["web-2"]["environment"], services["worker-2"]["environment"]
     assert web2["CONNLAB_GROUP"] == "web.2" and worker2["CONNLAB_GROUP"] == "worker.2"
     # passwords by reference only, filled in by compose from the environment or --env-file
@@ -87,7 +88,8 @@ def test_the_file_is_the_document_under_a_header_saying_how_to_run_it(tmp_path: 
     head, _, body = text.partition("\n\n")
     assert all(line.startswith("#") for line in head.splitlines())
     for words in ("docker compose --env-file FILE.env -f FILE up", "docker-compose --env-file FILE.env",
-                  IMAGES.postgres, IMAGES.redis, IMAGES.app, "max_connections=15", "maxclients=20", "http://127.0.0.1:18002"):
+                  IMAGES.servers["postgres"], IMAGES.servers["redis"], IMAGES.app, "max_connections=15",
+                  "maxclients=20", "http://127.0.0.1:18002"):
         assert words in head
     assert yaml.safe_load(text) == compose_document(plan, IMAGES)
     assert "&id" not in body and "*id" not in body  # no YAML anchors for a person to decode

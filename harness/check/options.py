@@ -10,22 +10,26 @@ and ``--set`` overrides, from flags or from ``connlab.yaml`` beside the app (fla
     env: {RAILS_MAX_THREADS: "5"}
     set: {web.pool: 5}
 
-Every mistake is one ``PlanError`` line naming the flag or the file and field.
+Every mistake is one ``PlanError`` line naming the flag or the file and field. The limits' flags
+(``--postgres-max-connections``, ``--postgres-reserved``, ``--redis-maxclients``) are declared here
+(``add_limit_arguments``) and read back for ``gather`` (``limit_arguments``), so the CLI names no server.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import yaml
 
 from harness.check.arith import Limits
 from harness.errors import PlanError
 
+#: the library's face (tests/test_public_api.py); ``add_limit_arguments`` and ``limit_arguments`` are the CLI's
 __all__ = ["Autoscale", "CheckOptions", "env_file", "gather"]
 
 CONFIG_NAMES = ("connlab.yaml", "connlab.yml", ".connlab.yaml")
@@ -49,6 +53,27 @@ class CheckOptions:
     config_file: Path | None = None
     #: False (``--no-eval``): the readers run nothing of the app's and read literal values only
     evaluate: bool = True
+
+
+class LimitArguments(TypedDict):
+    """The limits' flags, as ``gather`` takes them (None: not given)."""
+
+    postgres_max_connections: int | None
+    postgres_reserved: int | None
+    redis_maxclients: int | None
+
+
+def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    """``connlab check``'s flags for the servers' limits (over ``connlab.yaml``'s ``postgres:`` and ``redis:``)."""
+    parser.add_argument("--postgres-max-connections", type=int, metavar="N")
+    parser.add_argument("--postgres-reserved", type=int, metavar="N", help="superuser_reserved_connections (default 3)")
+    parser.add_argument("--redis-maxclients", type=int, metavar="N")
+
+
+def limit_arguments(args: argparse.Namespace) -> LimitArguments:
+    """The flags of ``add_limit_arguments`` from the parsed ``args``, as ``gather``'s keywords."""
+    return LimitArguments(postgres_max_connections=args.postgres_max_connections,
+                          postgres_reserved=args.postgres_reserved, redis_maxclients=args.redis_maxclients)
 
 
 def _pairs(text: str, where: str, problems: list[str]) -> dict[str, str]:
