@@ -27,9 +27,7 @@ CONTRACT = {"redis_ms", "job_redis_ms", *ERROR_KINDS}
 _CONTRACT_WORD = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, CONTRACT), key=len, reverse=True)) + r")\b")
 
 #: The modules that still spell a server's name, and so the work left of issue 17's de-naming.
-NOT_YET_CLEAN = {
-    "cli.py", "compose.py",
-}
+NOT_YET_CLEAN: set[str] = set()
 
 
 def _docstrings(tree: ast.Module) -> set[int]:
