@@ -64,7 +64,15 @@ counted from the log's ``connection authorized`` lines)::
                        times out. One dyno's pools grew to 3 + 3, the other's
                        stayed at 1 + 1, and only that dyno's log names the
                        cause: psycopg_pool's warning "error connecting in
-                       'pool-1': ... too many clients already", 6-9 times
+                       'pool-1': ... too many clients already", 6-9 times.
+                       With the pool's timeout at 1 s (2 x the 500 ms query)
+                       the timeouts came only when a process's pool stayed at
+                       1 for its 3 threads (the third waits 2 x 500 ms): with
+                       the 8 slots split 4 + 4 (every pool at 2, a wait of at
+                       most 500 ms) none came, 1 in 3 runs here and in CI
+                       under load. At 0.4 s, below one query, a thread that
+                       waits at all times out: 23-30 PoolTimeouts, 9-12
+                       refused, peak 8, in 4 of 4 runs, the 4 + 4 split too
 
 ``--backend docker`` (Django 5.2.19 vendored, Debian's psycopg 3.2.6 and
 psycopg_pool, Postgres 17): the six scenarios once each, the same figures.
