@@ -13,6 +13,7 @@ from harness.check.arith import Limits, figures
 from harness.check.model import AppConfig, Pool, ProcessType, Setting
 from harness.plan import parse_plan
 from harness.predict import predict
+from tests.helpers import ROOT
 
 DATABASE = "postgres"
 
@@ -149,3 +150,22 @@ def test_one_worker_kind_names_the_formula_the_title_and_the_apps_job_library(ap
     assert {g.kind for g in predict(plan).resource("redis").groups if g.tier == "worker"} == {title}
     assert {g.kind for g in predict(plan).resource(DATABASE).groups if g.tier == "worker"} == {title}
     assert worker_settings(plan, Endpoints(variables={}), process=1)["CONNLAB_JOBS"] == name
+
+
+def test_the_django_kind_gives_the_settings_the_twin_reads() -> None:
+    """The twin's Django web reads CONNLAB_ORM, CONNLAB_CONN_MAX_AGE and CONNLAB_DJANGO_POOL_{MIN,MAX,TIMEOUT_S}
+    (stacks/python/connlab_twin/config.py, django_app.py); the kind gives them, and a web without Django gets none."""
+    from harness.stack.apps import Endpoints, web_settings
+
+    twin = "".join((ROOT / "stacks" / "python" / "connlab_twin" / name).read_text()
+                   for name in ("config.py", "django_app.py"))
+    pooled = _plan("python", {"processes": 1, "threads": 3, "pool": 3}, orm="django",
+                   django={"conn_max_age": 0, "pool": {"min_size": 1, "max_size": 2, "timeout_s": 0.5}})
+    given = {k: v for k, v in web_settings(pooled, Endpoints(variables={}), dyno=1, port=1).items()
+             if k.startswith(("CONNLAB_ORM", "CONNLAB_CONN_MAX_AGE", "CONNLAB_DJANGO"))}
+    assert given == {"CONNLAB_ORM": "django", "CONNLAB_CONN_MAX_AGE": "0", "CONNLAB_DJANGO_POOL_MIN": "1",
+                     "CONNLAB_DJANGO_POOL_MAX": "2", "CONNLAB_DJANGO_POOL_TIMEOUT_S": "0.5"}
+    assert all(name in twin for name in given)
+    plain = _plan("python", {"processes": 1, "threads": 3, "pool": 3})
+    assert not any(k.startswith(("CONNLAB_ORM", "CONNLAB_DJANGO"))
+                   for k in web_settings(plain, Endpoints(variables={}), dyno=1, port=1))

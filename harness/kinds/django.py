@@ -103,3 +103,13 @@ def pool_postgres(*, threads: int, min_size: int, max_size: int) -> Demand:
     """Django's native pool (module docstring)."""
     return Demand(expected=max(min_size, min(threads, max_size)), worst=max(min_size, max_size),
                   formula=f"max(min_size {min_size}, min({_n(threads, 'thread')}, max_size {max_size}))")
+
+
+def app_settings(*, conn_max_age: float | None, min_size: int | None = None, max_size: int | None = None,
+                 timeout_s: float | None = None) -> dict[str, object]:
+    """What the twin's web process needs to run under Django (its ``CONNLAB_*`` settings, stacks/CONTRACT.md):
+    ``orm``, ``conn_max_age`` and, with the native pool, its min_size, max_size and timeout."""
+    extra: dict[str, object] = {"orm": "django", "conn_max_age": conn_max_age}
+    if max_size is not None:
+        extra.update(django_pool_min=min_size, django_pool_max=max_size, django_pool_timeout_s=timeout_s)
+    return extra

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from harness.assets import APPS_DIR
 from harness.errors import MissingDependency
+from harness.kinds import django
 from harness.kinds.workers import worker_kind
 from harness.plan import WEB_SERVERS, Plan
 from harness.stack.readiness import HttpOk, LogLine, Strategy
@@ -131,11 +132,11 @@ def _orm_settings(plan: Plan) -> dict[str, object]:
     orm = plan.orm
     if orm.name != "django":
         return {}
-    extra: dict[str, object] = {"orm": "django", "conn_max_age": orm.conn_max_age}
-    if orm.pool is not None:
-        extra.update(django_pool_min=orm.pool.min_size, django_pool_max=orm.pool.max_size,
-                     django_pool_timeout_s=orm.pool.timeout_s)
-    return extra
+    pool = orm.pool
+    if pool is None:
+        return django.app_settings(conn_max_age=orm.conn_max_age)
+    return django.app_settings(conn_max_age=orm.conn_max_age, min_size=pool.min_size, max_size=pool.max_size,
+                               timeout_s=pool.timeout_s)
 
 
 def web_settings(plan: Plan, endpoints: Endpoints, *, dyno: int, port: int) -> dict[str, str]:
