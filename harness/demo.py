@@ -37,6 +37,7 @@ from rich.rule import Rule
 
 from harness.assets import SCENARIOS_DIR
 from harness.ground.lifetime import run_lifetime
+from harness.kinds.demand import counted
 from harness.live import PanelView
 from harness.pipeline import Outcome, execute
 from harness.plan import Plan, load_plan
@@ -60,10 +61,6 @@ def title(plan: Plan) -> str:
     return plan.name.split("-", 1)[-1].replace("-", " ")
 
 
-def _n(count: int, word: str, plural: str = "") -> str:
-    return f"{count} {word if count == 1 else plural or word + 's'}"
-
-
 @dataclass(frozen=True, kw_only=True)
 class Term:
     """One addend of a resource's sum: the formula with the step's numbers, and its figures."""
@@ -76,9 +73,9 @@ class Term:
 def _who(plan: Plan, prediction: Prediction, group: GroupPrediction, count: int) -> str:
     """Who holds a term's connections: ``2 dynos``, ``2 Sidekiq processes``."""
     if group.tier == "web":
-        return _n(prediction.web_dynos, "dyno")
+        return counted(prediction.web_dynos, "dyno")
     name = f"{group.kind} " if group.kind else ""
-    return _n(count, f"{name}process", f"{name}processes")
+    return counted(count, f"{name}process", f"{name}processes")
 
 
 def _gives(head: str, group: GroupPrediction) -> bool:
@@ -119,7 +116,7 @@ def _terms(plan: Plan, prediction: Prediction, resource: ResourcePrediction) -> 
         found = next((g for g in resource.groups if g.group == group), None)
         if found is None:
             continue
-        parts = [f"{e.count} x {_n(e.connections, 'connection')}" for e in plan.extras if e.group == group]
+        parts = [f"{e.count} x {counted(e.connections, 'connection')}" for e in plan.extras if e.group == group]
         terms.append(Term(label=f"{group} {' + '.join(parts)}", expected=found.expected, worst_case=found.worst_case))
     return terms
 
@@ -139,7 +136,7 @@ def arithmetic(plan: Plan, versions: dict[str, str] | None = None) -> list[str]:
     lines = []
     first = _database(plan)
     for at_s, prediction in ((None, predicted.initial), *((c.at_s, c.prediction) for c in predicted.after_events)):
-        prefix = "" if at_s is None else f"after t={at_s:g} s (web at {_n(prediction.web_dynos, 'dyno')}), "
+        prefix = "" if at_s is None else f"after t={at_s:g} s (web at {counted(prediction.web_dynos, 'dyno')}), "
         for resource in prediction.resources:
             terms = _terms(plan, prediction, resource)
             if resource.name == first or (terms and at_s is None):

@@ -177,12 +177,11 @@ def _postgres_type(process: ProcessType, dynos: int) -> TypeFigure:
     for pool in process.pools:
         if pool.server:
             continue  # another server: not the one the limit describes
-        e, w, formula = pool_figures(pool, threads)
+        held = pool_demand(pool, threads)
         if process.role == "oneoff":
-            one = oneoff.postgres(Demand(expected=e, worst=w, formula=formula))
-            e, w, formula = one.expected, one.worst, one.formula
-        expected, worst = expected + e, worst + w
-        formulas.append(f"{pool.database}: {formula}")
+            held = oneoff.postgres(held)
+        expected, worst = expected + held.expected, worst + held.worst
+        formulas.append(f"{pool.database}: {held.formula}")
         label = "pool" if pool.database in ("primary", "default") else f"pool ({pool.database})"
         settings.update({label: pool.size, f"{label} max_overflow": pool.overflow, f"{label} min_size": pool.min_size})
     if not process.pools or process.role in ("oneoff", "release"):

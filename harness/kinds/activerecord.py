@@ -30,21 +30,17 @@ and without SSL): 2 as well.
 
 from __future__ import annotations
 
-from harness.kinds.demand import Demand
+from harness.kinds.demand import Demand, holding
 
 #: What the report and the demo call a pool of this kind.
 TITLE = "Active Record"
-
-
-def _n(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
 
 
 def pool_postgres(*, threads: int, pool: int, holders: str = "thread") -> Demand:
     """Postgres connections of one process whose ``threads`` share a pool of ``pool`` (module docstring);
     ``holders`` names the threads in the formula (``thread``; a Sidekiq server's are its ``concurrency``)."""
     held = min(threads, pool)
-    who = f"concurrency {threads}" if holders == "concurrency" else _n(threads, holders)
+    who = holding(threads, holders)
     return Demand(expected=held, worst=pool, formula=f"min({who}, pool {pool})")
 
 

@@ -18,5 +18,15 @@ class Demand:
 
     def __add__(self, other: Demand) -> Demand:
         return Demand(expected=self.expected + other.expected, worst=self.worst + other.worst,
-                      formula=f"{self.formula}; {other.formula}",
+                      formula="; ".join(part for part in (self.formula, other.formula) if part),
                       kind=self.kind or other.kind)
+
+
+def counted(count: int, word: str, plural: str = "") -> str:
+    """``1 thread``, ``3 threads``, ``2 processes`` (``plural`` where adding an s is wrong)."""
+    return f"{count} {word if count == 1 else plural or word + 's'}"
+
+
+def holding(count: int, holders: str) -> str:
+    """Who shares a pool, in a formula: ``3 threads``, or a worker's ``concurrency 5``."""
+    return f"concurrency {count}" if holders == "concurrency" else counted(count, holders)

@@ -1,15 +1,5 @@
 """Django's own connections on Postgres: a gunicorn web process of the twin with ``orm: django``.
 
-Per process of T threads. Django's connections are thread-local, held for the whole request (with no pool,
-nothing else caps them: a ``pool:`` setting is not Django's)::
-
-    CONN_MAX_AGE > 0 (or None)   expected = T   worst = T     one per thread, kept
-    CONN_MAX_AGE 0               expected = T   worst = 2T    a session per request; Postgres may still count
-                                                              each thread's previous one while its backend exits
-    OPTIONS pool (psycopg_pool, Django >= 5.1, min_size m, max_size M)
-                                 expected = max(m, min(T, M))  worst = max(m, M)
-                                 (the pool opens min_size at its first checkout and lends at most max_size)
-
 Django (``orm: django``: the twin's web tier under Django's own WSGI handler,
 its request cycle deciding how long a connection lives; the worker tier stays
 dramatiq or RQ over SQLAlchemy), per web process, T threads. Django's
@@ -27,7 +17,8 @@ not Django's::
     CONN_MAX_AGE N > 0 expected = worst = T: one per thread, opened once, kept
                        (closed and reopened by a request N s after it opened)
     OPTIONS["pool"]    expected = max(min_size, min(T, max_size)),
-                       worst = max_size. Django opens the pool (psycopg_pool,
+                       worst = max(min_size, max_size), max_size where the
+                       plan has checked min_size <= max_size. Django opens the pool (psycopg_pool,
                        one per process) at the first query, and it opens
                        min_size at once, busy or not; it lends at most
                        max_size, a thread beyond that waits ``timeout`` s and
@@ -80,14 +71,10 @@ psycopg_pool, Postgres 17): the six scenarios once each, the same figures.
 
 from __future__ import annotations
 
-from harness.kinds.demand import Demand
+from harness.kinds.demand import Demand, counted
 
 #: What the report and the demo call this kind.
 TITLE = "Django"
-
-
-def _n(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
 
 
 def connections_postgres(*, threads: int, conn_max_age: float | None) -> Demand:
@@ -95,14 +82,14 @@ def connections_postgres(*, threads: int, conn_max_age: float | None) -> Demand:
     t = threads
     if conn_max_age == 0:
         return Demand(expected=t, worst=2 * t,
-                      formula=f"{_n(t, 'thread')} (a session per request; 2 x {t} while closing)")
-    return Demand(expected=t, worst=t, formula=f"{_n(t, 'thread')} (a connection each)")
+                      formula=f"{counted(t, 'thread')} (a session per request; 2 x {t} while closing)")
+    return Demand(expected=t, worst=t, formula=f"{counted(t, 'thread')} (a connection each)")
 
 
 def pool_postgres(*, threads: int, min_size: int, max_size: int) -> Demand:
     """Django's native pool (module docstring)."""
     return Demand(expected=max(min_size, min(threads, max_size)), worst=max(min_size, max_size),
-                  formula=f"max(min_size {min_size}, min({_n(threads, 'thread')}, max_size {max_size}))")
+                  formula=f"max(min_size {min_size}, min({counted(threads, 'thread')}, max_size {max_size}))")
 
 
 def app_settings(*, conn_max_age: float | None, min_size: int | None = None, max_size: int | None = None,

@@ -9,8 +9,8 @@ With ``work_ms`` of work outside the database beside ``query_ms`` in it, a threa
 A bound, not a prediction: how many queries ever overlap depends on how the requests arrive (users Locust
 spawns in one instant query together), so a run lands between this and min(T, S).
 
-Versions (``harness.versions``; what the stack reported, else what the backend
-is assumed to run) change two formulas:
+Which one holds its connection how (``harness.versions.checkout``: what the stack reported, else what the
+backend is assumed to run):
 
     Rails <= 7.1   a request leases its connection at the first query and keeps
                    it to the end of the request, ``work_ms`` included (the
@@ -24,8 +24,6 @@ is assumed to run) change two formulas:
                    worst = P x S. Load-dependent: the peak is how many queries
                    ever overlap (measured below). With work_ms = 0 the
                    request is its query, and the formula is the one above.
-    Sidekiq 6      server pool C + 5: worst = C + 5
-    Sidekiq >= 7   capsule pool C + internal pool 10: worst = C + 10
 
 Measured: 1 process x 4 threads, pool 4, /db?ms=100&work_ms=400 with the pool's
 checkout log: Rails 6.1 held each connection 504 ms, Rails 7.2 100 ms.
@@ -35,8 +33,7 @@ capacity 12): Rails 6.1.7 peak 12 of 12 with 58 and 434 refusals; Rails 7.2.2
 7.2 dyno hold 1 connection. What raises the 7.2 peak is queries that start
 together: Locust spawns ``spawn_rate`` users at one instant, and with one fixed
 work time they would stay in step the whole run (7 with capacity 20 before the
-traffic drew each request's work at random). Sidekiq 7.3 (``connlab run
-sidekiq --backend docker``): C = 10: 11 per process, 2 of 2 runs, as Sidekiq 6.4.
+traffic drew each request's work at random).
 """
 
 from __future__ import annotations

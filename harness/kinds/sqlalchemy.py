@@ -18,20 +18,16 @@ the pool scenarios of the twin: ``harness.predict``'s docstring.
 
 from __future__ import annotations
 
-from harness.kinds.demand import Demand
+from harness.kinds.demand import Demand, counted, holding
 
 #: What the report and the demo call a pool of this kind.
 TITLE = "SQLAlchemy"
 
 
-def _n(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
-
-
 def pool_postgres(*, threads: int, size: int, overflow: int = 0, holders: str = "thread") -> Demand:
     """Postgres connections of one process whose ``threads`` share a QueuePool (module docstring)."""
     slots = size + overflow
-    who = f"concurrency {threads}" if holders == "concurrency" else _n(threads, holders)
+    who = holding(threads, holders)
     pool = f"pool {size}" if not overflow else f"{size} + {overflow}"
     return Demand(expected=min(threads, slots), worst=slots, formula=f"min({who}, {pool})")
 
@@ -40,5 +36,6 @@ def preloaded_unsafe_postgres(*, processes: int, threads: int, size: int) -> Dem
     """One dyno of ``processes`` forked from a master whose engine connected first (module docstring)."""
     held = min(threads, size)
     return Demand(expected=processes * held, worst=1 + 2 * processes * size,
-                  formula=f"{processes} x min({_n(threads, 'thread')}, pool {size}); 1 + 2 x {processes} x {size}: "
-                          "the shared one + every slot replaced while the broken one still counts")
+                  formula=f"{processes} x min({counted(threads, 'thread')}, pool {size}); "
+                          f"1 + 2 x {processes} x {size}: the shared one + every slot replaced while the broken one "
+                          "still counts")

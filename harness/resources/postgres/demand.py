@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from harness.kinds import Demand, activerecord, django, dramatiq, per_query, resque, rq, sidekiq, sqlalchemy
+from harness.kinds.demand import counted
 from harness.kinds.workers import worker_kind
 from harness.plan import Plan
 from harness.prediction import GroupPrediction
@@ -55,9 +56,9 @@ def web_dyno(plan: Plan, versions: Mapping[str, str]) -> Demand:
     each = web_process(plan, versions)
     queries = plan.traffic.db_share > 0
     head, _, why = each.formula.partition(": ")
-    processes = f"{web.processes} process" + ("" if web.processes == 1 else "es")
-    formula = f"{processes} x {f'({head})' if ' = ' in head else head}" + (
-        f": {why}" if why and queries else "" if queries else ": no request queries")
+    processes = counted(web.processes, "process", "processes")
+    reason = why if queries else "no request queries"
+    formula = f"{processes} x {f'({head})' if ' = ' in head else head}" + (f": {reason}" if reason else "")
     return Demand(expected=web.processes * each.expected if queries else 0, worst=web.processes * each.worst,
                   formula=formula)
 

@@ -94,12 +94,11 @@ def web_process(plan: Plan, versions: Mapping[str, str]) -> Demand:
     if traffic.cache_share > 0:
         # the cache pool (pool_size = threads): sure to fill only when nothing else holds the threads (the other
         # requests are enqueues of a millisecond or so); with /db requests beside them, load-dependent
-        demand = cache.cache_redis(threads=t, size=t, sure=traffic.db_share == 0)
+        demand += cache.cache_redis(threads=t, size=t, sure=traffic.db_share == 0)
     if traffic.enqueue_share > 0:
         size = sidekiq.client_pool_size(major=sidekiq_major(versions), rails_max_threads=t) \
             if plan.app == "rails" else t
-        client = sidekiq.client_redis(threads=t, pool_size=size)
-        demand = client if not demand.formula else demand + client
+        demand += sidekiq.client_redis(threads=t, pool_size=size)
     return demand
 
 
