@@ -23,6 +23,7 @@ from typing import Any, NoReturn, TypeVar
 from harness.errors import PlanError
 from harness.plan import APPS, ERROR_KINDS
 from harness.prediction import AT_RISK, EXHAUSTS, FITS
+from harness.validate import escaped, shown_path
 
 __all__ = ["BACKENDS", "SCHEMA_PREFIX", "STATUSES", "AppError", "Event", "Exhaustion", "Figures", "GroupFigures",
            "Observed", "Predicted", "Requests", "Resource", "Results", "Verdict", "read_results"]
@@ -165,7 +166,7 @@ def _shown(value: object) -> str:
     if isinstance(value, list):
         return "a list"
     text = json.dumps(value, ensure_ascii=False, default=repr)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return escaped(text if len(text) <= 40 else text[:37] + "...")  # nothing a terminal acts on (bidi controls)
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,7 @@ class _At:
 
     def fail(self, expected: str, value: object) -> NoReturn:
         where = self.where or "the document"
-        raise PlanError([f"{self.path}: {where}: expected {expected}, found {_shown(value)}"])
+        raise PlanError([f"{shown_path(self.path)}: {where}: expected {expected}, found {_shown(value)}"])
 
 
 def _object(value: Any, at: _At) -> dict[str, Any]:
@@ -372,7 +373,7 @@ def read_results(doc: Any, path: Path) -> Results:
     file, the field, what was expected) when it is not what the contract says."""
     at = _At(path)
     if not isinstance(doc, dict) or not str(doc.get("schema", "")).startswith(SCHEMA_PREFIX):
-        raise PlanError([f'{path}: not a connlab results.json (no "schema": "{SCHEMA_PREFIX}1")'])
+        raise PlanError([f'{shown_path(path)}: not a connlab results.json (no "schema": "{SCHEMA_PREFIX}1")'])
     return Results(
         schema=str(doc["schema"]),
         scenario=_required(doc, "scenario", at, _text),

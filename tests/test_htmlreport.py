@@ -299,6 +299,10 @@ def _note_number(d: dict[str, Any]) -> None:
     d["verdict"]["notes"].append(3)
 
 
+def _kind_with_a_control(d: dict[str, Any]) -> None:
+    d["errors"][0]["kind"] = "x\u202ey\u001b[2J"  # a bidi override and a clear-screen escape
+
+
 @pytest.mark.parametrize(("change", "line"), [
     (_drop_capacity, "resources[0].capacity: expected an integer, found nothing (the field is absent)"),
     (_groups_object, "resources[1].groups: expected a list, found an object"),
@@ -309,6 +313,9 @@ def _note_number(d: dict[str, Any]) -> None:
     (_no_resources, "resources: expected a list of at least one resource, found a list"),
     (_twice, 'resources[1].name: expected a name no other resource has, found "postgres"'),
     (_note_number, "verdict.notes[1]: expected a string, found 3"),
+    # a value the line quotes is escaped: nothing in it reaches the terminal raw
+    (_kind_with_a_control, 'errors[0].kind: expected one of pool_timeout, server_full, redis_full, connection_lost, '
+                           'other, found "x\\u202ey\\u001b[2J"'),
 ])
 def test_a_broken_results_json_is_one_line_naming_the_field(tmp_path: Path, change: Any, line: str) -> None:
     run = make_run(tmp_path / "run")
