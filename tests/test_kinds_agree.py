@@ -169,3 +169,107 @@ def test_the_django_kind_gives_the_settings_the_twin_reads() -> None:
     plain = _plan("python", {"processes": 1, "threads": 3, "pool": 3})
     assert not any(k.startswith(("CONNLAB_ORM", "CONNLAB_DJANGO"))
                    for k in web_settings(plain, Endpoints(variables={}), dyno=1, port=1))
+
+
+# The Redis side: check builds each process's Redis uses with its readers (check.rails_redis, check.py_redis) from
+# the same kinds predict's groups come from (resources/redis/demand).
+
+def _predicted_redis(plan: Any, group: str, versions: dict[str, str] | None = None) -> tuple[int, int]:
+    found = next(g for g in predict(plan, versions=versions).resource("redis").groups if g.group == group)
+    return found.expected, found.worst_case
+
+
+def _checked_redis(process: ProcessType) -> tuple[int, int]:
+    app = AppConfig(framework="test", process_types=(process,))
+    redis = figures(app, {process.name: 1}, Limits(postgres_max_connections=500, redis_maxclients=500))[1]
+    (figure,) = redis.types
+    return figure.expected, figure.worst_case
+
+
+def _rails_uses() -> Any:
+    from harness.check.rails_uses import CacheStore, Uses
+
+    return Uses(cache=CacheStore(store="file_store", where="default"), cable="", cable_where="", queue="sidekiq",
+                queue_where="test")
+
+
+def _with_redis(process: ProcessType, redis: tuple[Any, ...]) -> ProcessType:
+    from dataclasses import replace
+
+    return replace(process, redis=redis)
+
+
+@pytest.mark.parametrize(("sidekiq", "concurrency", "hand"), [
+    ("6.4.1", 5, (6, 10)),    # C + 1 (a BRPOP per processor, the heartbeat), C + 5 (the server pool)
+    ("6.4.1", 2, (3, 7)),
+    ("7.3.9", 5, (6, 15)),    # C + 1 (the capsule's C, the heartbeat), C + 10 (capsule C + internal pool 10)
+    ("7.3.9", 3, (4, 13)),
+])
+def test_a_sidekiq_server_on_redis_by_its_major(sidekiq: str, concurrency: int, hand: tuple[int, int]) -> None:
+    from harness.check.rails_redis import redis_uses
+
+    versions = {"sidekiq": sidekiq}
+    plan = _plan("rails", {"processes": 1, "threads": 1, "pool": 1},
+                 worker={"processes": 1, "concurrency": concurrency, "pool": concurrency})
+    process = _type("worker", "worker", "sidekiq", processes=1, threads=concurrency,
+                    pool=Pool(database="primary", kind="activerecord", size=_s(concurrency)))
+    process = _with_redis(process, redis_uses(process, _rails_uses(), versions, {}, None))
+    assert _predicted_redis(plan, "worker.1", versions) == _checked_redis(process) == hand
+
+
+@pytest.mark.parametrize(("sidekiq", "threads", "hand"), [
+    ("6.4.1", 3, (1, 3)),   # Sidekiq 6's client pool: RAILS_MAX_THREADS = T; 1 when enqueues do not overlap
+    ("7.3.9", 3, (1, 3)),   # Sidekiq 7's internal pool of 10, bounded by the T threads that enqueue
+    ("7.3.9", 12, (1, 10)),
+])
+def test_a_rails_web_enqueuing_through_the_sidekiq_client(sidekiq: str, threads: int, hand: tuple[int, int]) -> None:
+    from harness.check.rails_redis import redis_uses
+
+    versions = {"sidekiq": sidekiq}
+    plan = _plan("rails", {"processes": 1, "threads": threads, "pool": threads},
+                 worker={"processes": 1, "concurrency": 1, "pool": 1})
+    process = _type("web", "web", "puma", processes=1, threads=threads,
+                    pool=Pool(database="primary", kind="activerecord", size=_s(threads)))
+    process = _with_redis(process, redis_uses(process, _rails_uses(), versions,
+                                              {"RAILS_MAX_THREADS": str(threads)}, None))
+    assert _predicted_redis(plan, "web.1", versions) == _checked_redis(process) == hand
+
+
+@pytest.mark.parametrize(("workers", "hand"), [(1, (3, 4)), (3, (9, 12))])
+def test_an_rq_worker_on_redis(workers: int, hand: tuple[int, int]) -> None:
+    """predict counts a forking tier of C RQ workers as one group; check reads ``rq worker`` processes, C of them:
+    3 each (the fetch connection, the pubsub thread, the running horse's), 4 while a horse records its result."""
+    from harness.check.py_redis import Uses, redis_for
+
+    plan = _plan("python", {"processes": 1, "threads": 1, "pool": 1},
+                 worker={"processes": 1, "concurrency": workers, "pool": 1, "kind": "forking"})
+    process = _type("worker", "worker", "rq", processes=workers, threads=1,
+                    pool=Pool(database="default", kind="sqlalchemy", size=_s(1), overflow=_s(0)))
+    process = _with_redis(process, redis_for(process, Uses(rq="test"))[0])
+    assert _predicted_redis(plan, "worker.1") == _checked_redis(process) == hand
+
+
+@pytest.mark.parametrize(("threads", "hand"), [(2, (1, 4)), (5, (1, 7))])
+def test_a_dramatiq_worker_on_redis(threads: int, hand: tuple[int, int]) -> None:
+    from harness.check.py_redis import Uses, redis_for
+
+    plan = _plan("python", {"processes": 1, "threads": 1, "pool": 1},
+                 worker={"processes": 1, "concurrency": threads, "pool": threads})
+    process = _type("worker", "worker", "dramatiq", processes=1, threads=threads,
+                    pool=Pool(database="default", kind="sqlalchemy", size=_s(threads), overflow=_s(0)))
+    process = _with_redis(process, redis_for(process, Uses(dramatiq="test"))[0])
+    assert _predicted_redis(plan, "worker.1") == _checked_redis(process) == hand
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_resque_style_worker_on_redis(workers: int) -> None:
+    """2 per worker (its BLPOP connection, kept; its running child's own): predict's forking Rails tier of C
+    workers, check's C ``resque`` processes."""
+    from harness.check.rails_redis import redis_uses
+
+    plan = _plan("rails", {"processes": 1, "threads": 1, "pool": 1},
+                 worker={"processes": 1, "concurrency": workers, "pool": 5, "kind": "forking"})
+    process = _type("worker", "worker", "resque", processes=workers, threads=1,
+                    pool=Pool(database="primary", kind="activerecord", size=_s(1)))
+    process = _with_redis(process, redis_uses(process, _rails_uses(), {}, {}, None))
+    assert _predicted_redis(plan, "worker.1") == _checked_redis(process) == (2 * workers, 2 * workers)
