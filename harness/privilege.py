@@ -27,7 +27,7 @@ from typing import Any
 
 from harness.errors import MissingDependency
 
-__all__ = ["SERVICE_USER", "Account", "drop_to", "reachable", "runs_as", "service_account"]
+__all__ = ["SERVICE_USER", "Account", "copy_in_a_child", "drop_to", "reachable", "runs_as", "service_account"]
 
 SERVICE_USER = "connlab"
 
@@ -94,7 +94,7 @@ def _readable_by_all(root: Path) -> None:
         path.chmod(mode | 0o044 | (0o011 if executable else 0))
 
 
-def _copy_in_a_child(source: Path, target: Path) -> None:
+def copy_in_a_child(source: Path, target: Path) -> None:
     """``cp -a source target`` (symlinks kept as links, modes and times kept); an OSError when it fails."""
     copied = subprocess.run(["cp", "-a", "--", str(source), str(target)], capture_output=True, text=True,
                             check=False)
@@ -126,7 +126,7 @@ def reachable(program: Path, account: Account | None, *, root: Path, parts: Sequ
             for part in parts:
                 source, target = root / part, staging / part
                 target.parent.mkdir(parents=True, exist_ok=True)
-                _copy_in_a_child(source, target)
+                copy_in_a_child(source, target)
             _readable_by_all(staging)
             staging.rename(copy)
         except OSError:

