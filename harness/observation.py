@@ -144,6 +144,8 @@ class Observation:
     startup_s: dict[str, float]
     stack_up_s: float
     duration_s: float
+    #: seconds per phase of the run (``harness.phases``), in order
+    phases_s: dict[str, float] = field(default_factory=dict)
     backend: str = "local"
     #: what ran (``harness.stack.stack.Stack.versions``): the prediction above is for these
     versions: dict[str, str] = field(default_factory=dict)

@@ -189,8 +189,10 @@ def execute(plan: Plan, *, out: Path, backend: str = "local", say: Callable[[str
         began = time.monotonic()
         run_dir = run_folder(out, plan)
         observation = run(plan, run_dir, backend=backend, say=say, view=view, web=web)
+        judged = time.monotonic()
         verdict = judge(observation)
         document = results(observation, verdict, time_to_verdict_s=round(time.monotonic() - began, 3))
+        document["phases_s"]["verdict"] = round(time.monotonic() - judged, 3)
         document["plan"] = plan_document(plan)
         path, problems = _write_files(observation, document, run_dir)
     return Outcome(observation=observation, verdict=verdict, document=document, run_dir=run_dir,

@@ -82,6 +82,7 @@ def results(observation: Observation, verdict: Verdict, *, time_to_verdict_s: fl
         "startup_s": observation.startup_s,
         "stack_up_s": observation.stack_up_s,
         "time_to_verdict_s": time_to_verdict_s,
+        "phases_s": dict(observation.phases_s),
         "failures_per_second": {str(k): v for k, v in observation.load.failures_per_second.items()},
         "run_dir": str(observation.run_dir),
     }
@@ -166,6 +167,9 @@ def show_results(console: Console, document: dict[str, Any], verdict: Verdict) -
     requests = document["requests"]
     console.print(f"requests: {requests['total']} total, {requests['failed']} failed; stack up in "
                   f"{document['stack_up_s']:.1f} s; verdict after {document['time_to_verdict_s']:.1f} s")
+    if document.get("phases_s"):
+        console.print("phases: " + ", ".join(f"{name.replace('_', ' ')} {seconds:.1f} s"
+                                             for name, seconds in document["phases_s"].items()), style="dim")
     for event in document["events"]:
         console.print(f"  t={event['t']:>5.1f} s  {event['what']}")
     for line in verdict.failures:

@@ -19,6 +19,7 @@ from harness.ground.process import free_port
 from harness.live import LineView, Monitor, View
 from harness.load import LoadRun
 from harness.observation import Observation, TimelineEvent
+from harness.phases import Phases
 from harness.plan import Plan
 from harness.predict import forecast
 from harness.resources.limits import LIMITS
@@ -39,30 +40,36 @@ def run(plan: Plan, run_dir: Path, *, backend: str = "local", say: Callable[[str
     a plain line through ``say`` every few seconds). ``web``: Locust's own web UI on 127.0.0.1, where a person
     starts the test and sets the users; the events and the collectors work as always."""
     view = view or LineView(say)
+    phases = Phases()
     for name, limits in plan.limits.items():
         RESOURCES[name].preflight(plan.path, limits, backend)  # fail before anything starts
     if backend == "local":
         ensure_app(plan.app, plan.web.server)
     run_dir.mkdir(parents=True, exist_ok=True)
+    phases.mark("preflight")
     began = time.monotonic()
     stack = make_stack(plan, run_dir, resources=RESOURCES, backend=backend, say=say)
+    load = LoadRun(plan, run_dir, [], web_port=free_port() if web else None)
     try:
+        load.launch()  # Locust imports while the stack comes up; its test waits for load.start()
         titles = ", ".join(LIMITS[name].title for name in plan.limits)
         say(f"starting {titles} and {plan.app} on 127.0.0.1 ({backend}) ...")
         view.starting(stack)
         stack.up()
+        phases.mark("stack_up")
         say(f"running {describe(stack.versions)}")
         say(f"stack up in {stack.up_s:.1f} s ({', '.join(f'{k} {v:.1f} s' for k, v in stack.startup_s.items())})")
         collectors = {name: RESOURCES[name].collector(server) for name, server in stack.servers.items()}
         for collector in collectors.values():
             collector.start()
-        load = LoadRun(plan, run_dir, stack.web_targets, web_port=free_port() if web else None)
+        load.set_targets(stack.web_targets)
         if load.web_port is not None:
             say(f"Locust's web UI: http://127.0.0.1:{load.web_port}/ : press Start there (users, spawn rate); "
                 f"the run lasts {plan.traffic.duration_s:g} s from then, the events at their times")
         monitor = Monitor(plan=plan, live_file=load.live_file, collectors=collectors)
         try:
-            events = _drive(plan, stack, load, say, lambda now, pending: view.update(monitor.snapshot(now, pending)))
+            events = _drive(plan, stack, load, say, lambda now, pending: view.update(monitor.snapshot(now, pending)),
+                            phases)
         except BaseException:
             load.stop()
             for collector in collectors.values():
@@ -70,14 +77,18 @@ def run(plan: Plan, run_dir: Path, *, backend: str = "local", say: Callable[[str
                     collector.stop()
             raise
         load.stop()
+        phases.mark("load_stop")
         stack.check_alive()  # a server that died at the very end is a crashed part, not a failed read
         for collector in collectors.values():
             collector.stop()  # sampling ends; what must be read while the servers run is read now
         load_result = load.result()
+        phases.mark("load_stop")
     finally:
         with shielded():  # a Ctrl-C now is noted and raised once the stack is down, its folders removed
             view.stop()
+            load.stop()  # a Locust launched for a stack that never came up
             stack.down()  # apps first, then the servers: every disconnection is in the log before the replay
+    phases.mark("teardown")
     resources = []
     for name, collector in collectors.items():
         observed = collector.observe(traffic_start_epoch_s=load.started_epoch_s or 0.0)
@@ -87,6 +98,7 @@ def run(plan: Plan, run_dir: Path, *, backend: str = "local", say: Callable[[str
             events.append(TimelineEvent(t=found.first_rejected_s,
                                         what=f"{name} refused its first connection ({found.rejected} in all)"))
         events += [TimelineEvent(t=max(e.t for e in events), what=note) for note in observed.notes]
+    phases.mark("replay")
     return Observation(
         plan=plan,
         forecast=forecast(plan, versions=stack.versions),
@@ -98,17 +110,19 @@ def run(plan: Plan, run_dir: Path, *, backend: str = "local", say: Callable[[str
         startup_s=dict(stack.startup_s),
         stack_up_s=stack.up_s or 0.0,
         duration_s=round(time.monotonic() - began, 3),
+        phases_s=phases.seconds,
         backend=backend,
         versions=dict(stack.versions),
     )
 
 
 def _drive(plan: Plan, stack: Stack, load: LoadRun, say: Callable[[str], None],
-           tick: Callable[[float, list[Step]], None]) -> list[TimelineEvent]:
+           tick: Callable[[float, list[Step]], None], phases: Phases) -> list[TimelineEvent]:
     """Start the traffic and fire the events timeline until the traffic ends."""
     t0 = 0.0
     pending = timeline(plan, stack, load, clock=lambda: time.time() - t0)
     t0 = load.start()
+    phases.mark("load_start")
     say(f"traffic started: {len(plan.traffic.stages)} stage(s), {plan.traffic.duration_s:g} s")
     happened = [TimelineEvent(t=0.0, what="traffic started")]
     deadline = plan.traffic.duration_s + LOAD_OVERRUN_S
@@ -128,4 +142,5 @@ def _drive(plan: Plan, stack: Stack, load: LoadRun, say: Callable[[str], None],
                              f"and was still running after {now:.0f} s")
         time.sleep(TICK_S)
     happened.append(TimelineEvent(t=round(time.time() - t0, 3), what="traffic ended"))
+    phases.mark("traffic")
     return happened

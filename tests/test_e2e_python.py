@@ -53,6 +53,10 @@ def test_shipped_python_scenario(name: str, tmp_path: Path) -> None:
         assert kinds.get("pool_timeout", 0) > 0 and pg["observed"]["peak"] == 1  # type: ignore[index]
         assert document["verdict"]["config_fits"] is False  # type: ignore[index]
     assert set(document["startup_s"]) >= {"postgres", "redis", "web.1"}  # type: ignore[arg-type]
+    phases = document["phases_s"]  # every phase of the run, in order, all of them within the time to verdict
+    assert list(phases) == ["preflight", "stack_up", "load_start", "traffic", "load_stop", "teardown", "replay",
+                            "verdict"]  # type: ignore[arg-type]
+    assert sum(phases.values()) <= document["time_to_verdict_s"]  # type: ignore[union-attr, operator]
     assert processes_under(marker) == []
 
 

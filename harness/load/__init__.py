@@ -4,6 +4,12 @@
 own process group (gevent must not patch the harness), waits for the test to
 start, lets the harness rewrite the targets when dynos come and go, and reads
 the tally the locustfile writes when it quits.
+
+``launch`` starts the Locust process while the stack is still coming up: it
+imports Locust and gevent (0.7 s of a run otherwise) and waits for the go file
+before its test begins. ``start`` writes the go file and waits for the test's
+first line. A Locust launched and never started ends with ``stop``, or on its
+own when the harness that launched it is gone.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ class LoadRun:
         self.run_dir = run_dir.resolve()  # Locust runs in it: every path it is given must be absolute
         self.targets_file = self.run_dir / "targets.json"
         self.tally_file = self.run_dir / "load.json"
+        self.go_file = self.run_dir / "load-go"
         self.live_file = self.run_dir / "load.json.live"  # running totals, rewritten by the Locust process
         self.log_path = self.run_dir / "locust.log"
         #: Locust's own web UI on 127.0.0.1:web_port, where a person starts the test and drives the ramp; the run
@@ -43,6 +50,7 @@ class LoadRun:
         self.web_port = web_port
         self.proc: subprocess.Popen[bytes] | None = None
         self.started_epoch_s: float | None = None
+        self._stopped = False
         self.set_targets(targets)
 
     def set_targets(self, targets: list[str]) -> None:
@@ -51,8 +59,10 @@ class LoadRun:
         staging.write_text(json.dumps(targets))
         os.replace(staging, self.targets_file)
 
-    def start(self) -> float:
-        """Start Locust; return the wall-clock time its test started."""
+    def launch(self) -> None:
+        """Start the Locust process, which waits for ``start`` before its test begins (module docstring)."""
+        if self.proc is not None:
+            return
         traffic = self.plan.traffic
         config = {
             "stages": [{"duration_s": s.duration_s, "users": s.users, "spawn_rate": s.spawn_rate}
@@ -68,6 +78,8 @@ class LoadRun:
             "targets_file": str(self.targets_file),
             "out": str(self.tally_file),
             "web": self.web_port is not None,
+            "go_file": str(self.go_file),
+            "harness_pid": os.getpid(),
         }
         config_path = self.run_dir / "load-config.json"
         config_path.write_text(json.dumps(config, indent=2))
@@ -85,6 +97,13 @@ class LoadRun:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          env=env, start_new_session=True, cwd=self.run_dir)
         register_group(self.proc.pid, "locust")
+
+    def start(self) -> float:
+        """Start the test (launching Locust first when ``launch`` was not called); return the wall-clock time it
+        started."""
+        self.launch()
+        assert self.proc is not None
+        self.go_file.write_text("go\n")
         wait_s = START_TIMEOUT_S if self.web_port is None else WEB_START_TIMEOUT_S
         deadline = time.monotonic() + wait_s
         while READY_LINE not in self.log_path.read_text(errors="replace"):
@@ -115,8 +134,9 @@ class LoadRun:
             raise LoadError_(f"locust did not finish within {timeout_s:.0f} s of its planned end") from None
 
     def stop(self) -> None:
-        if self.proc is None:
+        if self.proc is None or self._stopped:
             return
+        self._stopped = True
         kill_group(self.proc.pid, grace_s=STOP_GRACE_S)
         self.proc.wait()
         forget_group(self.proc.pid)

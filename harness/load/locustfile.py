@@ -36,6 +36,20 @@ TARGETS_REREAD_S = 0.2
 FAILURE_PAUSE_S = 0.1
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 READY_LINE = "connlab-load-started"
+GO_POLL_S = 0.01
+
+
+def _wait_for_go() -> None:
+    """Launched while the stack comes up (``harness.load.LoadRun.launch``): wait here, Locust imported, until the
+    harness writes the go file; leave if the harness is gone."""
+    go = CONFIG.get("go_file")
+    while go and not Path(go).exists():
+        if os.getppid() != CONFIG["harness_pid"]:
+            raise SystemExit("connlab: the harness that launched this load is gone")
+        time.sleep(GO_POLL_S)
+
+
+_wait_for_go()
 
 
 class Targets:
