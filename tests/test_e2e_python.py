@@ -56,7 +56,8 @@ def test_shipped_python_scenario(name: str, tmp_path: Path) -> None:
     phases = document["phases_s"]  # every phase of the run, in order, all of them within the time to verdict
     assert list(phases) == ["preflight", "stack_up", "load_start", "traffic", "load_stop", "teardown", "replay",
                             "verdict"]  # type: ignore[arg-type]
-    assert sum(phases.values()) <= document["time_to_verdict_s"]  # type: ignore[union-attr, operator]
+    # each phase is rounded to the millisecond: 8 of them may add up to 4 ms over
+    assert sum(phases.values()) <= document["time_to_verdict_s"] + 0.004  # type: ignore[union-attr, operator]
     assert processes_under(marker) == []
 
 

@@ -19,7 +19,8 @@ PUBLIC = {
     "harness.check.command": ["CheckResult", "check", "detect", "document", "read_app", "show"],
     "harness.check.options": ["Autoscale", "CheckOptions", "env_file", "gather"],
     "harness.kinds": ["Demand"],
-    "harness.privilege": ["SERVICE_USER", "Account", "drop_to", "reachable", "runs_as", "service_account"],
+    "harness.privilege": ["SERVICE_USER", "Account", "copy_in_a_child", "drop_to", "reachable", "runs_as",
+                          "service_account"],
     "harness.signals": ["install", "shielded"],
     "harness.stack.credentials": ["new_password", "private_file", "server_folder"],
 }
