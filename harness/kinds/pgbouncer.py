@@ -31,6 +31,14 @@ transaction mode, pool 3: server 3, clients 8 (35 queries: the others
 waited); session mode, pool 3: server 3, clients 8 (33 queries: five clients
 waited for a session to end); session mode, pool 20: server 8 = clients, 77
 queries.
+
+Its own limits, as psycopg meets them (the same runs): ``max_client_conn 4``
+with 6 clients and the harness's admin console connection open gave 3 app
+clients and ``OperationalError: ... FATAL: no more connections allowed
+(max_client_conn)`` for the others (the console's connection counts against
+max_client_conn, so the harness needs a slot of its own, as on Postgres);
+pool 1, ``query_wait_timeout 1`` and 3 clients running 2 s queries gave
+``OperationalError: query_wait_timeout`` to the two that waited.
 """
 
 from __future__ import annotations
