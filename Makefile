@@ -35,7 +35,7 @@ predict: $(BIN)/connlab
 test: $(BIN)/connlab
 	$(BIN)/ruff check harness stacks tests
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup $(ARGS)
+	$(BIN)/python -m pytest -q $(ARGS)
 
 ## The tests that start no server (no Postgres, Valkey, apps, Locust or Docker), in about a minute
 test-fast: $(BIN)/connlab
