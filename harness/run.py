@@ -77,12 +77,11 @@ def run(plan: Plan, run_dir: Path, *, backend: str = "local", say: Callable[[str
                     collector.stop()
             raise
         load.stop()
-        phases.mark("load_stop")
         stack.check_alive()  # a server that died at the very end is a crashed part, not a failed read
         for collector in collectors.values():
             collector.stop()  # sampling ends; what must be read while the servers run is read now
         load_result = load.result()
-        phases.mark("load_stop")
+        phases.mark("load_stop")  # Locust stopped, the collectors' last reads, the tally
     finally:
         with shielded():  # a Ctrl-C now is noted and raised once the stack is down, its folders removed
             view.stop()

@@ -60,3 +60,12 @@ def test_without_a_writable_cache_every_run_makes_its_own_cluster(tmp_path: Path
             assert _admits(pg, pg.superuser_password)
             ids.append(_system_identifier(pg))
     assert ids[0] != ids[1], "two initdb's: two system identifiers"
+
+
+def test_a_password_that_is_not_url_safe_base64_never_reaches_sql() -> None:
+    from harness.stack.credentials import new_password, url_safe
+
+    password = new_password()
+    assert url_safe(password) == password
+    with pytest.raises(ValueError, match="URL-safe base64"):
+        url_safe("x' ; drop role postgres; --")

@@ -22,7 +22,7 @@ PUBLIC = {
     "harness.privilege": ["SERVICE_USER", "Account", "copy_in_a_child", "drop_to", "reachable", "runs_as",
                           "service_account"],
     "harness.signals": ["install", "shielded"],
-    "harness.stack.credentials": ["new_password", "private_file", "server_folder"],
+    "harness.stack.credentials": ["new_password", "private_file", "server_folder", "url_safe"],
 }
 
 

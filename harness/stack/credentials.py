@@ -19,7 +19,7 @@ from pathlib import Path
 from harness.ground.registry import note_folder
 from harness.privilege import Account
 
-__all__ = ["new_password", "private_file", "server_folder"]
+__all__ = ["new_password", "private_file", "server_folder", "url_safe"]
 
 #: 24 random bytes: 32 URL-safe characters (letters, digits, - and _), so a password needs no quoting in a URL,
 #: a libpq key=value string, SQL or a Valkey config line.
@@ -28,6 +28,14 @@ PASSWORD_BYTES = 24
 
 def new_password() -> str:
     return secrets.token_urlsafe(PASSWORD_BYTES)
+
+
+def url_safe(password: str) -> str:
+    """``password`` when it is one ``new_password`` makes (URL-safe base64: safe inside a SQL literal), else
+    ValueError."""
+    if not password.replace("-", "").replace("_", "").isalnum():
+        raise ValueError("a password is URL-safe base64 (harness.stack.credentials.new_password)")
+    return password
 
 
 def private_file(path: Path, text: str, *, owner: tuple[int, int] | None = None) -> Path:

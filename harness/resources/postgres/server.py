@@ -173,7 +173,7 @@ class PostgresServer:
         """A cluster in a fresh temporary folder, admitting only passwords over loopback: a copy of the template
         (``template.py``), or initdb's own, published as the template when there is none; return the server's
         argv. Until ``_own_password`` the admin connection uses the template's superuser password."""
-        self._data_parent, _owner = server_folder("connlab-pg-", account)
+        self._data_parent, _ = server_folder("connlab-pg-", account)
         data = self._data_parent / "data"
         found = template.published(bin_dir, account, hba=HBA)
         if found is not None:

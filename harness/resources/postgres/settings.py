@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from harness.resources.postgres.admin import HARNESS_CONNECTIONS, AdminConnection
+from harness.stack.credentials import url_safe
 
 APP_ROLE = "connlab_app"
 APP_DATABASE = "connlab"
@@ -37,7 +38,5 @@ def setting_args(settings: dict[str, str]) -> list[str]:
 
 def create_app_database(admin: AdminConnection, *, password: str) -> None:
     """The apps' role (no superuser: the reserved slots apply to it), with ``password``, and its database."""
-    if not password.replace("-", "").replace("_", "").isalnum():
-        raise ValueError("a role password is URL-safe base64 (harness.stack.credentials.new_password)")
-    admin.execute(f"create role {APP_ROLE} login password '{password}'")
+    admin.execute(f"create role {APP_ROLE} login password '{url_safe(password)}'")
     admin.execute(f"create database {APP_DATABASE} owner {APP_ROLE}")
